@@ -1,0 +1,82 @@
+"""What every registry model shares: the config check and the ``forward``/``generate`` contract.
+
+- ``forward(src, tgt_in)`` → logits ``[B, T, V]``, teacher-forced. ``src`` is ``[B, S]`` and ``tgt_in``
+  is ``[B, T]``, both padded with ``PAD`` (0); ``tgt_in[:, k]`` is the token *before* output ``k``
+  (``BOS`` at ``k = 0``), so the training target is ``tgt_in`` shifted left with ``EOS`` appended.
+- ``start``/``step``: the same model, one output at a time (``decoding.py`` drives them).
+- ``generate(src, max_len, beam_size, length_penalty)`` → token ids ``[B, T]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from activemem.models import decoding
+
+
+def make_config(config_cls: type, hparams: dict[str, Any], model_name: str):
+    """Build a model config, rejecting unknown keys and wrongly typed values by name."""
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(hparams) - set(fields))
+    if unknown:
+        raise ValueError(f"{model_name}: unknown hyper-parameter(s) {unknown}; "
+                         f"known: {sorted(fields)}")
+    for key, value in hparams.items():
+        default = getattr(config_cls, key, None)
+        expected = type(default)
+        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if default is not None and not ok:
+            raise ValueError(f"{model_name}: hyper-parameter {key!r} must be {expected.__name__}, "
+                             f"got {value!r}")
+    config = config_cls(**hparams)
+    for key, value in dataclasses.asdict(config).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"{model_name}: hyper-parameter {key!r} must be >= 0, got {value!r}")
+    return config
+
+
+class TranslationModel(nn.Module):
+    """Base class of the four models; subclasses set ``Config`` and implement the methods below."""
+
+    Config: ClassVar[type]
+
+    def __init__(self, vocab_size: int, config):
+        super().__init__()
+        if vocab_size < 5:
+            raise ValueError(f"vocab_size must cover the 4 reserved ids and one more, got {vocab_size}")
+        self.vocab_size = vocab_size
+        self.config = config
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def start(self, src: torch.Tensor, max_len: int, width: int | None = None) -> decoding.State:
+        raise NotImplementedError  # pragma: no cover
+
+    def step(self, state: decoding.State, prev: torch.Tensor, k: int):
+        raise NotImplementedError  # pragma: no cover
+
+    def hypotheses(self, src: torch.Tensor, max_len: int, beam_size: int = 1,
+                   length_penalty: float = 0.0, width=None) -> decoding.Hypotheses:
+        """Decode ``src``; returns tokens with their model scores (see ``generate``)."""
+        return decoding.search(self, src, max_len, beam_size, length_penalty, width)
+
+    @torch.no_grad()
+    def generate(self, src: torch.Tensor, max_len: int, beam_size: int = 1,
+                 length_penalty: float = 0.0, width=None) -> torch.Tensor:
+        """Token ids ``[B, T]`` (EOS included, PAD after it): greedy for beam 1, beam search above."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.hypotheses(src, max_len, beam_size, length_penalty, width).tokens
+        finally:
+            self.train(was_training)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,1 @@
+"""Training: one loop for every registry model (see ``loop.py``)."""

@@ -1,0 +1,142 @@
+"""The four registry models: shapes, gradients, the decoders' causal structure, config errors.
+
+Convention (``models/base.py``): ``tgt_in[:, k]`` is output ``k − 1`` (``BOS`` at ``k = 0``), so
+"output token j" below is ``tgt_in[:, j + 1]``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from activemem import models
+from activemem.models.cgru import CGRU, cutoff_sigmoid
+from activemem.tokens import PAD, RESERVED
+
+from conftest import TINY, VOCAB, random_batch
+
+
+def build(name, **extra):
+    torch.manual_seed(0)
+    return models.build(name, VOCAB, **{**TINY[name], **extra})
+
+
+def test_registry_names_are_the_contract():
+    assert models.NAMES == ("neural_gpu", "markovian_neural_gpu", "extended_neural_gpu", "gru_attention")
+    assert set(models.PAPER_NAMES) == set(models.NAMES)
+
+
+def test_shapes_and_every_parameter_gets_a_gradient(model_name):
+    model = build(model_name)
+    src, tgt_in = random_batch()
+    logits = model(src, tgt_in)
+    assert logits.shape == (3, 6, VOCAB)
+    assert torch.isfinite(logits).all()
+    logits.logsumexp(-1).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    # The PAD rows of embeddings get zero gradient by design; whole tensors must not.
+    assert missing == [], missing
+
+
+def test_cutoff_sigmoid_saturates_exactly():
+    x = torch.tensor([-10.0, 0.0, 10.0])
+    assert cutoff_sigmoid(x).tolist() == pytest.approx([0.0, 0.5, 1.0])
+    assert cutoff_sigmoid(x, cutoff=1.0).tolist() == pytest.approx(torch.sigmoid(x).tolist())
+
+
+def test_cgru_matches_the_equation_and_tape_enters_linearly():
+    torch.manual_seed(0)
+    cell = CGRU(4, tape=True)
+    s, p = torch.randn(2, 4, 5, 3), torch.randn(2, 4, 5, 3)
+    # Recompute CGRU^d by hand with the kernels split into their state and tape halves.
+    conv = torch.nn.functional.conv2d
+    gw, cw = cell.gates.weight, cell.candidate.weight
+    gates = conv(s, gw[:, 4:], cell.gates.bias, padding=1) + conv(p, gw[:, :4], padding=1)
+    u, r = cutoff_sigmoid(gates).chunk(2, dim=1)
+    c = torch.tanh(conv(r * s, cw[:, 4:], cell.candidate.bias, padding=1) + conv(p, cw[:, :4], padding=1))
+    torch.testing.assert_close(cell(s, p), u * s + (1 - u) * c)
+    assert cell.gates.bias.detach().eq(1.0).all() and cell.candidate.bias.detach().eq(0.0).all()
+
+
+def test_neural_gpu_ignores_the_target_tokens():
+    model = build("neural_gpu").eval()
+    src, tgt_in = random_batch()
+    other = torch.randint(RESERVED, VOCAB, tgt_in.shape)
+    torch.testing.assert_close(model(src, tgt_in), model(src, other), rtol=0, atol=0)
+
+
+def test_markovian_depends_on_the_previous_output_only():
+    model = build("markovian_neural_gpu").eval()
+    src, tgt_in = random_batch(tgt_len=6)
+    base = model(src, tgt_in)
+    k = 4
+    changed_prev = tgt_in.clone()
+    changed_prev[:, k] = (tgt_in[:, k] - RESERVED + 1) % (VOCAB - RESERVED) + RESERVED  # output k−1
+    assert not torch.allclose(model(src, changed_prev)[:, k], base[:, k])
+    for j in range(1, k):  # outputs j − 1 < k − 1
+        changed = tgt_in.clone()
+        changed[:, j] = (tgt_in[:, j] - RESERVED + 1) % (VOCAB - RESERVED) + RESERVED
+        torch.testing.assert_close(model(src, changed)[:, k], base[:, k], rtol=0, atol=0)
+
+
+def test_extended_step_by_step_equals_teacher_forcing():
+    model = build("extended_neural_gpu").eval()
+    src, tgt_in = random_batch(tgt_len=7)
+    forced = model(src, tgt_in)
+    state = model.start(src, max_len=7)
+    for k in range(7):
+        logits, state = model.step(state, tgt_in[:, k], k)
+        torch.testing.assert_close(logits, forced[:, k], rtol=0, atol=1e-5)
+
+
+def test_extended_is_causal_and_really_reads_the_tape():
+    model = build("extended_neural_gpu").eval()
+    src, tgt_in = random_batch(tgt_len=7)
+    base = model(src, tgt_in)
+    for j in range(6):  # change output token j = tgt_in[:, j + 1]
+        changed = tgt_in.clone()
+        changed[:, j + 1] = (tgt_in[:, j + 1] - RESERVED + 1) % (VOCAB - RESERVED) + RESERVED
+        out = model(src, changed)
+        torch.testing.assert_close(out[:, : j + 1], base[:, : j + 1], rtol=0, atol=0)
+        assert not torch.allclose(out[:, j + 1], base[:, j + 1])
+
+
+def test_attention_weights_are_a_distribution_over_real_tokens():
+    model = build("gru_attention").eval()
+    src, tgt_in = random_batch()
+    _, attention = model(src, tgt_in, return_attention=True)                 # [B, T, S]
+    torch.testing.assert_close(attention.sum(-1), torch.ones(3, 6))
+    masked = (src == PAD).unsqueeze(1).expand_as(attention)
+    assert masked.any() and attention[masked].eq(0).all()
+    assert (attention[~masked] > 0).all()
+
+
+def test_padding_does_not_change_the_attention_model():
+    model = build("gru_attention").eval()
+    src, tgt_in = random_batch(pad_last=False)
+    padded = torch.cat([src, torch.zeros(3, 4, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(model(src, tgt_in), model(padded, tgt_in), rtol=0, atol=1e-5)
+
+
+def test_bad_settings_name_the_key():
+    with pytest.raises(ValueError, match="unknown model 'transformer'"):
+        models.build("transformer", VOCAB)
+    with pytest.raises(ValueError, match="'mapz'"):
+        models.build("neural_gpu", VOCAB, mapz=8)
+    with pytest.raises(ValueError, match="'maps' must be int"):
+        models.build("neural_gpu", VOCAB, maps="8")
+    with pytest.raises(ValueError, match="'dropout' must be >= 0"):
+        models.build("gru_attention", VOCAB, dropout=-0.1)
+    with pytest.raises(ValueError, match="width 3 is smaller"):
+        build("neural_gpu")(*random_batch(), width=3)
+
+
+def test_summary_cli_prints_every_model(capsys):
+    from activemem.models.__main__ import main
+    main(["--summary", "--vocab-size", "100"])
+    out = capsys.readouterr().out
+    for name in models.NAMES:
+        assert name in out
+    counts = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in out.splitlines()[1:]}
+    # The Markovian model adds E_prev (V×M) and A (2M×M + M) to the Neural GPU.
+    assert counts["markovian_neural_gpu"] - counts["neural_gpu"] == 100 * 256 + 2 * 256 * 256 + 256
