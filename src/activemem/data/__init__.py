@@ -1,0 +1,12 @@
+"""Data: where the parallel text comes from and how it becomes training batches.
+
+- ``manifest.py`` + ``wmt14.yaml``  the WMT'14 En-Fr sources (URLs, archive members, checksums)
+- ``download.py``                   resumable, verified, atomic HTTP downloads with a mirror override
+- ``extract.py``                    archive extraction that refuses members escaping the target
+- ``readers.py``                    plain, gzip and SGM readers with file:line errors
+- ``demo.py`` + ``demo_lexicon.py`` the embedded demo corpus (a grammar, generated from a seed)
+- ``clean.py``                      normalisation and filtering, every dropped pair counted
+- ``vocab.py``                      the joint sentencepiece sub-word model
+- ``store.py``                      encoded splits on disk (numpy arrays with offsets)
+- ``batching.py``                   token-budget batches from length buckets, resumable
+"""

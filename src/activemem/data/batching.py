@@ -1,0 +1,111 @@
+"""Token-budget batches from length buckets, shuffled per epoch from a seed, resumable.
+
+Every pair has a *width* ``max(|src|, |tgt| + 1)`` (the ``+ 1`` is EOS): the memory width a Neural
+GPU needs for it. Pairs are grouped into buckets by width (bucket edges from ``params.yaml``), as the
+original code did, so one batch has one small range of widths and little padding. A batch of bucket
+edge ``w`` holds ``max(1, max_tokens // w)`` pairs.
+
+The order is a pure function of ``(seed, epoch)``: position ``p`` of epoch ``e`` is the same batch on
+every run, so training resumes from ``(epoch, position)`` exactly. With ``world`` DDP ranks, rank
+``r`` takes batches ``r, r + world, …`` of the same order (each epoch is cut to a multiple of
+``world`` batches so every rank takes the same number of steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from activemem.data.store import EncodedSplit
+from activemem.tokens import BOS, EOS, PAD
+
+
+@dataclass
+class Batch:
+    src: torch.Tensor     # [B, S]
+    tgt_in: torch.Tensor  # [B, T]  BOS + target
+    tgt_out: torch.Tensor  # [B, T] target + EOS
+    indices: np.ndarray   # which pairs of the split
+
+    def to(self, device) -> "Batch":
+        return Batch(self.src.to(device), self.tgt_in.to(device), self.tgt_out.to(device), self.indices)
+
+    @property
+    def target_tokens(self) -> int:
+        return int((self.tgt_out != PAD).sum())
+
+
+def pair_widths(split: EncodedSplit) -> np.ndarray:
+    return np.maximum(split.src_lengths, split.tgt_lengths + 1)
+
+
+def bucket_of(widths: np.ndarray, edges: list[int]) -> np.ndarray:
+    """Index of the smallest edge >= width; ``len(edges)`` for pairs wider than every edge."""
+    return np.searchsorted(np.asarray(edges), widths, side="left")
+
+
+def collate(split: EncodedSplit, indices: np.ndarray) -> Batch:
+    src = [split.source(i) for i in indices]
+    tgt = [split.target(i) for i in indices]
+    batch = len(indices)
+    s_len = max(len(s) for s in src)
+    t_len = max(len(t) for t in tgt) + 1
+    src_t = torch.full((batch, s_len), PAD, dtype=torch.long)
+    tgt_in = torch.full((batch, t_len), PAD, dtype=torch.long)
+    tgt_out = torch.full((batch, t_len), PAD, dtype=torch.long)
+    for row, (s, t) in enumerate(zip(src, tgt)):
+        src_t[row, : len(s)] = torch.from_numpy(s.astype(np.int64))
+        t = torch.from_numpy(t.astype(np.int64))
+        tgt_in[row, 0] = BOS
+        tgt_in[row, 1 : len(t) + 1] = t
+        tgt_out[row, : len(t)] = t
+        tgt_out[row, len(t)] = EOS
+    return Batch(src_t, tgt_in, tgt_out, np.asarray(indices))
+
+
+class BucketBatcher:
+    """Deterministic bucketed batches over one encoded split."""
+
+    def __init__(self, split: EncodedSplit, edges: list[int], max_tokens: int, seed: int,
+                 shuffle: bool = True, rank: int = 0, world: int = 1):
+        if sorted(edges) != list(edges) or not edges:
+            raise ValueError(f"bucket edges must be a non-empty increasing list, got {edges}")
+        self.split, self.edges, self.max_tokens = split, list(edges), max_tokens
+        self.seed, self.shuffle, self.rank, self.world = seed, shuffle, rank, world
+        buckets = bucket_of(pair_widths(split), self.edges)
+        too_wide = int((buckets == len(edges)).sum())
+        if too_wide:
+            raise ValueError(f"{split.path}: {too_wide} pairs are wider than the largest bucket edge "
+                             f"{edges[-1]}; raise the edge or filter them in the prepare stage")
+        self.members = [np.flatnonzero(buckets == b) for b in range(len(edges))]
+
+    def epoch(self, epoch: int) -> list[np.ndarray]:
+        """All batches of one epoch, in order, for this rank."""
+        rng = np.random.default_rng([self.seed, epoch])
+        batches = []
+        for edge, members in zip(self.edges, self.members):
+            if len(members) == 0:
+                continue
+            order = rng.permutation(members) if self.shuffle else members
+            size = max(1, self.max_tokens // edge)
+            batches += [order[i:i + size] for i in range(0, len(order), size)]
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        usable = len(batches) - len(batches) % self.world if self.world > 1 else len(batches)
+        return batches[self.rank:usable:self.world]
+
+    def __len__(self) -> int:
+        return len(self.epoch(0))
+
+    def iterate(self, epoch: int = 0, position: int = 0) -> Iterator[tuple[int, int, Batch]]:
+        """Yield ``(epoch, position, batch)`` forever, starting at ``(epoch, position)``."""
+        while True:
+            batches = self.epoch(epoch)
+            if not batches:
+                raise ValueError(f"{self.split.path}: no batches (empty split?)")
+            for p in range(position, len(batches)):
+                yield epoch, p, collate(self.split, batches[p])
+            epoch, position = epoch + 1, 0

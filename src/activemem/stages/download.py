@@ -1,0 +1,82 @@
+"""Stage ``download``: fetch WMT'14 En-Fr, or generate the embedded demo corpus.
+
+    python -m activemem.stages.download --params params.yaml --scale demo --out data/demo/raw
+
+Writes ``<out>/sources.json``: for each split (train, dev, test) the list of aligned
+``[english_file, french_file]`` pairs that the prepare stage reads. The demo corpus is written into
+``<out>`` itself; WMT archives go to a download cache (``data.downloads``) shared by scales.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from activemem.config import ParamsError, get
+from activemem.data import demo
+from activemem.data.download import ChecksumLock
+from activemem.data.manifest import fetch_corpus, load_manifest, mirror_from
+from activemem.stages._common import params_or_exit, parser, write_json, write_lines
+
+SPLITS = ("train", "dev", "test")
+
+
+def generate_demo(params: dict, out: Path) -> dict:
+    seed = get(params, "data.seed", int)
+    sources = {}
+    for split in SPLITS:
+        count = get(params, f"data.sizes.{split}", int, minimum=1)
+        clauses = get(params, f"data.max_clauses.{split}", int, minimum=1)
+        depth = get(params, "data.max_depth", int, minimum=0)
+        pairs = list(tqdm(demo.generate(seed, split, count, clauses, depth), total=count,
+                          desc=f"demo {split}", unit="pairs", mininterval=1.0))
+        write_lines(out / f"{split}.en", (p.en for p in pairs))
+        write_lines(out / f"{split}.fr", (p.fr for p in pairs))
+        sources[split] = [[f"{split}.en", f"{split}.fr"]]
+    return sources
+
+
+def fetch_wmt(params: dict, out: Path) -> dict:
+    corpora, checksums = load_manifest()
+    downloads = Path(get(params, "data.downloads", str))
+    lock = ChecksumLock(get(params, "data.lock", str))
+    mirror = mirror_from(params["data"].get("mirror"))
+    wanted = {"train": get(params, "data.train", list), "dev": [get(params, "data.dev", str)],
+              "test": [get(params, "data.test", str)]}
+    sources = {}
+    for split, names in wanted.items():
+        sources[split] = []
+        for name in names:
+            if name not in corpora:
+                raise ParamsError(f"'{params['scale']}.data' names unknown corpus {name!r}; "
+                                  f"known: {sorted(corpora)}")
+            en, fr = fetch_corpus(corpora[name], downloads / "archives", downloads / "extracted",
+                                  lock, checksums, mirror)
+            sources[split].append([str(en.resolve()), str(fr.resolve())])
+    return sources
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__)
+    p.add_argument("--out", required=True, help="directory for sources.json (and the demo text)")
+    args = p.parse_args(argv)
+    params = params_or_exit(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        source = get(params, "data.source", str)
+        if source == "demo":
+            sources = generate_demo(params, out)
+        elif source == "wmt14":
+            sources = fetch_wmt(params, out)
+        else:
+            raise ParamsError(f"'{params['scale']}.data.source' must be 'demo' or 'wmt14', got {source!r}")
+    except (ParamsError, RuntimeError) as err:
+        sys.exit(f"error: {err}")
+    write_json(out / "sources.json", {"source": source, "splits": sources})
+
+
+if __name__ == "__main__":
+    main()

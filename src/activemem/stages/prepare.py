@@ -1,0 +1,97 @@
+"""Stage ``prepare``: clean every split, train the sub-word model, encode, and report what was dropped.
+
+    python -m activemem.stages.prepare --params params.yaml --scale demo \\
+        --raw data/demo/raw --out data/demo/prepared
+
+Outputs in ``<out>``: ``{split}.en`` / ``{split}.fr`` (cleaned text; dev/test are the BLEU
+references), ``spm.model`` / ``spm.vocab``, ``{split}.npz`` (encoded, see ``data/store.py``),
+``report.json`` (pairs read, kept and dropped by reason, per split) and ``manifest.json`` (sizes and
+SHA-256 of every output).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from activemem.config import ParamsError, get
+from activemem.data.clean import clean_pairs
+from activemem.data.readers import DataError, read_parallel
+from activemem.data.store import file_digest, save_split
+from activemem.data.vocab import SubwordVocab, train_vocab
+from activemem.stages._common import params_or_exit, parser, write_json, write_lines
+
+SPLITS = ("train", "dev", "test")
+
+
+def read_split(raw: Path, files: list[list[str]]):
+    for en, fr in files:
+        en_path, fr_path = raw / en, raw / fr  # absolute paths stay absolute
+        yield from read_parallel(en_path, fr_path)
+
+
+def prepare(params: dict, raw: Path, out: Path) -> dict:
+    sources = json.loads((raw / "sources.json").read_text())["splits"]
+    max_ratio = get(params, "prepare.max_ratio", float, minimum=1.0)
+    max_words = get(params, "prepare.max_words", int, minimum=1)
+    max_width = get(params, "prepare.max_width", int, minimum=2)
+    texts, reports = {}, {}
+    for split in SPLITS:
+        if split not in sources:
+            raise ParamsError(f"{raw / 'sources.json'} has no '{split}' split")
+        pairs = tqdm(read_split(raw, sources[split]), desc=f"clean {split}", unit="pairs", mininterval=1.0)
+        texts[split], report = clean_pairs(pairs, split == "train", max_ratio, max_words)
+        reports[split] = report
+        if not texts[split]:
+            raise DataError(f"{split}: no pair survived cleaning ({report.as_dict()['dropped']})")
+
+    model = train_vocab((s for pair in texts["train"] for s in pair), out / "spm.model",
+                        get(params, "prepare.vocab_size", int, minimum=8),
+                        get(params, "prepare.model_type", str), get(params, "prepare.seed", int),
+                        get(params, "prepare.max_vocab_sentences", int, minimum=1))
+    vocab = SubwordVocab(model)
+    for split in SPLITS:
+        en = vocab.encode([p[0] for p in texts[split]])
+        fr = vocab.encode([p[1] for p in texts[split]])
+        if split == "train":
+            # The Neural GPU memory must hold source and target+EOS: wider pairs cannot be trained.
+            keep = [i for i in range(len(en)) if max(len(en[i]), len(fr[i]) + 1) <= max_width]
+            for _ in range(len(en) - len(keep)):
+                reports[split].drop("wider_than_max_width", f"{split} (sub-words > {max_width})")
+            reports[split].kept = len(keep)
+            texts[split] = [texts[split][i] for i in keep]
+            en, fr = [en[i] for i in keep], [fr[i] for i in keep]
+        write_lines(out / f"{split}.en", (p[0] for p in texts[split]))
+        write_lines(out / f"{split}.fr", (p[1] for p in texts[split]))
+        save_split(out / f"{split}.npz", en, fr)
+
+    report = {split: reports[split].as_dict() for split in SPLITS}
+    write_json(out / "report.json", report)
+    files = sorted(p.name for p in out.iterdir() if p.name != "manifest.json" and not p.name.endswith(".tmp"))
+    write_json(out / "manifest.json", {"vocab_size": len(vocab),
+                                       "pairs": {s: reports[s].kept for s in SPLITS},
+                                       "files": {name: file_digest(out / name) for name in files}})
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__)
+    p.add_argument("--raw", required=True, help="the download stage's output directory")
+    p.add_argument("--out", required=True, help="directory for the prepared data")
+    args = p.parse_args(argv)
+    params = params_or_exit(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        report = prepare(params, Path(args.raw), out)
+    except (ParamsError, DataError) as err:
+        sys.exit(f"error: {err}")
+    for split, r in report.items():
+        print(f"{split}: read {r['read']}, kept {r['kept']}, dropped {r['dropped']}")
+
+
+if __name__ == "__main__":
+    main()
