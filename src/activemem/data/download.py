@@ -88,7 +88,7 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, size: int | Non
             with open(part, "ab" if resumed else "wb") as out, tqdm(
                     total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
                     desc=dest.name, disable=not progress) as bar:
-                for block in iter(lambda: response.read(CHUNK), b""):
+                for block in iter(lambda: response.read1(CHUNK), b""):  # whatever has arrived
                     out.write(block)
                     bar.update(len(block))
     _verify(part, sha256, size, url)

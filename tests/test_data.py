@@ -1,0 +1,131 @@
+"""Readers on the real newstest2014 files, cleaning, sub-words, storage and batching."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from activemem.data.batching import BucketBatcher, pair_widths
+from activemem.data.clean import clean_pairs
+from activemem.data.readers import DataError, read_lines, read_parallel, read_sgm
+from activemem.data.store import EncodedSplit, save_split
+from activemem.data.vocab import SubwordVocab, train_vocab
+from activemem.tokens import BOS, EOS, PAD
+
+from conftest import SHARED
+
+NEWSTEST = SHARED / "data" / "wmt14-enfr-sample"
+needs_shared = pytest.mark.skipif(not NEWSTEST.exists(), reason="../shared/data is not beside the checkout")
+
+
+@needs_shared
+def test_sgm_reader_returns_the_3003_newstest2014_pairs():
+    pairs = list(read_parallel(NEWSTEST / "newstest2014-fren-src.en.sgm", NEWSTEST / "newstest2014-fren-ref.fr.sgm"))
+    assert len(pairs) == 3003
+    plain_en = [t for _, t in read_lines(NEWSTEST / "newstest2014.en")]
+    plain_fr = [t for _, t in read_lines(NEWSTEST / "newstest2014.fr")]
+    assert [p[2] for p in pairs] == plain_en and [p[3] for p in pairs] == plain_fr
+    assert pairs[0][2] == "Spectacular Wingsuit Jump Over Bogota"
+    assert pairs[0][0].endswith("newstest2014-fren-src.en.sgm:3")  # line 1 <srcset>, 2 <doc>, 3 the first <seg>
+
+
+def test_sgm_entities_are_unescaped(tmp_path):
+    sgm = tmp_path / "x.sgm"
+    sgm.write_text('<doc docid="d">\n<seg id="1">Tom &amp; Jerry &quot;go&quot; &lt;b&gt;</seg>\n</doc>\n')
+    assert [t for _, t in read_sgm(sgm)] == ['Tom & Jerry "go" <b>']
+
+
+def test_mismatched_line_counts_name_the_file_and_line(tmp_path):
+    (tmp_path / "a.en").write_text("one\ntwo\nthree\n")
+    (tmp_path / "a.fr").write_text("un\ndeux\n")
+    with pytest.raises(DataError, match=r"a\.en:3: a\.fr ended after 2 segments"):
+        list(read_parallel(tmp_path / "a.en", tmp_path / "a.fr"))
+
+
+def test_cleaning_counts_every_dropped_pair(tmp_path):
+    en = tmp_path / "a.en.gz"
+    with gzip.open(en, "wb") as f:
+        f.write(b"good  one\n\xff\xfe bad bytes\n\nfine\na b c d e f g h\nlong " + b"w " * 50 + b"\n")
+    (tmp_path / "a.fr").write_text("bien\nmauvais\nvide\nbien\nun\nlong\n")
+    kept, report = clean_pairs(read_parallel(en, tmp_path / "a.fr"), True, max_ratio=3.0, max_words=40)
+    assert kept == [("good one", "bien"), ("fine", "bien")]
+    assert dict(report.dropped) == {"non_utf8": 1, "empty": 1, "length_ratio": 1, "too_long": 1}
+    assert report.read == report.kept + sum(report.dropped.values()) == 6
+    assert report.examples["non_utf8"] == [f"{en}:2"]
+    kept_eval, report_eval = clean_pairs(read_parallel(en, tmp_path / "a.fr"), False, 3.0, 40)
+    assert len(kept_eval) == 4 and dict(report_eval.dropped) == {"non_utf8": 1, "empty": 1}
+
+
+@needs_shared
+def test_sentencepiece_round_trip_on_real_french(tmp_path):
+    french = [t for _, t in read_lines(NEWSTEST / "newstest2014.fr")]
+    english = [t for _, t in read_lines(NEWSTEST / "newstest2014.en")]
+    model = train_vocab(english[:1500] + french[:1500], tmp_path / "spm.model", 800, "unigram", 1, 10**6)
+    vocab = SubwordVocab(model)
+    assert vocab.sp.pad_id() == PAD and vocab.sp.bos_id() == BOS and vocab.sp.eos_id() == EOS
+    ids = vocab.encode(french)
+    assert [vocab.decode(i) for i in ids] == french   # all 3003, including the 1503 never trained on
+    assert vocab.decode(ids[0] + [EOS, 57, 58]) == french[0]
+
+
+def toy_split(tmp_path, n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    src = [list(rng.integers(4, 50, rng.integers(1, 30))) for _ in range(n)]
+    tgt = [list(rng.integers(4, 50, rng.integers(1, 30))) for _ in range(n)]
+    save_split(tmp_path / "toy.npz", src, tgt)
+    return EncodedSplit(tmp_path / "toy.npz"), src, tgt
+
+
+def test_storage_round_trip(tmp_path):
+    split, src, tgt = toy_split(tmp_path)
+    assert len(split) == 200
+    assert all(split.source(i).tolist() == src[i] and split.target(i).tolist() == tgt[i] for i in range(200))
+
+
+def test_batches_partition_each_epoch_and_respect_buckets(tmp_path):
+    split, _, tgt = toy_split(tmp_path)
+    edges = [8, 16, 24, 32]
+    batcher = BucketBatcher(split, edges, max_tokens=64, seed=3)
+    widths = pair_widths(split)
+    for epoch in (0, 1):
+        batches = batcher.epoch(epoch)
+        seen = np.concatenate(batches)
+        assert sorted(seen.tolist()) == list(range(200))
+        for b in batches:
+            edge = edges[np.searchsorted(edges, widths[b].max())]
+            assert len(b) <= max(1, 64 // edge) and widths[b].min() > ([0] + edges)[edges.index(edge)]
+    assert [b.tolist() for b in batcher.epoch(0)] == [b.tolist() for b in BucketBatcher(split, edges, 64, 3).epoch(0)]
+    assert [b.tolist() for b in batcher.epoch(0)] != [b.tolist() for b in batcher.epoch(1)]
+
+
+def test_batch_tensors_and_resuming_from_a_position(tmp_path):
+    split, src, tgt = toy_split(tmp_path)
+    batcher = BucketBatcher(split, [8, 16, 24, 32], max_tokens=64, seed=3)
+    stream = batcher.iterate()
+    first = [next(stream) for _ in range(len(batcher) + 3)]
+    resumed = batcher.iterate(epoch=first[-3][0], position=first[-3][1])
+    for expected in first[-3:]:
+        got = next(resumed)
+        assert got[:2] == expected[:2] and np.array_equal(got[2].indices, expected[2].indices)
+    batch = first[0][2]
+    i = batch.indices[0]
+    n = len(tgt[i])
+    assert batch.tgt_in[0, 0] == BOS and batch.tgt_in[0, 1:n + 1].tolist() == tgt[i]
+    assert batch.tgt_out[0, :n].tolist() == tgt[i] and batch.tgt_out[0, n] == EOS
+    assert batch.src[0, :len(src[i])].tolist() == src[i] and (batch.src[0, len(src[i]):] == PAD).all()
+
+
+def test_ranks_take_disjoint_equal_shares(tmp_path):
+    split, _, _ = toy_split(tmp_path)
+    shares = [BucketBatcher(split, [8, 16, 24, 32], 64, seed=3, rank=r, world=2).epoch(0) for r in (0, 1)]
+    assert len(shares[0]) == len(shares[1])
+    a, b = (set(np.concatenate(s).tolist()) for s in shares)
+    assert not a & b
+
+
+def test_too_wide_pairs_are_an_error_naming_the_file(tmp_path):
+    split, _, _ = toy_split(tmp_path)
+    with pytest.raises(ValueError, match="toy.npz: .* wider than the largest bucket edge 16"):
+        BucketBatcher(split, [8, 16], 64, seed=0)
