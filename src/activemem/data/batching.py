@@ -6,9 +6,12 @@ original code did, so one batch has one small range of widths and little padding
 edge ``w`` holds ``max(1, max_tokens // w)`` pairs.
 
 The order is a pure function of ``(seed, epoch)``: position ``p`` of epoch ``e`` is the same batch on
-every run, so training resumes from ``(epoch, position)`` exactly. With ``world`` DDP ranks, rank
-``r`` takes batches ``r, r + world, …`` of the same order (each epoch is cut to a multiple of
-``world`` batches so every rank takes the same number of steps).
+every run, so training resumes from ``(epoch, position)`` exactly. ``max_tokens`` is the *global*
+budget of one optimiser step: with ``world`` DDP ranks every rank builds the same global batch and
+keeps every ``world``-th pair of it (rank ``r`` takes pairs ``r, r + world, …``), so a run on N
+processes sees exactly the batches of a run on one. A bucket's last, short batch is folded into the one
+before it when it is under half a batch. A global batch of fewer than ``world`` pairs (only a bucket
+holding fewer than ``world`` pairs in all gives one) is repeated on the ranks instead of shared.
 """
 
 from __future__ import annotations
@@ -91,11 +94,20 @@ class BucketBatcher:
                 continue
             order = rng.permutation(members) if self.shuffle else members
             size = max(1, self.max_tokens // edge)
-            batches += [order[i:i + size] for i in range(0, len(order), size)]
+            chunks = [order[i:i + size] for i in range(0, len(order), size)]
+            if len(chunks) > 1 and len(chunks[-1]) < size / 2:
+                # fold a small remainder into the previous batch: fewer tiny, noisy steps, and a batch
+                # plan that does not depend on the number of ranks
+                chunks[-2:] = [np.concatenate(chunks[-2:])]
+            batches += chunks
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
-        usable = len(batches) - len(batches) % self.world if self.world > 1 else len(batches)
-        return batches[self.rank:usable:self.world]
+        if self.world > 1:
+            # a batch too small to share is repeated on every rank: the token-weighted average of
+            # identical gradients is the single-process gradient, so the trajectories still agree
+            batches = [b[self.rank::self.world] if len(b) >= self.world else b[[self.rank % len(b)]]
+                       for b in batches]
+        return batches
 
     def __len__(self) -> int:
         return len(self.epoch(0))

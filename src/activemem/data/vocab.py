@@ -23,15 +23,22 @@ def train_vocab(sentences: Iterable[str], model_path: str | Path, vocab_size: in
     model_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_prefix = model_path.with_name(model_path.stem + ".tmp")
     spm.set_random_generator_seed(seed)
+    try:
+        _train(sentences, tmp_prefix, vocab_size, model_type, max_sentences, threads)
+    except RuntimeError as err:  # sentencepiece reports e.g. a vocabulary smaller than the alphabet
+        raise ValueError(f"prepare.vocab_size={vocab_size}: sentencepiece refused to train: {err}") from None
+    os.replace(f"{tmp_prefix}.vocab", model_path.with_suffix(".vocab"))
+    os.replace(f"{tmp_prefix}.model", model_path)
+    return model_path
+
+
+def _train(sentences, tmp_prefix, vocab_size, model_type, max_sentences, threads) -> None:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences), model_prefix=str(tmp_prefix), vocab_size=vocab_size,
         model_type=model_type, character_coverage=1.0, byte_fallback=True,
         normalization_rule_name="identity", remove_extra_whitespaces=False,
         pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, input_sentence_size=max_sentences,
         shuffle_input_sentence=True, num_threads=threads, minloglevel=2, hard_vocab_limit=False)
-    os.replace(f"{tmp_prefix}.vocab", model_path.with_suffix(".vocab"))
-    os.replace(f"{tmp_prefix}.model", model_path)
-    return model_path
 
 
 class SubwordVocab:

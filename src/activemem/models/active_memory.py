@@ -48,6 +48,7 @@ class ActiveMemoryConfig:
     layers: int = 2              # CGRU layers per step ("nconvs") [K]
     dropout: float = 0.1         # state dropout rate per step is 3·dropout/sqrt(W) [K]
     gate_cutoff: float = 1.2     # σ_c(x) = clamp(1.2·σ(x) − 0.1, 0, 1) [K]
+    gate_bias: float = 1.0       # initial bias of both gates [K]; larger keeps more state per step
     init_gain: float = 1.44      # orthogonal init gain of every kernel [K]
     embedding_init: float = 1.7  # embeddings ~ U(−1.7, 1.7) [K]
     checkpoint_steps: bool = False  # recompute each step during backward: O(1) steps of activations
@@ -65,7 +66,8 @@ class CGRUStack(nn.Module):
         super().__init__()
         kernel = (config.kernel_width, config.kernel_height)
         self.layers = nn.ModuleList(
-            CGRU(config.maps, kernel, tape=tape, cutoff=config.gate_cutoff, init_gain=config.init_gain)
+            CGRU(config.maps, kernel, tape=tape, cutoff=config.gate_cutoff, init_gain=config.init_gain,
+                 gate_bias=config.gate_bias)
             for _ in range(config.layers))
         self.use_checkpoint = config.checkpoint_steps
 

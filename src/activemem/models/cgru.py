@@ -44,7 +44,7 @@ class CGRU(nn.Module):
     """
 
     def __init__(self, maps: int, kernel: tuple[int, int] = (3, 3), tape: bool = False,
-                 cutoff: float = 1.2, init_gain: float = 1.44):
+                 cutoff: float = 1.2, init_gain: float = 1.44, gate_bias: float = 1.0):
         super().__init__()
         if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
             raise ValueError(f"CGRU kernel sizes must be odd for 'same' padding, got {kernel}")
@@ -53,14 +53,14 @@ class CGRU(nn.Module):
         self.maps, self.cutoff, self.tape = maps, cutoff, tape
         self.gates = nn.Conv2d(in_maps, 2 * maps, kernel, padding=padding)  # U' and U'' (+ W', W'')
         self.candidate = nn.Conv2d(in_maps, maps, kernel, padding=padding)  # U (+ W)
-        self.reset_parameters(init_gain)
+        self.reset_parameters(init_gain, gate_bias)
 
-    def reset_parameters(self, init_gain: float) -> None:
-        # Orthogonal kernels with gain 1.44, gate biases 1.0 (gates start mostly open, so the state is
-        # carried through the many steps), candidate bias 0.0: the original code's initialisation.
+    def reset_parameters(self, init_gain: float, gate_bias: float) -> None:
+        # Orthogonal kernels with gain 1.44, gate biases 1.0 (u = σ_c(1) ≈ 0.78: the state is mostly
+        # carried through each step), candidate bias 0.0: the original code's initialisation.
         for conv in (self.gates, self.candidate):
             nn.init.orthogonal_(conv.weight, gain=init_gain)
-        nn.init.constant_(self.gates.bias, 1.0)
+        nn.init.constant_(self.gates.bias, gate_bias)
         nn.init.zeros_(self.candidate.bias)
 
     def forward(self, s: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     try:
         report = prepare(params, Path(args.raw), out)
-    except (ParamsError, DataError) as err:
+    except (ParamsError, DataError, ValueError) as err:
         sys.exit(f"error: {err}")
     for split, r in report.items():
         print(f"{split}: read {r['read']}, kept {r['kept']}, dropped {r['dropped']}")

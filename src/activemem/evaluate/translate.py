@@ -1,0 +1,53 @@
+"""Batched decoding of a split: greedy or beam search, detokenised with the sentencepiece model.
+
+Sentences are decoded in batches of similar source length (less padding, and for the Neural GPU
+family one memory width per batch) and written back in their original order. The output length is
+capped at ``ceil(max_len_ratio · |src|) + max_len_offset`` sub-words; for the Neural GPU family the
+memory width is ``max(|src|, that cap)`` (``width: fixed``) or chosen per sentence (``width: search``,
+see ``models/active_memory.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from activemem.data.store import EncodedSplit
+from activemem.data.vocab import SubwordVocab
+from activemem.evaluate.perplexity import length_sorted_batches
+from activemem.models.active_memory import ActiveMemoryModel
+from activemem.tokens import PAD
+
+
+@torch.no_grad()
+def translate(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_size: int, beam_size: int,
+              length_penalty: float, max_len_ratio: float, max_len_offset: int, width: str = "fixed",
+              desc: str = "decode", progress: bool = True) -> tuple[list[str], dict]:
+    """Hypotheses (one string per sentence, in split order) and decoding statistics."""
+    model.eval()
+    hypotheses: list[str] = [""] * len(split)
+    scores = np.zeros(len(split))
+    start = time.perf_counter()
+    batches = length_sorted_batches(split.src_lengths, batch_size)
+    for indices in tqdm(batches, desc=desc, unit="batch", disable=not progress, mininterval=1.0):
+        sources = [split.source(i) for i in indices]
+        s_len = max(len(s) for s in sources)
+        src = torch.full((len(indices), s_len), PAD, dtype=torch.long)
+        for row, s in enumerate(sources):
+            src[row, : len(s)] = torch.from_numpy(s.astype(np.int64))
+        max_len = math.ceil(max_len_ratio * s_len) + max_len_offset
+        kwargs = {}
+        if isinstance(model, ActiveMemoryModel) and width == "search":
+            kwargs["width"] = "search"
+        hyp = model.hypotheses(src.to(device), max_len, beam_size, length_penalty, **kwargs)
+        for row, i in enumerate(indices):
+            hypotheses[i] = vocab.decode(hyp.tokens[row].tolist())
+            scores[i] = float(hyp.scores[row])
+    seconds = time.perf_counter() - start
+    return hypotheses, {"sentences": len(split), "seconds": seconds,
+                        "sentences_per_s": len(split) / max(seconds, 1e-9),
+                        "mean_log_prob": float(scores.mean())}

@@ -1,0 +1,47 @@
+"""Stage ``train``: train one registry model on the prepared data (resumes by itself).
+
+    python -m activemem.stages.train --params params.yaml --scale demo --model extended_neural_gpu \\
+        --data data/demo/prepared --out results/demo/extended_neural_gpu/train \\
+        --work checkpoints/demo/extended_neural_gpu
+
+Several GPUs:  torchrun --standalone --nproc_per_node=4 -m activemem.stages.train …(same arguments)
+
+Outputs in ``<out>``: ``checkpoint.pt`` (model, optimiser, RNG, data position), ``train_log.csv``
+(per-step loss, perplexity, lr, grad norm, tokens/s), ``dev_log.csv`` and ``summary.json``. While
+training they live in ``<work>`` (default: ``<out>``), where a killed run finds them and resumes;
+pipelines pass a ``--work`` outside their declared outputs, which they delete before a rerun.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from activemem.config import ParamsError
+from activemem.stages._common import params_or_exit, parser
+from activemem.train.loop import NonFiniteLoss, train
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__)
+    p.add_argument("--model", required=True, help="registry name (activemem.models.NAMES)")
+    p.add_argument("--data", required=True, help="the prepare stage's output directory")
+    p.add_argument("--out", required=True, help="directory for the checkpoint and logs")
+    p.add_argument("--work", help="directory for the resumable checkpoint (default: --out)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    params = params_or_exit(args)
+    if args.model not in params["models"]:
+        sys.exit(f"error: {args.params}: no '{params['scale']}.models.{args.model}' block "
+                 f"(known: {sorted(params['models'])})")
+    try:
+        summary = train(args.model, params, Path(args.data), Path(args.out), args.work,
+                        progress=not args.no_progress)
+    except (ParamsError, NonFiniteLoss, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
+    print(f"{args.model}: {summary['steps']} steps in {summary['seconds']:.0f}s "
+          f"({summary['stop_reason']}), dev perplexity {summary['final_dev_perplexity']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Training and evaluation end to end at the ``smoke`` scale of the real params.yaml."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from activemem import models
+from activemem.config import ParamsError, load_params
+from activemem.evaluate.bleu import bleu_by_length
+from activemem.stages import download, evaluate, prepare
+from activemem.train import checkpoint, loop
+from activemem.train.loop import NonFiniteLoss, train
+
+from conftest import REPO
+
+PARAMS = REPO / "params.yaml"
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("smoke")
+    download.main(["--params", str(PARAMS), "--scale", "smoke", "--out", str(root / "raw")])
+    prepare.main(["--params", str(PARAMS), "--scale", "smoke", "--raw", str(root / "raw"),
+                  "--out", str(root / "prepared")])
+    return root / "prepared"
+
+
+def smoke_params(**train_overrides) -> dict:
+    params = load_params(PARAMS, "smoke")
+    params["train"].update(train_overrides)
+    return params
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_prepare_reports_every_pair(prepared):
+    report = json.loads((prepared / "report.json").read_text())
+    for split, r in report.items():
+        assert r["read"] == r["kept"] + r["dropped_total"]
+    manifest = json.loads((prepared / "manifest.json").read_text())
+    assert manifest["pairs"]["test"] == 40 and "train.npz" in manifest["files"]
+
+
+@pytest.mark.parametrize("name", models.NAMES)
+def test_train_and_evaluate_every_model(prepared, tmp_path, name):
+    params = smoke_params()
+    summary = train(name, params, prepared, tmp_path / "train", tmp_path / "work", progress=False)
+    assert summary["steps"] == 6 and summary["stop_reason"] == "max_steps"
+    log = read_csv(tmp_path / "train" / "train_log.csv")
+    assert [int(r["step"]) for r in log] == list(range(1, 7))
+    assert all(math.isfinite(float(r["loss"])) and float(r["tokens_per_s"]) > 0 for r in log)
+    assert [int(r["step"]) for r in read_csv(tmp_path / "train" / "dev_log.csv")] == [3, 6]
+
+    metrics = evaluate.evaluate(name, params, prepared, tmp_path / "train" / "checkpoint.pt",
+                                tmp_path / "eval", progress=False)
+    on_disk = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert on_disk == json.loads(json.dumps(metrics))
+    for key in ("bleu", "chrf", "perplexity", "log_perplexity", "sacrebleu_signature", "bleu_by_length",
+                "parameters", "train_steps", "train_seconds", "decode_sentences_per_s"):
+        assert key in metrics, key
+    assert metrics["perplexity"] == pytest.approx(math.exp(metrics["log_perplexity"]))
+    assert metrics["dev"]["perplexity"] == pytest.approx(math.exp(metrics["dev"]["log_perplexity"]))
+    assert metrics["train_steps"] == 6 and metrics["sacrebleu_signature"].startswith("nrefs:1")
+    assert sum(b["n"] for b in metrics["bleu_by_length"]) == 40
+    hyps = (tmp_path / "eval" / "hypotheses.txt").read_text(encoding="utf-8").splitlines()
+    assert len(hyps) == 40
+
+
+def test_bleu_by_length_partitions_and_matches_sacrebleu_per_bucket():
+    from sacrebleu.metrics import BLEU
+    sources = ["a b", "a b c d e", "a b c d e f g h", "x", "one two three four five six seven"]
+    refs = ["le chat noir", "la voiture rouge est ici", "il mange une pomme verte", "oui", "une phrase assez longue ici"]
+    hyps = ["le chat noir", "la voiture bleue est ici", "il mange une pomme", "non", "une phrase longue ici"]
+    rows = bleu_by_length(sources, hyps, refs, [0, 2, 5, 100])
+    assert [r["n"] for r in rows] == [2, 1, 2] and sum(r["n"] for r in rows) == len(sources)
+    by_hand = {
+        "1-2": ([0, 3]), "3-5": ([1]), "6-100": ([2, 4]),
+    }
+    for row in rows:
+        idx = by_hand[row["bucket"]]
+        expected = BLEU().corpus_score([hyps[i] for i in idx], [[refs[i] for i in idx]]).score
+        assert row["bleu"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="do not cover"):
+        bleu_by_length(sources, hyps, refs, [0, 2, 5])
+
+
+def test_beam_beats_greedy_on_average_on_a_trained_model(prepared, tmp_path):
+    params = smoke_params(max_steps=60, eval_every=60, checkpoint_every=60, log_every=60)
+    train("gru_attention", params, prepared, tmp_path, progress=False)
+    model, _ = checkpoint.load_model(tmp_path / "checkpoint.pt")
+    from activemem.data.store import EncodedSplit
+    test = EncodedSplit(prepared / "test.npz")
+    src = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(test.source(i).astype("int64")) for i in range(40)],
+                                          batch_first=True)
+    model.eval()
+    greedy = model.hypotheses(src, 30, beam_size=1)
+    beam = model.hypotheses(src, 30, beam_size=4, length_penalty=0.0)
+    assert beam.scores.mean() >= greedy.scores.mean()
+
+
+def run_train_cli(params_file: Path, prepared: Path, out: Path, work: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "activemem.stages.train", "--params", str(params_file), "--scale", "smoke",
+           "--model", "extended_neural_gpu", "--data", str(prepared), "--out", str(out), "--work", str(work),
+           "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_sigkilled_run_resumes_to_the_same_parameters(prepared, tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["smoke"]["train"].update(max_steps=80, checkpoint_every=5, eval_every=20, log_every=5)
+    raw["smoke"]["models"]["extended_neural_gpu"].update(maps=16)
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(raw))
+
+    straight = run_train_cli(params_file, prepared, tmp_path / "a", tmp_path / "a_work")
+    assert straight.wait() == 0, straight.stderr.read().decode()
+
+    killed = run_train_cli(params_file, prepared, tmp_path / "b", tmp_path / "b_work")
+    ckpt = tmp_path / "b_work" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    interrupted_at = checkpoint.load(ckpt)["state"]["step"]
+    assert 0 < interrupted_at < 80, "the run was not interrupted mid-way"
+    assert not (tmp_path / "b" / "checkpoint.pt").exists()
+    resumed = run_train_cli(params_file, prepared, tmp_path / "b", tmp_path / "b_work")
+    assert resumed.wait() == 0, resumed.stderr.read().decode()
+
+    a = checkpoint.load(tmp_path / "a" / "checkpoint.pt")
+    b = checkpoint.load(tmp_path / "b" / "checkpoint.pt")
+    assert a["state"]["step"] == b["state"]["step"] == 80
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    rows_a, rows_b = read_csv(tmp_path / "a" / "train_log.csv"), read_csv(tmp_path / "b" / "train_log.csv")
+    assert [r["step"] for r in rows_a] == [r["step"] for r in rows_b]
+    assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
+
+
+def test_changed_settings_start_over_instead_of_resuming(prepared, tmp_path):
+    train("neural_gpu", smoke_params(), prepared, tmp_path, progress=False)
+    again = train("neural_gpu", smoke_params(lr=0.001), prepared, tmp_path, progress=False)
+    assert again["steps"] == 6
+    assert [int(r["step"]) for r in read_csv(tmp_path / "train_log.csv")] == list(range(1, 7))
+    assert checkpoint.load(tmp_path / "checkpoint.pt")["train_config"]["lr"] == 0.001
+
+
+def test_non_finite_loss_stops_with_step_and_batch_and_keeps_the_checkpoint(prepared, tmp_path, monkeypatch):
+    params = smoke_params(max_steps=10, checkpoint_every=3)
+    real = loop.smoothed_loss
+    calls = {"n": 0}
+
+    def poisoned(logits, target, smoothing):
+        calls["n"] += 1
+        loss = real(logits, target, smoothing)
+        return loss * float("nan") if calls["n"] == 5 else loss
+
+    monkeypatch.setattr(loop, "smoothed_loss", poisoned)
+    with pytest.raises(NonFiniteLoss, match=r"at step 5 \(epoch 0, batch 4"):
+        train("neural_gpu", params, prepared, tmp_path, progress=False)
+    assert checkpoint.load(tmp_path / "checkpoint.pt")["state"]["step"] == 3
+
+
+def test_bad_params_fail_before_training_naming_the_key(prepared, tmp_path):
+    with pytest.raises(ParamsError, match="'smoke.train.max_steps' must be >= 1"):
+        train("neural_gpu", smoke_params(max_steps=-5), prepared, tmp_path, progress=False)
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["models"] = ["neural_gpu", "transformer"]
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError, match="unknown model 'transformer'"):
+        load_params(bad, "smoke")
+    with pytest.raises(ParamsError, match="scale 'huge' has no block"):
+        load_params(PARAMS, "huge")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.json").write_text((prepared / "manifest.json").read_text())
+    with pytest.raises(FileNotFoundError, match="train.npz does not exist"):
+        train("neural_gpu", smoke_params(), tmp_path / "data", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()
+
+
+def test_torchrun_two_processes_follow_one_process(prepared, tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["smoke"]["train"].update(max_steps=5, eval_every=5, checkpoint_every=5, log_every=1, batch_tokens=256)
+    raw["smoke"]["models"]["gru_attention"]["dropout"] = 0.0
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(raw))
+    args = ["-m", "activemem.stages.train", "--params", str(params_file), "--scale", "smoke",
+            "--model", "gru_attention", "--data", str(prepared), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")], env=env,
+                         capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          *args, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    loss_one = [float(r["loss"]) for r in read_csv(tmp_path / "one" / "train_log.csv")]
+    loss_two = [float(r["loss"]) for r in read_csv(tmp_path / "two" / "train_log.csv")]
+    assert len(loss_one) == len(loss_two) == 5
+    assert loss_one == pytest.approx(loss_two, rel=1e-4, abs=1e-4)
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["world_size"] == 2
