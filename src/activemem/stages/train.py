@@ -4,7 +4,9 @@
         --data data/demo/prepared --out results/demo/extended_neural_gpu/train \\
         --work checkpoints/demo/extended_neural_gpu
 
-Several GPUs:  torchrun --standalone --nproc_per_node=4 -m activemem.stages.train …(same arguments)
+With ``train.gpus`` > 1 in ``params.yaml`` the stage re-runs itself under ``torchrun`` (one process per
+GPU, DistributedDataParallel), so pipelines call it the same way for any number of GPUs. Calling
+``torchrun --standalone --nproc_per_node=4 -m activemem.stages.train …`` directly works too.
 
 Outputs in ``<out>``: ``checkpoint.pt`` (model, optimiser, RNG, data position), ``train_log.csv``
 (per-step loss, perplexity, lr, grad norm, tokens/s), ``dev_log.csv`` and ``summary.json``. While
@@ -14,6 +16,7 @@ pipelines pass a ``--work`` outside their declared outputs, which they delete be
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,6 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.model not in params["models"]:
         sys.exit(f"error: {args.params}: no '{params['scale']}.models.{args.model}' block "
                  f"(known: {sorted(params['models'])})")
+    gpus = params["train"].get("gpus", 0)
+    if isinstance(gpus, int) and gpus > 1 and "LOCAL_RANK" not in os.environ:
+        # hand over to torchrun: it starts and watches one process per GPU
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+                    "-m", "activemem.stages.train", *(argv if argv is not None else sys.argv[1:])]
+        os.execv(sys.executable, launcher)
     try:
         summary = train(args.model, params, Path(args.data), Path(args.out), args.work,
                         progress=not args.no_progress)

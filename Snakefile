@@ -1,0 +1,23 @@
+# activemem pipeline (Snakemake engine). The same DAG as dvc.yaml, over the same stage commands.
+#   snakemake --cores all                         # the default scale (params.yaml: scale)
+#   snakemake --cores all --config scale=paper    # another scale
+#   snakemake --profile pipeline/profiles/slurm   # on a SLURM cluster
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "params.yaml"
+
+
+include: "pipeline/rules/common.smk"
+include: "pipeline/rules/data.smk"
+include: "pipeline/rules/train.smk"
+include: "pipeline/rules/eval.smk"
+include: "pipeline/rules/paper.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.paper.output,

@@ -1,0 +1,24 @@
+rule download:
+    input:
+        code=code("stages/download.py", "data") + STAGE_CODE,
+    output:
+        directory(f"data/{SCALE}/raw"),
+    params:
+        scale=SCALE,
+        settings=S["data"],
+    shell:
+        "python -m activemem.stages.download --params params.yaml --scale {params.scale} --out {output}"
+
+
+rule prepare:
+    input:
+        raw=rules.download.output,
+        code=code("stages/prepare.py", "data") + STAGE_CODE,
+    output:
+        directory(f"data/{SCALE}/prepared"),
+    params:
+        scale=SCALE,
+        settings=S["prepare"],
+    shell:
+        "python -m activemem.stages.prepare --params params.yaml --scale {params.scale} "
+        "--raw {input.raw} --out {output}"

@@ -1,0 +1,22 @@
+rule evaluate:
+    input:
+        train=f"results/{SCALE}/{{model}}/train",
+        data=rules.prepare.output,
+        code=code("stages/evaluate.py", "evaluate", "train", "models", "data") + STAGE_CODE,
+    output:
+        metrics=f"results/{SCALE}/{{model}}/metrics.json",
+        by_length=f"results/{SCALE}/{{model}}/bleu_by_length.json",
+        hypotheses=f"results/{SCALE}/{{model}}/hypotheses.txt",
+        greedy=f"results/{SCALE}/{{model}}/hypotheses.greedy.txt",
+    params:
+        scale=SCALE,
+        settings=lambda w: [S["evaluate"], S["train"]["device"]],
+    # One training/decoding job at a time uses every local core (torch is multi-threaded); a cluster
+    # profile sets cpus per job instead.
+    threads: workflow.cores
+    resources:
+        gpu=min(S["train"]["gpus"], 1),
+    shell:
+        "python -m activemem.stages.evaluate --params params.yaml --scale {params.scale} "
+        "--model {wildcards.model} --data {input.data} --checkpoint {input.train}/checkpoint.pt "
+        "--out results/{params.scale}/{wildcards.model}"

@@ -1,0 +1,20 @@
+rule paper:
+    input:
+        # everything train and evaluate wrote under results/<scale> (dvc.yaml depends on that folder)
+        results=expand(
+            "results/{scale}/{model}/{name}",
+            scale=SCALE,
+            model=MODELS,
+            name=["train", "metrics.json", "bleu_by_length.json", "hypotheses.txt", "hypotheses.greedy.txt"],
+        ),
+        data=rules.prepare.output,
+        paper=["paper/published.yaml", "paper/claims.yaml"] + sorted(str(p) for p in Path("paper/templates").glob("*.j2")),
+        code=code("stages/paper.py", "paper", "evaluate/bleu.py") + STAGE_CODE,
+    output:
+        directory(f"paper/build/{SCALE}"),
+    params:
+        scale=SCALE,
+        settings=[config["models"], config["report"], S["evaluate"]["bootstrap_resamples"], S["evaluate"]["seed"]],
+    shell:
+        "python -m activemem.stages.paper --params params.yaml --scale {params.scale} "
+        "--results results/{params.scale} --data {input.data} --paper paper --out {output}"

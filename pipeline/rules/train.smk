@@ -1,0 +1,21 @@
+rule train:
+    input:
+        data=rules.prepare.output,
+        code=code("stages/train.py", "train", "models", "data", "evaluate/perplexity.py") + STAGE_CODE,
+    output:
+        directory(f"results/{SCALE}/{{model}}/train"),
+    params:
+        scale=SCALE,
+        # the values this model's training reads: a change reruns this model only
+        settings=lambda w: [S["train"], S["models"][w.model], S["prepare"]["max_width"]],
+    # One training/decoding job at a time uses every local core (torch is multi-threaded); a cluster
+    # profile sets cpus per job instead.
+    threads: workflow.cores
+    resources:
+        gpu=S["train"]["gpus"],
+        mem_mb=S["train"]["mem_mb"],
+        runtime=S["train"]["runtime_min"],
+    shell:
+        "python -m activemem.stages.train --params params.yaml --scale {params.scale} "
+        "--model {wildcards.model} --data {input.data} --out {output} "
+        "--work checkpoints/{params.scale}/{wildcards.model}"

@@ -1,0 +1,71 @@
+"""The paper's Figure 6 (BLEU by source-sentence length) and the learning curves, with matplotlib.
+
+Readable without colour, as the paper's reviewers asked: every model has its own marker *and* line
+style, and the palette is one a greyscale print still separates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from activemem.models import PAPER_NAMES  # noqa: E402
+
+STYLE = {  # marker, line style, grey level
+    "neural_gpu": ("o", ":", "0.65"),
+    "markovian_neural_gpu": ("s", "-.", "0.45"),
+    "extended_neural_gpu": ("^", "-", "0.0"),
+    "gru_attention": ("D", "--", "0.25"),
+}
+
+
+def _style(name: str) -> dict:
+    marker, line, grey = STYLE.get(name, ("x", "-", "0.5"))
+    return {"marker": marker, "linestyle": line, "color": grey, "label": PAPER_NAMES.get(name, name),
+            "linewidth": 1.8, "markersize": 6}
+
+
+def save(fig, stem: Path) -> list[Path]:
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    for p in paths:
+        tmp = p.with_name(p.stem + ".tmp" + p.suffix)
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
+        tmp.replace(p)
+    plt.close(fig)
+    return paths
+
+
+def bleu_by_length_figure(series: dict[str, list[dict]], stem: Path, title: str) -> list[Path]:
+    """``series[model]`` is the ``bleu_by_length`` list of that model's metrics.json."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    labels = None
+    for name, rows in series.items():
+        rows = [r for r in rows if r["n"] > 0]
+        labels = labels or [r["bucket"] for r in rows]
+        ax.plot([r["bucket"] for r in rows], [r["bleu"] for r in rows], **_style(name))
+    ax.set_xlabel("source sentence length (words)")
+    ax.set_ylabel("BLEU")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, color="0.9")
+    ax.legend(frameon=False, fontsize=8)
+    return save(fig, stem)
+
+
+def learning_curves_figure(logs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], stem: Path) -> list[Path]:
+    """Training loss and dev perplexity against step, one line per model."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.4))
+    for name, (train_log, dev_log) in logs.items():
+        style = _style(name) | {"markevery": max(1, len(train_log) // 8)}
+        left.plot(train_log["step"], train_log["loss"], **style)
+        right.plot(dev_log["step"], dev_log["dev_perplexity"], **_style(name))
+    left.set(xlabel="step", ylabel="training loss (label-smoothed)")
+    right.set(xlabel="step", ylabel="dev perplexity (per sub-word)", yscale="log")
+    for ax in (left, right):
+        ax.grid(True, color="0.9")
+    right.legend(frameon=False, fontsize=8)
+    return save(fig, stem)

@@ -1,0 +1,46 @@
+"""Stage ``paper``: Table 1, the BLEU-by-length figure, learning curves, the claims and the report.
+
+    python -m activemem.stages.paper --params params.yaml --scale demo --results results/demo \\
+        --data data/demo/prepared --paper paper --out paper/build/demo
+
+Reads every model's ``metrics.json``, logs and hypotheses under ``<results>``, the published table
+(``<paper>/published.yaml``), the claims (``<paper>/claims.yaml``) and the Jinja templates
+(``<paper>/templates``). Writes to ``<out>``: ``table1.{md,tex}`` and ``table1.published.{md,tex}``
+(same template: ``diff`` them), ``bleu_by_length.{png,pdf}``, ``learning_curves.{png,pdf}``,
+``claims.json``, ``report.md`` and a self-contained ``report.html``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from activemem.config import get
+from activemem.paper.report import build
+from activemem.stages._common import params_or_exit, parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__)
+    p.add_argument("--results", required=True, help="results/<scale>, one folder per model")
+    p.add_argument("--data", required=True, help="the prepare stage's output (test references)")
+    p.add_argument("--paper", default="paper", help="folder with published.yaml, claims.yaml, templates/")
+    p.add_argument("--out", required=True, help="output folder, e.g. paper/build/<scale>")
+    args = p.parse_args(argv)
+    params = params_or_exit(args)
+    settings = {k: get(params, f"report.{k}", float, 0)
+                for k in ("far_below_margin", "match_tolerance", "significance_level")}
+    settings["min_bucket_sentences"] = get(params, "report.min_bucket_sentences", int, 1)
+    evaluate = {"bootstrap_resamples": get(params, "evaluate.bootstrap_resamples", int, 1),
+                "seed": get(params, "evaluate.seed", int)}
+    try:
+        result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
+                       Path(args.paper), Path(args.out), settings, evaluate)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    for claim in result["claims"]:
+        print(f"[{claim['verdict']}] {claim['statement']} — {claim['evidence']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The two engines describe one DAG, run it end to end at the smoke scale, and rerun only what changed.
+
+The graphs are read from the engines themselves: ``snakemake --dry-run`` output and DVC's own
+resolution of ``dvc.yaml`` (``Repo.index.stages``), never from a hand-written list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytest.importorskip("snakemake")
+pytest.importorskip("dvc")
+pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(),
+                                reason="needs the project's git checkout")
+
+
+def engine_env() -> dict:
+    # the stage commands say `python`: make it this interpreter (with activemem installed)
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONUNBUFFERED": "1"}
+
+
+def repo_copy(dest: Path, scale: str) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
+                           capture_output=True, text=True).stdout.split()
+    for name in files:
+        src = REPO / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    params = dest / "params.yaml"
+    params.write_text(re.sub(r"(?m)^scale: \w+", f"scale: {scale}", params.read_text()))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        subprocess.run(cmd, cwd=dest, check=True)
+    return dest
+
+
+def snakemake(root: Path, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=root, env=engine_env(),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def snakemake_jobs(root: Path, *args: str) -> dict[str, dict]:
+    """Jobs of a dry run, keyed like DVC stages (``train@neural_gpu``)."""
+    text = snakemake(root, "--dry-run", "--printshellcmds", *args)
+    jobs = {}
+    for block in re.split(r"\n(?=rule \w+:)", text)[1:]:
+        rule = re.match(r"rule (\w+):", block).group(1)
+        if rule == "all":
+            continue
+        fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.M))
+        model = re.search(r"model=(\w+)", fields.get("wildcards", ""))
+        cmd = re.search(r"^Shell command: (.*)$", block, re.M)
+        jobs[f"{rule}@{model.group(1)}" if model else rule] = {
+            "cmd": " ".join(cmd.group(1).split()) if cmd else None,
+            "deps": set(fields.get("input", "").split(", ")) - {""},
+            "outs": set(fields.get("output", "").split(", ")) - {""},
+        }
+    return jobs
+
+
+def dvc_stages(root: Path) -> dict[str, dict]:
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+    stages = {}
+    with Repo(str(root)) as repo:
+        for stage in repo.index.stages:
+            stages[stage.name] = {"cmd": " ".join(stage.cmd.split()),
+                                        "deps": {d.def_path for d in stage.deps
+                                                 if not isinstance(d, ParamsDependency)},
+                                        "outs": {o.def_path for o in stage.outs}}
+    return stages
+
+
+def expand_dvc_deps(root: Path, stages: dict[str, dict]) -> None:
+    """DVC depends on folders where Snakemake lists files: expand them the way DVC hashes them."""
+    all_outs = {o for s in stages.values() for o in s["outs"]}
+    for stage in stages.values():
+        expanded = set()
+        for dep in stage["deps"]:
+            path = root / dep
+            inside = {o for o in all_outs if o.startswith(dep + "/")}
+            if inside:                       # a folder of other stages' outputs
+                expanded |= inside
+            elif path.is_dir():              # a source or template folder
+                expanded |= {str(p.relative_to(root)) for p in path.rglob("*")
+                             if p.is_file() and "__pycache__" not in p.parts}
+            else:
+                expanded.add(dep)
+        stage["deps"] = expanded
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory) -> Path:
+    return repo_copy(tmp_path_factory.mktemp("pipeline"), "smoke")
+
+
+def test_both_engines_describe_the_same_graph(smoke_repo):
+    snake = snakemake_jobs(smoke_repo, "--forceall")
+    dvc = dvc_stages(smoke_repo)
+    expand_dvc_deps(smoke_repo, dvc)
+    assert set(snake) == set(dvc) and len(dvc) == 11  # download, prepare, 4 × train, 4 × evaluate, paper
+    for name in dvc:
+        assert snake[name]["cmd"] == dvc[name]["cmd"], name
+        assert snake[name]["outs"] == dvc[name]["outs"], name
+        assert snake[name]["deps"] == dvc[name]["deps"], name
+
+
+def test_demo_scale_graph_matches_too(tmp_path):
+    root = repo_copy(tmp_path, "demo")
+    assert {k: v["cmd"] for k, v in snakemake_jobs(root, "--forceall").items()} == \
+           {k: v["cmd"] for k, v in dvc_stages(root).items()}
+
+
+def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
+    dvc_root = repo_copy(tmp_path, "smoke")
+    snakemake(smoke_repo)
+    dvc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=dvc_root, env=engine_env(),
+                         capture_output=True, text=True)
+    assert dvc.returncode == 0, dvc.stdout[-3000:] + dvc.stderr[-3000:]
+    for root in (smoke_repo, dvc_root):
+        build = root / "paper" / "build" / "smoke"
+        for name in ("table1.md", "table1.published.md", "table1.tex", "bleu_by_length.png",
+                     "bleu_by_length.pdf", "report.md", "report.html", "claims.json"):
+            assert (build / name).stat().st_size > 0, name
+        assert len(json.loads((build / "claims.json").read_text())) == 5
+    # Same code, same params, same seeds: both engines regenerate the same table.
+    assert (smoke_repo / "paper/build/smoke/table1.md").read_text() == (dvc_root / "paper/build/smoke/table1.md").read_text()
+    # A second run right after does nothing.
+    assert "Nothing to be done" in snakemake(smoke_repo, "--dry-run")
+    status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=dvc_root, env=engine_env(),
+                            capture_output=True, text=True)
+    assert "up to date" in status.stdout, status.stdout
+    # Changing one model's params reruns that model's train/evaluate and the paper stage only.
+    for root in (smoke_repo, dvc_root):
+        params = root / "params.yaml"
+        text = params.read_text()
+        params.write_text(text.replace("    neural_gpu: {maps: 8, height: 2}", "    neural_gpu: {maps: 12, height: 2}", 1))
+    assert set(snakemake_jobs(smoke_repo)) == {"train@neural_gpu", "evaluate@neural_gpu", "paper"}
+    status = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=dvc_root, env=engine_env(),
+                            capture_output=True, text=True)
+    assert set(json.loads(status.stdout)) == {"train@neural_gpu"}  # DVC lists the first stale stage
