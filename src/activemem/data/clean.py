@@ -1,9 +1,10 @@
 """Normalisation and filtering of parallel text, with a report of every pair dropped and why.
 
-Normalisation: Unicode NFC, whitespace runs collapsed to one space, ends stripped.
-Filters (training split only, so dev/test stay comparable with published results):
-``length_ratio`` (one side more than ``max_ratio`` times longer, in words) and ``too_long``
-(more than ``max_words`` words on either side). Every split drops ``non_utf8`` and ``empty`` lines.
+Training split: Unicode NFC, runs of ASCII whitespace collapsed to one space (a no-break space, as
+in French "voiture\u00a0?", is kept), ends stripped; then the filters ``length_ratio`` (one side more
+than ``max_ratio`` times longer, in words) and ``too_long`` (more than ``max_words`` words on either
+side). Dev and test text is kept exactly as published, so BLEU is computed against the official
+references; every split drops ``non_utf8`` and ``empty`` lines.
 Nothing is dropped silently: the report counts each reason and keeps the first few ``file:line``.
 """
 
@@ -15,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-SPACES = re.compile(r"\s+")
+SPACES = re.compile(r"[ \t\n\r\f\v]+")
 EXAMPLES_KEPT = 5
 
 
@@ -41,9 +42,10 @@ class SplitReport:
                 "dropped_total": sum(self.dropped.values()), "examples": self.examples}
 
 
-def clean_pairs(pairs: Iterable[tuple[str, int, str | None, str | None]], filter_lengths: bool,
+def clean_pairs(pairs: Iterable[tuple[str, int, str | None, str | None]], training: bool,
                 max_ratio: float, max_words: int) -> tuple[list[tuple[str, str]], SplitReport]:
-    """Clean ``(location, line, source, target)`` tuples (``readers.read_parallel``)."""
+    """Clean ``(location, line, source, target)`` tuples (``readers.read_parallel``); ``training``
+    switches on normalisation and the length filters."""
     report = SplitReport()
     kept: list[tuple[str, str]] = []
     for location, _, src, tgt in pairs:
@@ -51,11 +53,12 @@ def clean_pairs(pairs: Iterable[tuple[str, int, str | None, str | None]], filter
         if src is None or tgt is None:
             report.drop("non_utf8", location)
             continue
-        src, tgt = normalize(src), normalize(tgt)
-        if not src or not tgt:
+        if training:
+            src, tgt = normalize(src), normalize(tgt)
+        if not src.strip() or not tgt.strip():
             report.drop("empty", location)
             continue
-        if filter_lengths:
+        if training:
             ns, nt = len(src.split()), len(tgt.split())
             if max(ns, nt) > max_words:
                 report.drop("too_long", location)

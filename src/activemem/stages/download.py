@@ -38,7 +38,7 @@ def generate_demo(params: dict, out: Path) -> dict:
     return sources
 
 
-def fetch_wmt(params: dict, out: Path) -> dict:
+def fetch_wmt(params: dict) -> dict:
     corpora, checksums = load_manifest()
     downloads = Path(get(params, "data.downloads", str))
     lock = ChecksumLock(get(params, "data.lock", str))
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         if source == "demo":
             sources = generate_demo(params, out)
         elif source == "wmt14":
-            sources = fetch_wmt(params, out)
+            sources = fetch_wmt(params)
         else:
             raise ParamsError(f"'{params['scale']}.data.source' must be 'demo' or 'wmt14', got {source!r}")
     except (ParamsError, RuntimeError) as err:

@@ -181,7 +181,10 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
         for stale in (log_path, dev_path):
             stale.unlink(missing_ok=True)
 
-    net = DistributedDataParallel(model) if dist.world > 1 else model
+    if dist.world > 1:
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        net = model
     if cfg.compile and device.type == "cuda":
         net = torch.compile(net)
     autocast = cfg.bf16 and device.type == "cuda"
