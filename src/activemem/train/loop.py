@@ -72,6 +72,7 @@ class TrainConfig:
     plateau_window: int
     patience: int
     eval_every: int
+    eval_batch_size: int
     checkpoint_every: int
     log_every: int
     sampling: dict
@@ -81,7 +82,8 @@ class TrainConfig:
         merged = {**params, "train": train_settings(params, model_name)}
         minimum = {"batch_tokens": 1, "max_steps": 1, "max_minutes": 0, "lr": 0, "adam_eps": 0,
                    "clip_norm": 0, "label_smoothing": 0, "lr_decay": 0, "plateau_window": 1,
-                   "patience": 0, "eval_every": 1, "checkpoint_every": 1, "log_every": 1}
+                   "patience": 0, "eval_every": 1, "eval_batch_size": 1, "checkpoint_every": 1,
+                   "log_every": 1}
         values = {}
         for f in dataclasses.fields(cls):
             kind = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict}[f.type]
@@ -151,7 +153,6 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
         device = torch.device("cuda", dist.local_rank)
     train_split = EncodedSplit(data_dir / "train.npz")
     dev_split = EncodedSplit(data_dir / "dev.npz")
-    dev_words = sum(len(line.split()) for line in (data_dir / "dev.fr").read_text().splitlines())
 
     torch.manual_seed(cfg.seed)
     model = models.build(model_name, manifest["vocab_size"], **hparams).to(device)
@@ -205,7 +206,7 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
 
     def evaluate_dev() -> bool:
         """Dev perplexity; returns True when patience is exhausted."""
-        nll, tokens = split_nll(model, dev_split, device, batch_size=64, autocast=autocast)
+        nll, tokens = split_nll(model, dev_split, device, cfg.eval_batch_size, autocast=autocast)
         ppl = math.exp(nll / tokens)
         state["dev_history"].append(ppl)
         state["last_eval_step"] = state["step"]
