@@ -25,9 +25,10 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git
 
 
 def engine_env() -> dict:
-    # the stage commands say `python`: make it this interpreter (with activemem installed)
+    # the stage commands say `python`: make it this interpreter (with activemem installed); one
+    # thread per process keeps CPU kernels' summation order, so both engines' numbers are bitwise equal
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONUNBUFFERED": "1"}
+            "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 
 def repo_copy(dest: Path, scale: str) -> Path:
