@@ -140,3 +140,19 @@ def test_summary_cli_prints_every_model(capsys):
     counts = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in out.splitlines()[1:]}
     # The Markovian model adds E_prev (V×M) and A (2M×M + M) to the Neural GPU.
     assert counts["markovian_neural_gpu"] - counts["neural_gpu"] == 100 * 256 + 2 * 256 * 256 + 256
+
+
+def test_scheduled_sampling_replaces_the_gold_tape():
+    model = build("extended_neural_gpu", dropout=0.0).train()
+    src, tgt_in = random_batch(tgt_len=6)
+    other = tgt_in.clone()
+    other[:, 1:] = (tgt_in[:, 1:] - RESERVED + 1) % (VOCAB - RESERVED) + RESERVED
+
+    def run(tokens, rate):
+        model.sampling_probability = rate
+        torch.manual_seed(5)
+        return model(src, tokens)
+
+    # always feeding its own samples, the model no longer sees the gold tokens at all
+    torch.testing.assert_close(run(tgt_in, 1.0), run(other, 1.0), rtol=0, atol=0)
+    assert not torch.allclose(run(tgt_in, 0.0), run(other, 0.0))

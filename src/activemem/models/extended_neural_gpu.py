@@ -59,7 +59,7 @@ class ExtendedNeuralGPU(ActiveMemoryModel):
         tape = torch.zeros_like(d)                                            # p_0 = 0
         columns = torch.arange(width, device=d.device).view(1, 1, width, 1)
         sample = self.training and self.sampling_probability > 0
-        outputs = []
+        outputs, logits_prev = [], None                                       # logits of output k−1
         for k in range(out_len):
             if k > 0:
                 # p_k = p_{k−1} with column k−1 := E_out · o_{k−1}; o_{k−1} is the gold tgt_in[:, k]

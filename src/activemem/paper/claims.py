@@ -33,7 +33,7 @@ def check_claim(claim: dict, metrics: dict[str, dict], settings: dict, bootstrap
     if missing:
         return {**result, "verdict": "not checked", "evidence": f"no metrics for {', '.join(missing)}"}
     margin, tolerance = settings["far_below_margin"], settings["match_tolerance"]
-    min_bucket = settings.get("min_bucket_sentences", 10)
+    min_bucket = settings["min_bucket_sentences"]
     if kind in ("far_below", "at_least"):
         a, b = metrics[claim["model"]][claim["metric"]], metrics[claim["than"]][claim["metric"]]
         na, nb = PAPER_NAMES[claim["model"]], PAPER_NAMES[claim["than"]]

@@ -264,7 +264,7 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
             loss_sum, nll_sum = dist.all_sum(loss.item() * local_tokens, nll.item())
             now = time.perf_counter()
             row = {"step": state["step"], "epoch": epoch, "loss": loss_sum / global_tokens,
-                   "perplexity": math.exp(min(nll_sum / global_tokens, 50.0)),
+                   "perplexity": math.exp(min(nll_sum / global_tokens, 50.0)),  # no overflow early on
                    "lr": cfg.lr * state["lr_scale"], "grad_norm": float(grad_norm),
                    "tokens_per_s": window_tokens / max(now - window_start, 1e-9), "sampling": rate,
                    "seconds": state["seconds"]}
