@@ -156,3 +156,13 @@ def test_scheduled_sampling_replaces_the_gold_tape():
     # always feeding its own samples, the model no longer sees the gold tokens at all
     torch.testing.assert_close(run(tgt_in, 1.0), run(other, 1.0), rtol=0, atol=0)
     assert not torch.allclose(run(tgt_in, 0.0), run(other, 0.0))
+
+
+def test_console_script_dispatches_to_models_and_stages(capsys):
+    from activemem import cli
+    cli.main(["models", "--summary", "--vocab-size", "50"])
+    assert "extended_neural_gpu" in capsys.readouterr().out
+    assert set(cli.stage_names()) == {"download", "prepare", "train", "evaluate", "paper"}
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["transmogrify"])
+    assert stop.value.code == 2 and "unknown command 'transmogrify'" in capsys.readouterr().err
