@@ -166,3 +166,14 @@ def test_console_script_dispatches_to_models_and_stages(capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["transmogrify"])
     assert stop.value.code == 2 and "unknown command 'transmogrify'" in capsys.readouterr().err
+
+
+def test_activation_checkpointing_changes_memory_not_results():
+    src, tgt_in = random_batch()
+    grads = []
+    for flag in (False, True):
+        model = build("extended_neural_gpu", dropout=0.0, checkpoint_steps=flag).train()
+        model(src, tgt_in).logsumexp(-1).sum().backward()
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-5, atol=1e-6)
