@@ -60,6 +60,7 @@ class TrainConfig:
     device: str
     bf16: bool
     compile: bool
+    deterministic: bool
     buckets: list
     batch_tokens: int
     max_steps: int
@@ -148,6 +149,9 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
         raise ParamsError(f"'{params['scale']}.train.buckets' ends at {cfg.buckets[-1]} but prepare.max_width "
                           f"is {params['prepare']['max_width']}: the widest training pairs fit no bucket")
     device = pick_device(cfg.device)
+    # Multi-threaded CPU kernels (e.g. embedding backward) otherwise sum in a varying order, and two
+    # runs of one commit drift apart; on CUDA, ops without a deterministic version only warn.
+    torch.use_deterministic_algorithms(cfg.deterministic, warn_only=True)
     dist = distributed.init(device.type)
     if device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
