@@ -31,8 +31,8 @@ class SplitReport:
     dropped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
-    def drop(self, reason: str, location: str) -> None:
-        self.dropped[reason] += 1
+    def drop(self, reason: str, location: str, count: int = 1) -> None:
+        self.dropped[reason] += count
         examples = self.examples.setdefault(reason, [])
         if len(examples) < EXAMPLES_KEPT:
             examples.append(location)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from activemem.atomic import write_json
+
 CHUNK = 1 << 20
 
 
@@ -108,10 +110,7 @@ class ChecksumLock:
 
     def record(self, name: str, file: Path) -> None:
         self.entries[name] = {"sha256": sha256_of(file), "size": file.stat().st_size}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(self.entries, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.path)
+        write_json(self.path, self.entries, sort_keys=True)
 
 
 def fetch_locked(url: str, dest: Path, lock: ChecksumLock, sha256: str | None = None,

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from activemem.data.batching import collate
 from activemem.data.store import EncodedSplit
 from activemem.data.vocab import SubwordVocab
 from activemem.evaluate.perplexity import length_sorted_batches
 from activemem.models.active_memory import ActiveMemoryModel
-from activemem.tokens import PAD
 
 
 @torch.no_grad()
@@ -34,11 +34,8 @@ def translate(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_siz
     start = time.perf_counter()
     batches = length_sorted_batches(split.src_lengths, batch_size)
     for indices in tqdm(batches, desc=desc, unit="batch", disable=not progress, mininterval=1.0):
-        sources = [split.source(i) for i in indices]
-        s_len = max(len(s) for s in sources)
-        src = torch.full((len(indices), s_len), PAD, dtype=torch.long)
-        for row, s in enumerate(sources):
-            src[row, : len(s)] = torch.from_numpy(s.astype(np.int64))
+        src = collate(split, indices).src                                     # [B, S], PAD-padded
+        s_len = src.size(1)
         max_len = math.ceil(max_len_ratio * s_len) + max_len_offset
         kwargs = {}
         if isinstance(model, ActiveMemoryModel) and width == "search":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from activemem.atomic import write_json, write_text
 from activemem.evaluate.bleu import paired_bootstrap
 from activemem.models import PAPER_NAMES
 from activemem.paper import figures, tables
@@ -21,12 +22,6 @@ SCALE_NOTES = {
             "paper's WMT'14 numbers.",
     "smoke": "Tiny smoke-test scale: numbers are meaningless; it checks that the pipeline runs.",
 }
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, out: Path,
@@ -42,8 +37,8 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     for fmt in ("md", "tex"):
         rendered[("regenerated", fmt)] = tables.render_table(env, fmt, tables.regenerated_rows(frame))
         rendered[("published", fmt)] = tables.render_table(env, fmt, tables.published_rows(published, ordered))
-        _write(out / f"table1.{fmt}", rendered[("regenerated", fmt)])
-        _write(out / f"table1.published.{fmt}", rendered[("published", fmt)])
+        write_text(out / f"table1.{fmt}", rendered[("regenerated", fmt)])
+        write_text(out / f"table1.published.{fmt}", rendered[("published", fmt)])
     diff = "".join(difflib.unified_diff(rendered[("published", "md")].splitlines(True),
                                         rendered[("regenerated", "md")].splitlines(True),
                                         "table1.published.md", "table1.md"))
@@ -62,7 +57,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
                                 evaluate_settings["bootstrap_resamples"], evaluate_settings["seed"])
 
     claims = check_claims(paper / "claims.yaml", metrics, report_settings, bootstrap)
-    (out / "claims.json").write_text(json.dumps(claims, indent=2, ensure_ascii=False) + "\n")
+    write_json(out / "claims.json", claims)
 
     first = metrics[ordered[0]]
     length_rows = []
@@ -88,8 +83,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
         "figure_png": base64.b64encode((out / "bleu_by_length.png").read_bytes()).decode(),
         "curves_png": base64.b64encode((out / "learning_curves.png").read_bytes()).decode(),
     }
-    _write(out / "report.md", env.get_template("report.md.j2").render(**context))
-    html_env = tables.environment(paper / "templates")
-    html_env.autoescape = True
-    _write(out / "report.html", html_env.get_template("report.html.j2").render(**context))
+    write_text(out / "report.md", env.get_template("report.md.j2").render(**context))
+    html = tables.environment(paper / "templates", autoescape=True).get_template("report.html.j2")
+    write_text(out / "report.html", html.render(**context))
     return {"claims": claims, "diff": diff}

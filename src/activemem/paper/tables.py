@@ -39,9 +39,10 @@ def latex(text: str) -> str:
     return "".join(LATEX_ESCAPES.get(ch, ch) for ch in str(text))
 
 
-def environment(templates: str | Path) -> jinja2.Environment:
+def environment(templates: str | Path, autoescape: bool = False) -> jinja2.Environment:
+    """Templates from ``templates``; ``autoescape`` for HTML, off for Markdown and LaTeX."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=False)
+                             keep_trailing_newline=True, autoescape=autoescape)
     env.filters["latex"] = latex
     return env
 

@@ -1,14 +1,15 @@
-"""Argument parsing shared by every stage: ``--params`` and ``--scale`` come first in each."""
+"""What every stage shares: ``--params``/``--scale`` parsing, the split names, atomic writers."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
+from activemem.atomic import open_atomic, write_json  # noqa: F401  (stages write JSON through here)
 from activemem.config import ParamsError, load_params
+
+SPLITS = ("train", "dev", "test")
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -26,20 +27,8 @@ def params_or_exit(args) -> dict:
         sys.exit(f"error: {err}")
 
 
-def write_json(path: str | Path, data) -> None:
-    """Write JSON atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
 def write_lines(path: str | Path, lines) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    """One string per line, written atomically."""
+    with open_atomic(path) as f:
         for line in lines:
             f.write(line + "\n")
-    os.replace(tmp, path)

@@ -18,18 +18,16 @@ from activemem.config import ParamsError, get
 from activemem.data import demo
 from activemem.data.download import ChecksumLock
 from activemem.data.manifest import fetch_corpus, load_manifest, mirror_from
-from activemem.stages._common import params_or_exit, parser, write_json, write_lines
-
-SPLITS = ("train", "dev", "test")
+from activemem.stages._common import SPLITS, params_or_exit, parser, write_json, write_lines
 
 
 def generate_demo(params: dict, out: Path) -> dict:
     seed = get(params, "data.seed", int)
+    depth = get(params, "data.max_depth", int, minimum=0)
     sources = {}
     for split in SPLITS:
         count = get(params, f"data.sizes.{split}", int, minimum=1)
         clauses = get(params, f"data.max_clauses.{split}", int, minimum=1)
-        depth = get(params, "data.max_depth", int, minimum=0)
         pairs = list(tqdm(demo.generate(seed, split, count, clauses, depth), total=count,
                           desc=f"demo {split}", unit="pairs", mininterval=1.0))
         write_lines(out / f"{split}.en", (p.en for p in pairs))

@@ -22,9 +22,7 @@ from activemem.data.clean import clean_pairs
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import file_digest, save_split
 from activemem.data.vocab import SubwordVocab, train_vocab
-from activemem.stages._common import params_or_exit, parser, write_json, write_lines
-
-SPLITS = ("train", "dev", "test")
+from activemem.stages._common import SPLITS, params_or_exit, parser, write_json, write_lines
 
 
 def read_split(raw: Path, files: list[list[str]]):
@@ -59,8 +57,9 @@ def prepare(params: dict, raw: Path, out: Path) -> dict:
         if split == "train":
             # The Neural GPU memory must hold source and target+EOS: wider pairs cannot be trained.
             keep = [i for i in range(len(en)) if max(len(en[i]), len(fr[i]) + 1) <= max_width]
-            for _ in range(len(en) - len(keep)):
-                reports[split].drop("wider_than_max_width", f"{split} (sub-words > {max_width})")
+            if len(keep) < len(en):
+                reports[split].drop("wider_than_max_width", f"{split} (sub-words > {max_width})",
+                                    count=len(en) - len(keep))
             reports[split].kept = len(keep)
             texts[split] = [texts[split][i] for i in keep]
             en, fr = [en[i] for i in keep], [fr[i] for i in keep]

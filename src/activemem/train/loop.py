@@ -36,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from activemem import models
+from activemem.atomic import write_json
 from activemem.config import ParamsError, get, model_hparams, train_settings
 from activemem.data.batching import BucketBatcher
 from activemem.data.store import EncodedSplit
@@ -291,7 +292,7 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
                "final_dev_perplexity": state["dev_history"][-1], "parameters": model.num_parameters(),
                "world_size": dist.world, "device": device.type}
     if dist.main:
-        (work_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(work_dir / "summary.json", summary)
         if work_dir.resolve() != out_dir.resolve():
             for name in OUTPUT_FILES:
                 shutil.copyfile(work_dir / name, out_dir / (name + ".tmp"))
