@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from activemem.atomic import open_atomic, write_json  # noqa: F401  (stages write JSON through here)
+from activemem.atomic import open_atomic
 from activemem.config import ParamsError, load_params
 
 SPLITS = ("train", "dev", "test")

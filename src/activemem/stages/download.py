@@ -14,11 +14,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from activemem.atomic import write_json
 from activemem.config import ParamsError, get
 from activemem.data import demo
 from activemem.data.download import ChecksumLock
 from activemem.data.manifest import fetch_corpus, load_manifest, mirror_from
-from activemem.stages._common import SPLITS, params_or_exit, parser, write_json, write_lines
+from activemem.stages._common import SPLITS, params_or_exit, parser, write_lines
 
 
 def generate_demo(params: dict, out: Path) -> dict:

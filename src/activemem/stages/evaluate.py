@@ -23,13 +23,14 @@ from pathlib import Path
 
 import torch
 
+from activemem.atomic import write_json
 from activemem.config import ParamsError, get
 from activemem.data.store import EncodedSplit
 from activemem.data.vocab import SubwordVocab
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores
 from activemem.evaluate.perplexity import perplexities, split_nll
 from activemem.evaluate.translate import translate
-from activemem.stages._common import params_or_exit, parser, write_json, write_lines
+from activemem.stages._common import params_or_exit, parser, write_lines
 from activemem.train.checkpoint import load_model
 from activemem.train.loop import pick_device
 

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from activemem.atomic import write_json
 from activemem.config import ParamsError, get
 from activemem.data.clean import clean_pairs
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import file_digest, save_split
 from activemem.data.vocab import SubwordVocab, train_vocab
-from activemem.stages._common import SPLITS, params_or_exit, parser, write_json, write_lines
+from activemem.stages._common import SPLITS, params_or_exit, parser, write_lines
 
 
 def read_split(raw: Path, files: list[list[str]]):
