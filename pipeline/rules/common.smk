@@ -24,4 +24,4 @@ def code(*parts):
     return files
 
 
-STAGE_CODE = code("stages/_common.py", "config.py", "tokens.py")
+STAGE_CODE = code("stages/_common.py", "config.py", "tokens.py", "atomic.py")
