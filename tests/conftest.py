@@ -49,3 +49,14 @@ def toy_pairs(n=8, length=5, seed=0, reverse=True):
 @pytest.fixture(params=list(TINY))
 def model_name(request):
     return request.param
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory) -> Path:
+    """The smoke scale's prepared data (from the real params.yaml), made once per test session."""
+    from activemem.stages import download, prepare
+    params = str(REPO / "params.yaml")
+    root = tmp_path_factory.mktemp("smoke")
+    download.main(["--params", params, "--scale", "smoke", "--out", str(root / "raw")])
+    prepare.main(["--params", params, "--scale", "smoke", "--raw", str(root / "raw"), "--out", str(root / "prepared")])
+    return root / "prepared"

@@ -1,34 +1,61 @@
-"""Readers on the real newstest2014 files, cleaning, sub-words, storage and batching."""
+"""Readers on real newstest2014 text, cleaning, sub-words, storage and batching."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from activemem.data.batching import BucketBatcher, pair_widths
 from activemem.data.clean import clean_pairs
-from activemem.data.readers import DataError, read_lines, read_parallel, read_sgm
+from activemem.data.lines import read_lines
+from activemem.data.readers import DataError, read_parallel, read_sgm
 from activemem.data.store import EncodedSplit, save_split
 from activemem.data.vocab import SubwordVocab, train_vocab
 from activemem.tokens import BOS, EOS, PAD
 
 from conftest import SHARED
 
-NEWSTEST = SHARED / "data" / "wmt14-enfr-sample"
-needs_shared = pytest.mark.skipif(not NEWSTEST.exists(), reason="../shared/data is not beside the checkout")
+# A 271-segment excerpt of newstest2014 shipped with the tests (provenance in its SOURCES.md), so
+# these run on a bare clone; the full files beside development checkouts are only for the check
+# that the excerpt is what its SOURCES.md says.
+NEWSTEST = Path(__file__).resolve().parent / "data" / "newstest2014"
+FULL = SHARED / "data" / "wmt14-enfr-sample"
+SEGMENTS = 271
 
 
-@needs_shared
-def test_sgm_reader_returns_the_3003_newstest2014_pairs():
+def test_sgm_reader_returns_the_newstest2014_pairs():
     pairs = list(read_parallel(NEWSTEST / "newstest2014-fren-src.en.sgm", NEWSTEST / "newstest2014-fren-ref.fr.sgm"))
-    assert len(pairs) == 3003
-    plain_en = [t for _, t in read_lines(NEWSTEST / "newstest2014.en")]
-    plain_fr = [t for _, t in read_lines(NEWSTEST / "newstest2014.fr")]
+    assert len(pairs) == SEGMENTS
+    plain_en, plain_fr = read_lines(NEWSTEST / "newstest2014.en"), read_lines(NEWSTEST / "newstest2014.fr")
     assert [p[2] for p in pairs] == plain_en and [p[3] for p in pairs] == plain_fr
-    assert pairs[0][2] == "Spectacular Wingsuit Jump Over Bogota"
+    assert pairs[0][2] == "Kenyan press outraged at controversial media law"
     assert pairs[0][0].endswith("newstest2014-fren-src.en.sgm:3")  # line 1 <srcset>, 2 <doc>, 3 the first <seg>
+    # the two C1 controls (U+0096) of segment 152 stay inside their line, in both readers
+    assert pairs[151][3].count("\x96") == 2 and plain_fr[151].startswith("A compter du 4 novembre")
+
+
+def test_the_excerpt_is_what_its_sources_file_says():
+    table = re.findall(r"^\| (\S+) \| (\d+) \| \S+ \| (\d+) \| ([0-9a-f]{64}) \|$",
+                       (NEWSTEST / "SOURCES.md").read_text(encoding="utf-8"), re.MULTILINE)
+    assert len(table) == 4
+    for name, lines, size, sha in table:
+        data = (NEWSTEST / name).read_bytes()
+        assert (data.count(b"\n"), len(data), hashlib.sha256(data).hexdigest()) == (int(lines), int(size), sha)
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="../shared/data (the full newstest2014) is not beside the checkout")
+def test_the_excerpt_is_an_unedited_cut_of_the_full_test_set():
+    for name, first, last in [("newstest2014.en", 579, 849), ("newstest2014.fr", 579, 849)]:
+        full = (FULL / name).read_bytes().split(b"\n")
+        assert (NEWSTEST / name).read_bytes() == b"\n".join(full[first - 1:last]) + b"\n"
+    for name in ("newstest2014-fren-src.en.sgm", "newstest2014-fren-ref.fr.sgm"):
+        full = (FULL / name).read_bytes().split(b"\n")[:-1]
+        assert (NEWSTEST / name).read_bytes() == b"\n".join([full[0], *full[639:948], full[-1]]) + b"\n"
 
 
 def test_sgm_entities_are_unescaped(tmp_path):
@@ -58,15 +85,13 @@ def test_cleaning_counts_every_dropped_pair(tmp_path):
     assert len(kept_eval) == 4 and dict(report_eval.dropped) == {"non_utf8": 1, "empty": 1}
 
 
-@needs_shared
 def test_sentencepiece_round_trip_on_real_french(tmp_path):
-    french = [t for _, t in read_lines(NEWSTEST / "newstest2014.fr")]
-    english = [t for _, t in read_lines(NEWSTEST / "newstest2014.en")]
-    model = train_vocab(english[:1500] + french[:1500], tmp_path / "spm.model", 800, "unigram", 1, 10**6)
+    french, english = read_lines(NEWSTEST / "newstest2014.fr"), read_lines(NEWSTEST / "newstest2014.en")
+    model = train_vocab(english[:150] + french[:150], tmp_path / "spm.model", 800, "unigram", 1, 10**6)
     vocab = SubwordVocab(model)
     assert vocab.sp.pad_id() == PAD and vocab.sp.bos_id() == BOS and vocab.sp.eos_id() == EOS
     ids = vocab.encode(french)
-    assert [vocab.decode(i) for i in ids] == french   # all 3003, including the 1503 never trained on
+    assert [vocab.decode(i) for i in ids] == french   # all 271, including the 121 never trained on
     assert vocab.decode(ids[0] + [EOS, 57, 58]) == french[0]
 
 

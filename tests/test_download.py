@@ -1,24 +1,33 @@
-"""Downloads against a loopback server: full, killed-and-resumed, bad checksum, mirror; safe extraction."""
+"""Downloads against a loopback server: full, killed-and-resumed, truncated, retried, bad checksum,
+broken archive, mirror; the published checksums of the manifest; safe extraction."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import subprocess
 import sys
 import tarfile
 import time
 
 import pytest
+import yaml
 
-from activemem.data.download import ChecksumError, ChecksumLock, fetch, fetch_locked, resolve_url
-from activemem.data.extract import UnsafeArchiveError, extract_members
-from activemem.data.manifest import Corpus, fetch_corpus
+from activemem.data import manifest as manifest_module
+from activemem.data.download import (ChecksumError, ChecksumLock, DownloadError, Expected, Retry, fetch,
+                                     fetch_locked, resolve_url)
+from activemem.data.extract import BrokenArchiveError, UnsafeArchiveError, check_archive, extract_members
+from activemem.data.manifest import Corpus, ManifestError, fetch_corpus, load_manifest
+from activemem.stages import download as download_stage
 
+from conftest import REPO
 from http_fixture import LoopbackServer
 
 PAYLOAD = bytes(range(256)) * 800  # 200 KiB, not all the same byte
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+NO_WAIT = Retry()  # no retries
 
 
 def make_tgz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
@@ -35,9 +44,24 @@ def make_tgz(members: dict[str, bytes], links: dict[str, str] | None = None) -> 
     return buf.getvalue()
 
 
+def without_published_checksums(monkeypatch) -> None:
+    """Let the download stage accept archives built by a test under the real WMT'14 file names
+    (the shipped manifest's published checksums would refuse them, as they should)."""
+    corpora, _ = load_manifest()
+    monkeypatch.setattr(download_stage, "load_manifest", lambda: (corpora, {}))
+
+
+def recording_sleep():
+    waits: list[float] = []
+    return waits, waits.append
+
+
+# --- complete, resumed and restarted downloads -------------------------------------------------
+
 def test_full_download_is_verified_and_atomic(tmp_path):
     with LoopbackServer({"/f.bin": PAYLOAD}) as server:
-        path = fetch(f"{server.url}/f.bin", tmp_path / "f.bin", sha256=SHA, size=len(PAYLOAD), progress=False)
+        path = fetch(f"{server.url}/f.bin", tmp_path / "f.bin", Expected(sha256=SHA, size=len(PAYLOAD)),
+                     progress=False)
     assert path.read_bytes() == PAYLOAD
     assert not (tmp_path / "f.bin.part").exists()
 
@@ -57,7 +81,7 @@ def test_killed_download_resumes_to_identical_bytes(tmp_path):
         have = part.stat().st_size
         assert 0 < have < len(PAYLOAD) and not dest.exists()
         server.httpd.slow.clear()
-        fetch(f"{server.url}/f.bin", dest, sha256=SHA, progress=False)
+        fetch(f"{server.url}/f.bin", dest, Expected(sha256=SHA), progress=False)
         assert server.requests[-1] == ("/f.bin", f"bytes={have}-")
     assert dest.read_bytes() == PAYLOAD and not part.exists()
 
@@ -65,15 +89,105 @@ def test_killed_download_resumes_to_identical_bytes(tmp_path):
 def test_server_ignoring_range_restarts_cleanly(tmp_path):
     (tmp_path / "f.bin.part").write_bytes(b"garbage" * 10)
     with LoopbackServer({"/f.bin": PAYLOAD}, honour_range=False) as server:
-        fetch(f"{server.url}/f.bin", tmp_path / "f.bin", sha256=SHA, progress=False)
+        fetch(f"{server.url}/f.bin", tmp_path / "f.bin", Expected(sha256=SHA), progress=False)
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
 
 
-def test_checksum_mismatch_is_an_error_and_leaves_no_file(tmp_path):
+def test_a_complete_part_file_is_verified_without_sending_it_again(tmp_path):
+    (tmp_path / "f.bin.part").write_bytes(PAYLOAD)
     with LoopbackServer({"/f.bin": PAYLOAD}) as server:
-        with pytest.raises(ChecksumError, match="SHA-256 mismatch"):
-            fetch(f"{server.url}/f.bin", tmp_path / "f.bin", sha256="0" * 64, progress=False)
-    assert list(tmp_path.iterdir()) == []
+        fetch(f"{server.url}/f.bin", tmp_path / "f.bin", Expected(sha256=SHA), progress=False)
+        assert server.requests == [("/f.bin", f"bytes={len(PAYLOAD)}-")]  # answered 416: nothing left
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+# --- short bodies, retries and backoff --------------------------------------------------------
+
+def test_truncated_body_is_never_renamed_or_recorded_and_a_later_download_succeeds(tmp_path):
+    """The issue's reproduction: the server announces the full length, sends half and closes."""
+    dest, lock_file = tmp_path / "f.bin", tmp_path / "lock.json"
+    with LoopbackServer({"/f.bin": PAYLOAD}, faults={"/f.bin": ["truncate"]}) as server:
+        with pytest.raises(DownloadError, match="closed after 102400 of 204800 bytes"):
+            fetch_locked(f"{server.url}/f.bin", dest, ChecksumLock(lock_file), retry=NO_WAIT, progress=False)
+        assert not dest.exists() and not lock_file.exists()
+        part = tmp_path / "f.bin.part"
+        assert part.read_bytes() == PAYLOAD[:len(PAYLOAD) // 2]  # kept: it is resumable state
+        # the next run resumes the half file and records the checksum of the whole one
+        fetch_locked(f"{server.url}/f.bin", dest, ChecksumLock(lock_file), retry=NO_WAIT, progress=False)
+        assert server.requests[-1] == ("/f.bin", f"bytes={len(PAYLOAD) // 2}-")
+    assert dest.read_bytes() == PAYLOAD and not part.exists()
+    assert json.loads(lock_file.read_text()) == {"f.bin": {"sha256": SHA, "size": len(PAYLOAD)}}
+
+
+def test_retries_resume_the_partial_file_with_exponential_backoff(tmp_path):
+    waits, sleep = recording_sleep()
+    faults = {"/f.bin": ["truncate", "503", "truncate"]}
+    with LoopbackServer({"/f.bin": PAYLOAD}, faults=faults) as server:
+        fetch(f"{server.url}/f.bin", tmp_path / "f.bin", Expected(sha256=SHA),
+              retry=Retry(retries=3, backoff_seconds=0.5, sleep=sleep), progress=False)
+        half, three_quarters = len(PAYLOAD) // 2, len(PAYLOAD) // 2 + len(PAYLOAD) // 4
+        assert server.requests == [("/f.bin", None), ("/f.bin", f"bytes={half}-"),
+                                   ("/f.bin", f"bytes={half}-"), ("/f.bin", f"bytes={three_quarters}-")]
+    assert waits == [0.5, 1.0, 2.0]
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_exhausted_retries_are_one_clean_error_and_keep_the_partial_file(tmp_path):
+    waits, sleep = recording_sleep()
+    with LoopbackServer({"/f.bin": PAYLOAD}, faults={"/f.bin": ["truncate"] * 10}) as server:
+        with pytest.raises(DownloadError) as err:
+            fetch(f"{server.url}/f.bin", tmp_path / "f.bin", Expected(sha256=SHA),
+                  retry=Retry(retries=2, backoff_seconds=1, sleep=sleep), progress=False)
+        assert len(server.requests) == 3
+    message = str(err.value)
+    assert "\n" not in message and str(tmp_path / "f.bin") in message and "after 3 attempt(s)" in message
+    assert "next run resumes" in message
+    assert waits == [1, 2]
+    assert not (tmp_path / "f.bin").exists() and 0 < (tmp_path / "f.bin.part").stat().st_size < len(PAYLOAD)
+
+
+def test_a_missing_file_is_not_retried(tmp_path):
+    waits, sleep = recording_sleep()
+    with LoopbackServer({}) as server:
+        with pytest.raises(DownloadError, match="HTTP 404"):
+            fetch(f"{server.url}/f.bin", tmp_path / "f.bin", retry=Retry(3, 1, sleep), progress=False)
+        assert len(server.requests) == 1 and waits == []
+
+
+# --- checksums: sha256, md5, size, the lock ---------------------------------------------------
+
+def test_checksum_mismatch_is_an_error_naming_its_source_and_leaves_no_file(tmp_path):
+    published = Expected(sha256="0" * 64, sources={"sha256": "published by somebody"})
+    with LoopbackServer({"/f.bin": PAYLOAD}) as server:
+        with pytest.raises(ChecksumError) as err:
+            fetch_locked(f"{server.url}/f.bin", tmp_path / "f.bin", ChecksumLock(tmp_path / "lock.json"),
+                         published, progress=False)
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'f.bin'}: SHA-256 mismatch: expected {'0' * 64} "
+                              f"(published by somebody), got {SHA}")
+    assert "download was removed" in message and "\n" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no file, no part, no lock entry
+
+
+def test_a_published_md5_alone_is_verified(tmp_path):
+    lock = ChecksumLock(tmp_path / "lock.json")
+    with LoopbackServer({"/f.bin": PAYLOAD}) as server:
+        with pytest.raises(ChecksumError, match="MD5 mismatch"):
+            fetch_locked(f"{server.url}/f.bin", tmp_path / "f.bin", lock, Expected(md5="f" * 32),
+                         progress=False)
+        assert not (tmp_path / "f.bin").exists() and not (tmp_path / "lock.json").exists()
+        fetch_locked(f"{server.url}/f.bin", tmp_path / "f.bin", lock, Expected(md5=MD5), progress=False)
+    # with only an md5 published, the stronger sha256 is pinned in the lock once the md5 matched
+    assert ChecksumLock(tmp_path / "lock.json").get("f.bin") == {"sha256": SHA, "size": len(PAYLOAD)}
+
+
+def test_a_size_other_than_the_published_one_is_refused_before_downloading(tmp_path):
+    published = Expected(size=1000, sources={"size": "published by x"})
+    with LoopbackServer({"/f.bin": PAYLOAD}) as server:
+        with pytest.raises(ChecksumError, match=f"expected 1000 bytes .published by x., but .* announces "
+                                                f"{len(PAYLOAD)}"):
+            fetch(f"{server.url}/f.bin", tmp_path / "f.bin", published, progress=False)
+    assert list(tmp_path.iterdir()) == []  # not a byte was written
 
 
 def test_lock_records_the_first_download_and_enforces_it(tmp_path):
@@ -82,10 +196,71 @@ def test_lock_records_the_first_download_and_enforces_it(tmp_path):
         fetch_locked(f"{server.url}/f.bin", tmp_path / "a" / "f.bin", lock, progress=False)
         assert ChecksumLock(tmp_path / "lock.json").get("f.bin") == {"sha256": SHA, "size": len(PAYLOAD)}
         server.httpd.files["/f.bin"] = PAYLOAD[::-1]  # the server now serves something else
-        with pytest.raises(ChecksumError):
-            fetch_locked(f"{server.url}/f.bin", tmp_path / "b" / "f.bin", ChecksumLock(tmp_path / "lock.json"),
-                         progress=False)
+        with pytest.raises(ChecksumError, match="recorded in .*lock.json at the first download"):
+            fetch_locked(f"{server.url}/f.bin", tmp_path / "b" / "f.bin",
+                         ChecksumLock(tmp_path / "lock.json"), progress=False)
     assert not (tmp_path / "b" / "f.bin").exists()
+
+
+# --- archives: integrity before the rename, errors through the stage --------------------------
+
+def test_check_archive_reads_to_the_end(tmp_path):
+    good = make_tgz({"a/x.en": PAYLOAD, "a/x.fr": PAYLOAD[::-1]})
+    (tmp_path / "good.tgz").write_bytes(good)
+    check_archive(tmp_path / "good.tgz", ["a/x.en", "a/x.fr"])
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0xFF
+    for name, data in {"short.tgz": good[:len(good) - 8], "flipped.tgz": bytes(flipped)}.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(BrokenArchiveError, match=name):
+            check_archive(tmp_path / name, ["a/x.en"])
+    with pytest.raises(ValueError, match="no file member 'a/x.de'"):
+        check_archive(tmp_path / "good.tgz", ["a/x.en", "a/x.de"])
+
+
+def stage_params(tmp_path, **data) -> str:
+    """params.yaml with the news scale's downloads, lock and corpora pointed at the test."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["news"]["data"].update(downloads=str(tmp_path / "dl"), lock=str(tmp_path / "lock.json"), **data)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def run_stage_expecting_exit(tmp_path) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        download_stage.main(["--params", stage_params(tmp_path, retries=0), "--scale", "news",
+                             "--out", str(tmp_path / "raw")])
+    message = str(exit_.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    return message
+
+
+def test_a_broken_archive_is_a_one_line_error_from_the_stage(tmp_path, monkeypatch):
+    without_published_checksums(monkeypatch)
+    archive = make_tgz({"training/news-commentary-v9.fr-en.en": PAYLOAD,
+                        "training/news-commentary-v9.fr-en.fr": PAYLOAD})
+    broken = archive[:len(archive) * 2 // 3]  # served whole (its own Content-Length), but cut
+    with LoopbackServer({"/m/training-parallel-nc-v9.tgz": broken}) as server:
+        monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/m")
+        message = run_stage_expecting_exit(tmp_path)
+    assert str(tmp_path / "dl" / "archives" / "training-parallel-nc-v9.tgz") in message
+    assert "not a complete tar/gzip archive" in message and "download was removed" in message
+    assert list((tmp_path / "dl" / "archives").iterdir()) == []  # neither the file nor a .part
+    assert not (tmp_path / "lock.json").exists()
+
+
+def test_an_archive_other_than_the_published_one_is_refused_by_the_stage(tmp_path, monkeypatch):
+    """A mirror serving a (valid) archive that is not the published WMT'14 file."""
+    archive = make_tgz({"training/news-commentary-v9.fr-en.en": b"hello\n",
+                        "training/news-commentary-v9.fr-en.fr": b"bonjour\n"})
+    with LoopbackServer({"/m/training-parallel-nc-v9.tgz": archive}) as server:
+        monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/m")
+        message = run_stage_expecting_exit(tmp_path)
+    assert "training-parallel-nc-v9.tgz: expected 80418416 bytes (published by tensorflow/datasets" in message
+    assert f"announces {len(archive)}" in message
+    assert not (tmp_path / "dl" / "archives" / "training-parallel-nc-v9.tgz").exists()
+    assert not (tmp_path / "lock.json").exists()
 
 
 def test_mirror_override_fetches_and_extracts_from_the_mirror(tmp_path, monkeypatch):
@@ -94,12 +269,38 @@ def test_mirror_override_fetches_and_extracts_from_the_mirror(tmp_path, monkeypa
     assert resolve_url(corpus.url, "http://mirror/x/") == "http://mirror/x/toy.tgz"
     with LoopbackServer({"/wmt/toy.tgz": archive}) as server:
         monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/wmt")
-        from activemem.data.manifest import mirror_from
         en, fr = fetch_corpus(corpus, tmp_path / "dl", tmp_path / "x", ChecksumLock(tmp_path / "l.json"),
-                              {}, mirror_from(None), progress=False)
+                              {}, manifest_module.mirror_from(None), progress=False)
         assert server.requests == [("/wmt/toy.tgz", None)]
     assert en.read_text() == "hello\n" and fr.read_text() == "bonjour\n"
     assert not (tmp_path / "x" / "toy" / "other").exists()
+
+
+# --- the shipped manifest -----------------------------------------------------------------------
+
+def test_every_wmt14_archive_has_published_checksums_with_their_sources():
+    corpora, checksums = load_manifest()
+    for corpus in corpora.values():
+        expected = checksums[corpus.archive_name]
+        assert expected.sha256 or expected.md5, corpus.archive_name
+        for key in ("sha256", "md5", "size"):
+            if getattr(expected, key) is not None:
+                assert expected.source(key).startswith("published by "), (corpus.archive_name, key)
+    assert corpora["europarl_v7"].url.endswith("/wmt13/training-parallel-europarl-v7.tgz")
+    assert corpora["europarl_v7"].en == "training/europarl-v7.fr-en.en"
+    assert checksums["training-parallel-nc-v9.tgz"].size == 80418416
+
+
+@pytest.mark.parametrize("entry,problem", [
+    ({"sha256": "abc", "sources": {"sha256": "x"}}, "malformed"),
+    ({"md5": "0" * 32}, "no sources.md5"),
+    ({"crc": 1}, "unknown keys"),
+])
+def test_a_malformed_checksum_entry_is_refused_naming_the_manifest(tmp_path, entry, problem):
+    path = tmp_path / "wmt14.yaml"
+    path.write_text(yaml.safe_dump({"corpora": {}, "checksums": {"a.tgz": entry}}))
+    with pytest.raises(ManifestError, match=f"{path}: checksums.a.tgz.*{problem}"):
+        load_manifest(path)
 
 
 @pytest.mark.parametrize("members,links", [

@@ -18,23 +18,15 @@ import yaml
 
 from activemem import models
 from activemem.config import ParamsError, load_params
+from activemem.data.lines import read_lines
 from activemem.evaluate.bleu import bleu_by_length
-from activemem.stages import download, evaluate, prepare
+from activemem.stages import evaluate
 from activemem.train import checkpoint, loop
 from activemem.train.loop import NonFiniteLoss, train
 
 from conftest import REPO
 
 PARAMS = REPO / "params.yaml"
-
-
-@pytest.fixture(scope="session")
-def prepared(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("smoke")
-    download.main(["--params", str(PARAMS), "--scale", "smoke", "--out", str(root / "raw")])
-    prepare.main(["--params", str(PARAMS), "--scale", "smoke", "--raw", str(root / "raw"),
-                  "--out", str(root / "prepared")])
-    return root / "prepared"
 
 
 def smoke_params(**train_overrides) -> dict:
@@ -77,7 +69,7 @@ def test_train_and_evaluate_every_model(prepared, tmp_path, name):
     assert metrics["dev"]["perplexity"] == pytest.approx(math.exp(metrics["dev"]["log_perplexity"]))
     assert metrics["train_steps"] == 6 and metrics["sacrebleu_signature"].startswith("nrefs:1")
     assert sum(b["n"] for b in metrics["bleu_by_length"]) == 40
-    hyps = (tmp_path / "eval" / "hypotheses.txt").read_text(encoding="utf-8").splitlines()
+    hyps = read_lines(tmp_path / "eval" / "hypotheses.txt")
     assert len(hyps) == 40
 
 

@@ -2,13 +2,33 @@
 # same arguments as the stage of the same name in dvc.yaml (tests/test_pipeline.py checks this).
 from pathlib import Path
 
-from activemem.config import load_params
+import yaml
+
+from activemem import locking
+from activemem.config import load_params, override_differences
+
+# The stages read params.yaml, never Snakemake's `config`: an override given with --config would
+# rerun jobs that then ignore it. So the one override allowed is `scale` (passed to every stage as
+# --scale); anything else is refused here, naming the key.
+_OVERRIDES = [key for key in override_differences(yaml.safe_load(Path("params.yaml").read_text()), config)
+              if key != "scale"]
+if _OVERRIDES:
+    raise WorkflowError(
+        f"--config changes {', '.join(_OVERRIDES)}, but the stages read params.yaml and would not see it: "
+        f"edit params.yaml instead (both engines read it); only --config scale=<name> is passed on")
 
 SCALE = config["scale"]
 MODELS = config["models"]
 # Validates params.yaml when the workflow loads: a bad value fails here, naming its key.
 PARAMS = load_params("params.yaml", SCALE)
 S = config[SCALE]
+
+
+onstart:
+    # One pipeline run per workspace: a concurrent `dvc repro` (or second Snakemake) fails at once
+    # instead of interleaving files with this run (activemem/locking.py). Held until Snakemake exits.
+    global _WORKSPACE_LOCK
+    _WORKSPACE_LOCK = locking.start_run(f"snakemake (scale {SCALE})")
 
 
 def code(*parts):
@@ -24,4 +44,5 @@ def code(*parts):
     return files
 
 
-STAGE_CODE = code("stages/_common.py", "config.py", "tokens.py", "atomic.py")
+STAGE_CODE = code("stages/_common.py", "config.py", "tokens.py", "atomic.py", "locking.py", "provenance.py",
+                  "data/lines.py")

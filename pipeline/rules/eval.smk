@@ -11,9 +11,8 @@ rule evaluate:
     params:
         scale=SCALE,
         settings=lambda w: [S["evaluate"], S["train"]["device"]],
-    # One training/decoding job at a time uses every local core (torch is multi-threaded); a cluster
-    # profile sets cpus per job instead.
-    threads: workflow.cores
+    # The preset fixes the thread count (it shapes the numbers on CPU); Snakemake only schedules it.
+    threads: S["train"]["threads"]
     resources:
         gpu=min(S["train"]["gpus"], 1),
     shell:

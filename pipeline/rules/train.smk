@@ -8,9 +8,8 @@ rule train:
         scale=SCALE,
         # the values this model's training reads: a change reruns this model only
         settings=lambda w: [S["train"], S["models"][w.model], S["prepare"]["max_width"]],
-    # One training/decoding job at a time uses every local core (torch is multi-threaded); a cluster
-    # profile sets cpus per job instead.
-    threads: workflow.cores
+    # The preset fixes the thread count (it shapes the numbers on CPU); Snakemake only schedules it.
+    threads: S["train"]["threads"]
     resources:
         gpu=S["train"]["gpus"],
         mem_mb=S["train"]["mem_mb"],

@@ -1,27 +1,40 @@
-"""Atomic file writes: write to ``<name>.tmp`` beside the target, then rename over it.
+"""Atomic file writes: write to a private temporary file beside the target, then rename over it.
 
 A reader (or a pipeline engine checking outputs) never sees a half-written file, and a run killed
-mid-write leaves the previous version in place.
+mid-write leaves the previous version in place. The temporary name is unique to the writing process
+(``.<name>.<pid>.<random>.tmp``), so two processes writing the same target never write into one
+temporary file; the last rename wins whole. Every writer of the package, text or binary, goes through
+``open_atomic``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import IO, Iterator
+
+TMP_SUFFIX = ".tmp"
+
+
+def temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}")
 
 
 @contextmanager
-def open_atomic(path: str | Path) -> Iterator[TextIO]:
-    """A text file (UTF-8) that appears under ``path`` only when the ``with`` block succeeds."""
+def open_atomic(path: str | Path, binary: bool = False) -> Iterator[IO]:
+    """A file that appears under ``path`` only when the ``with`` block succeeds (UTF-8 text, or bytes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        yield f
-    os.replace(tmp, path)
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -29,5 +42,17 @@ def write_text(path: str | Path, text: str) -> None:
         f.write(text)
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with open_atomic(path, binary=True) as f:
+        f.write(data)
+
+
 def write_json(path: str | Path, data, **dumps) -> None:
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False, **dumps) + "\n")
+
+
+def copy_file(src: str | Path, dest: str | Path) -> None:
+    """Copy ``src`` to ``dest`` atomically (the destination is never seen half-copied)."""
+    with open(src, "rb") as f_in, open_atomic(dest, binary=True) as f_out:
+        while chunk := f_in.read(1 << 20):
+            f_out.write(chunk)

@@ -28,8 +28,12 @@ def main(argv: list[str] | None = None) -> None:
         print("usage: activemem {" + ",".join(commands) + "} [options]\n" + __doc__)
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
     name, rest = argv[0], argv[1:]
-    module = "activemem.models.__main__" if name == "models" else f"activemem.stages.{name}"
-    importlib.import_module(module).main(rest)
+    if name == "models":
+        importlib.import_module("activemem.models.__main__").main(rest)
+        return
+    from activemem.stages._common import run_stage
+    stage = importlib.import_module(f"activemem.stages.{name}")
+    run_stage(stage.main, name, rest)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,15 @@ def load_params(path: str | Path = "params.yaml", scale: str | None = None) -> d
             "path": str(path)}
 
 
+def override_differences(on_disk: Any, effective: Any, prefix: str = "") -> list[str]:
+    """Dotted keys where ``effective`` settings differ from the ``on_disk`` params file (used to
+    refuse engine overrides the stages would never see)."""
+    if isinstance(on_disk, dict) and isinstance(effective, dict):
+        return [key for k in sorted(set(on_disk) | set(effective), key=str)
+                for key in override_differences(on_disk.get(k), effective.get(k), f"{prefix}{k}.")]
+    return [] if on_disk == effective else [prefix.rstrip(".") or "(all)"]
+
+
 def get(params: dict, dotted: str, kind: type | tuple = object, minimum: float | None = None) -> Any:
     """``params["a"]["b"]`` for ``"a.b"``, checked; errors name the key as written in params.yaml."""
     top_level = dotted.split(".")[0] == "report"  # the one section outside the scale blocks

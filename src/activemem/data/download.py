@@ -1,40 +1,98 @@
-"""HTTP downloads that resume, verify and never leave a half file under the final name.
+"""HTTP downloads that resume, retry, verify, and never put a short or wrong file under the final name.
 
 - Streams to ``<dest>.part``; if that exists, asks the server for the rest (``Range: bytes=N-``) and
   appends. A server that ignores ``Range`` (answers 200) is handled by starting over.
-- Verifies the size and SHA-256 when they are known; a mismatch deletes the partial file and raises.
-- Renames ``.part`` to the final name only after verification (atomic on one filesystem).
-- A file already present under its final name is used as it is (after checking a known checksum).
-- Checksums not yet known are recorded in a lock file (JSON, committed with the project) on first
-  download and enforced on every later one.
+- Counts the bytes received against what the server announced (``Content-Length``, or the total of a
+  206 ``Content-Range``) and against the published size. A connection that closes early is not an
+  end of file: the ``.part`` file is kept (it is resumable state) and the request is retried, at most
+  ``retries`` times, waiting ``backoff_seconds`` × 2^k between tries; every retry resumes.
+- Once the file is complete: its size, SHA-256 and MD5 are checked against every value known
+  (published, or recorded in the lock file), then an optional ``check`` (the archive readable to the
+  end). A complete file that fails is deleted, since resuming it cannot repair it, and a one-line
+  ``ChecksumError`` / archive error names the file, what was expected and what was found.
+- Only then is ``.part`` renamed to the final name (atomic on one filesystem), and only then may a
+  checksum be recorded in the lock file (JSON, committed with the project).
+- A file already present under its final name is used as it is, after checking the known checksums
+  (or, when none is known, after ``check``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
+import re
+import sys
+import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
 from activemem.atomic import write_json
 
 CHUNK = 1 << 20
+# HTTP answers worth asking again: the server is busy or briefly broken, not refusing the file.
+TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+DIGESTS = {"sha256": "SHA-256", "md5": "MD5"}  # hashlib name -> name in messages
+TRY_AGAIN = ("run again to fetch it afresh; if this repeats, check that the server or mirror "
+             "(ACTIVEMEM_MIRROR or data.mirror in params.yaml) serves the WMT'14 file")
+OTHER_SERVER = "set ACTIVEMEM_MIRROR or data.mirror in params.yaml to use another server"
+DELETE_IT = "delete it to download it again"
 
 
 class ChecksumError(ValueError):
-    pass
+    """The file is complete but is not the expected file (size or digest)."""
+
+
+class DownloadError(RuntimeError):
+    """The server could not be made to send the whole file."""
+
+
+class _Interrupted(Exception):
+    """One request ended early or failed in a way that a later request may not (retry it)."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the file must be. ``sources`` says where each known value came from, for messages."""
+    sha256: str | None = None
+    md5: str | None = None
+    size: int | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def source(self, key: str) -> str:
+        return self.sources.get(key, "given by the caller")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Bounded retries with exponential backoff; ``sleep`` is injectable so tests never wait."""
+    retries: int = 0
+    backoff_seconds: float = 0.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, attempt: int) -> float:
+        return self.backoff_seconds * 2 ** attempt
+
+
+def digests_of(path: str | Path, names: tuple[str, ...] = tuple(DIGESTS)) -> dict[str, str]:
+    """Hex digests of the file, all computed in one read."""
+    # integrity checks, not security: also allowed where FIPS mode forbids md5 for security
+    hashers = {name: hashlib.new(name, usedforsecurity=False) for name in names}
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            for h in hashers.values():
+                h.update(block)
+    return {name: h.hexdigest() for name, h in hashers.items()}
 
 
 def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return digests_of(path, ("sha256",))["sha256"]
 
 
 def resolve_url(url: str, mirror: str | None) -> str:
@@ -44,58 +102,140 @@ def resolve_url(url: str, mirror: str | None) -> str:
     return mirror.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
 
 
-def _verify(path: Path, sha256: str | None, size: int | None, url: str) -> None:
-    if size is not None and path.stat().st_size != size:
-        got = path.stat().st_size
-        path.unlink()
-        raise ChecksumError(f"{url}: expected {size} bytes, got {got}; the partial file was removed")
-    if sha256 is not None:
-        got = sha256_of(path)
-        if got != sha256:
-            path.unlink()
-            raise ChecksumError(f"{url}: SHA-256 mismatch (expected {sha256}, got {got}); "
-                                f"the downloaded file was removed")
+def verify(path: Path, expected: Expected, label: Path, action: str) -> None:
+    """Raise ``ChecksumError`` unless ``path`` has every known size and digest of ``expected``."""
+    got = path.stat().st_size
+    if expected.size is not None and got != expected.size:
+        raise ChecksumError(f"{label}: expected {expected.size} bytes ({expected.source('size')}), "
+                            f"got {got}; {action}")
+    wanted = [name for name in DIGESTS if getattr(expected, name)]
+    if not wanted:
+        return
+    found = digests_of(path, tuple(wanted))
+    for name in wanted:
+        if found[name] != getattr(expected, name).lower():
+            raise ChecksumError(f"{label}: {DIGESTS[name]} mismatch: expected {getattr(expected, name)} "
+                                f"({expected.source(name)}), got {found[name]}; {action}")
 
 
-def fetch(url: str, dest: str | Path, sha256: str | None = None, size: int | None = None,
-          progress: bool = True, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest`` (resuming ``dest.part``), verify it and move it into place."""
-    dest = Path(dest)
-    if dest.exists():
-        if sha256 is not None and sha256_of(dest) != sha256:
-            raise ChecksumError(f"{dest}: present but its SHA-256 does not match the manifest/lock; "
-                                f"delete it to download again")
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+def _content_range(header: str | None) -> tuple[int | None, int | None]:
+    """``bytes 100-199/200`` -> (100, 200); ``bytes */200`` -> (None, 200); unknown parts are None."""
+    match = re.fullmatch(r"bytes (?:(\d+)-\d+|\*)/(\d+|\*)", (header or "").strip())
+    if not match:
+        return None, None
+    start, total = match.groups()
+    return (int(start) if start else None), (int(total) if total and total != "*" else None)
+
+
+def _request_rest(url: str, part: Path, expected: Expected, timeout: float, progress: bool,
+                  label: Path) -> None:
+    """One request appending the rest of the file to ``part``. Raises ``_Interrupted`` if a later
+    request could do better (connection dropped, body short, server busy)."""
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
-        if err.code == 416 and have:  # nothing left to send: the part file is complete
-            response = None
+        if err.code == 416 and have:  # nothing left to send from byte ``have`` on
+            _, total = _content_range(err.headers.get("Content-Range"))
+            if total is not None and total != have:  # the part is longer than the file: not ours
+                part.unlink()
+                raise _Interrupted(f"{have} bytes kept from before, but the file has {total}; "
+                                   f"starting over") from None
+            return  # complete; the checks after the download decide whether it is right
+        if err.code in TRANSIENT_STATUS:
+            raise _Interrupted(f"HTTP {err.code} {err.reason}") from None
+        raise DownloadError(f"{label}: download from {url} failed: HTTP {err.code} {err.reason} "
+                            f"({OTHER_SERVER})") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+        reason = getattr(err, "reason", err)
+        raise _Interrupted(f"{type(err).__name__}: {reason}") from None
+    with response:
+        length = response.headers.get("Content-Length")
+        length = int(length) if length is not None else None
+        if have and response.status == 206:
+            start, total = _content_range(response.headers.get("Content-Range"))
+            if start is not None and start != have:
+                part.unlink()
+                raise _Interrupted(f"asked for bytes from {have}, the server sent from {start}; "
+                                   f"starting over")
+            if total is None and length is not None:
+                total = have + length
         else:
-            raise RuntimeError(f"download of {url} failed: HTTP {err.code} {err.reason}") from err
-    except urllib.error.URLError as err:
-        raise RuntimeError(f"download of {url} failed: {err.reason} (set ACTIVEMEM_MIRROR or "
-                           f"data.mirror in params.yaml to use another server)") from err
-    if response is not None:
-        with response:
-            resumed = have and response.status == 206
-            if have and not resumed:
-                have = 0  # the server ignored Range: start over
-            length = response.headers.get("Content-Length")
-            total = have + int(length) if length is not None else size
-            with open(part, "ab" if resumed else "wb") as out, tqdm(
+            have, total = 0, length  # a whole file: any old part is discarded below
+        total = total if total is not None else expected.size
+        if expected.size is not None and total != expected.size:  # refuse before sending gigabytes
+            raise ChecksumError(f"{label}: expected {expected.size} bytes ({expected.source('size')}), "
+                                f"but {url} announces {total}; check that the server or mirror "
+                                f"serves the WMT'14 file")
+        try:
+            with open(part, "ab" if have else "wb") as out, tqdm(
                     total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=dest.name, disable=not progress) as bar:
-                for block in iter(lambda: response.read1(CHUNK), b""):  # whatever has arrived
+                    desc=label.name, disable=not progress) as bar:
+                # read1 returns what has arrived; b"" when the connection closes, early or not
+                for block in iter(lambda: response.read1(CHUNK), b""):
                     out.write(block)
                     bar.update(len(block))
-    _verify(part, sha256, size, url)
+        except (OSError, http.client.HTTPException) as err:  # reset, timeout, broken chunking
+            raise _Interrupted(f"{type(err).__name__}: {err}") from None
+    got = part.stat().st_size
+    if total is not None and got < total:
+        raise _Interrupted(f"the connection closed after {got} of {total} bytes")
+
+
+def fetch(url: str, dest: str | Path, expected: Expected = Expected(),
+          check: Callable[[Path, Path], None] | None = None, retry: Retry = Retry(),
+          progress: bool = True, timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest`` (resuming ``dest.part``), verify it and move it into place.
+
+    ``check(part, dest)`` may inspect the complete file before the rename (an archive's integrity)
+    and raises a ``ValueError`` subclass if it is unusable.
+    """
+    dest = Path(dest)
+    if dest.exists():
+        verify(dest, expected, dest, DELETE_IT)
+        if check is not None and not (expected.sha256 or expected.md5):
+            _run_check(check, dest, dest, DELETE_IT)  # nothing vouches for it: look inside
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    if expected.size is not None and part.exists() and part.stat().st_size > expected.size:
+        part.unlink()  # longer than the file can be: not a prefix of it
+    for attempt in range(retry.retries + 1):
+        if expected.size is not None and part.exists() and part.stat().st_size == expected.size:
+            break  # already complete: nothing to ask the server for
+        try:
+            _request_rest(url, part, expected, timeout, progress, dest)
+            break
+        except _Interrupted as err:
+            kept = part.stat().st_size if part.exists() else 0
+            if attempt == retry.retries:
+                resume = (f"{kept} bytes are kept in {part.name} and the next run resumes from there"
+                          if kept else "nothing was received")
+                raise DownloadError(f"{dest}: download from {url} failed after {attempt + 1} attempt(s): "
+                                    f"{err}; {resume} ({OTHER_SERVER})") from None
+            wait = retry.delay(attempt)
+            print(f"{dest.name}: {err}; retry {attempt + 1} of {retry.retries} in {wait:g} s, "
+                  f"resuming at byte {kept}", file=sys.stderr)
+            retry.sleep(wait)
+    removed = f"the download was removed; {TRY_AGAIN}"
+    try:
+        verify(part, expected, dest, removed)
+        if check is not None:
+            _run_check(check, part, dest, removed)
+    except ValueError:
+        part.unlink(missing_ok=True)  # complete but wrong: resuming cannot repair it
+        raise
     os.replace(part, dest)
     return dest
+
+
+def _run_check(check: Callable[[Path, Path], None], path: Path, label: Path, action: str) -> None:
+    """``check`` with ``action`` (what the user should do) added to the message of its error."""
+    try:
+        check(path, label)
+    except ValueError as err:
+        raise type(err)(f"{err}; {action}") from None
 
 
 class ChecksumLock:
@@ -113,11 +253,23 @@ class ChecksumLock:
         write_json(self.path, self.entries, sort_keys=True)
 
 
-def fetch_locked(url: str, dest: Path, lock: ChecksumLock, sha256: str | None = None,
-                 size: int | None = None, progress: bool = True) -> Path:
-    """``fetch`` with the checksum from the manifest, else from the lock; record it if new."""
-    known = lock.get(dest.name)
-    path = fetch(url, dest, sha256 or known.get("sha256"), size or known.get("size"), progress)
-    if not (sha256 or known.get("sha256")):
+def fetch_locked(url: str, dest: Path, lock: ChecksumLock, published: Expected = Expected(),
+                 check: Callable[[Path, Path], None] | None = None, retry: Retry = Retry(),
+                 progress: bool = True) -> Path:
+    """``fetch`` against the published checksums, completed by the lock file's where none was
+    published; the file's SHA-256 is recorded in the lock only when none was published and the
+    file passed every check (complete, matching what is known, ``check``)."""
+    recorded = lock.get(dest.name)
+    where = f"recorded in {lock.path} at the first download; if that entry is stale, remove it"
+    merged = dict(published.sources)
+    values = {}
+    for key in ("sha256", "size"):
+        if getattr(published, key) is None and recorded.get(key) is not None:
+            values[key] = recorded[key]
+            merged[key] = where
+    expected = Expected(sha256=values.get("sha256", published.sha256), md5=published.md5,
+                        size=values.get("size", published.size), sources=merged)
+    path = fetch(url, dest, expected, check, retry, progress)
+    if expected.sha256 is None:
         lock.record(dest.name, path)
     return path

@@ -1,45 +1,29 @@
 """Readers for the formats WMT'14 ships: plain aligned text, gzip, and SGM (``<seg id=...>``).
 
 Lines are returned as ``(line_number, text)`` so that every later error can name ``file:line``.
-Bytes that are not UTF-8 do not stop a read: such lines come back as ``None`` and the cleaning step
-drops and counts them (``clean.py``).
+Lines are split as ``lines.py`` defines it (at ``"\\n"`` only). Bytes that are not UTF-8 do not
+stop a read: such lines come back as ``None`` and the cleaning step drops and counts them
+(``clean.py``).
 """
 
 from __future__ import annotations
 
-import gzip
 import html
 import re
 from pathlib import Path
 from typing import Iterator
 
+from activemem.data.lines import DataError, numbered_lines
+
+__all__ = ["DataError", "read_any", "read_parallel", "read_sgm"]
+
 SEG = re.compile(r"<seg[^>]*>(.*)</seg>\s*$", re.IGNORECASE)
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file and line."""
-
-
-def _open_bytes(path: Path):
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-
-
-def read_lines(path: str | Path) -> Iterator[tuple[int, str | None]]:
-    """Yield ``(line_number, text)`` for a plain or ``.gz`` file; ``text`` is None if not UTF-8."""
-    path = Path(path)
-    with _open_bytes(path) as f:
-        for number, raw in enumerate(f, start=1):
-            raw = raw.rstrip(b"\r\n")
-            try:
-                yield number, raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield number, None
 
 
 def read_sgm(path: str | Path) -> Iterator[tuple[int, str | None]]:
     """Yield ``(line_number, text)`` for every ``<seg>`` of a WMT SGM file, entities unescaped."""
     path = Path(path)
-    for number, line in read_lines(path):
+    for number, line in numbered_lines(path):
         if line is None:
             yield number, None
             continue
@@ -53,7 +37,7 @@ def read_sgm(path: str | Path) -> Iterator[tuple[int, str | None]]:
 
 def read_any(path: str | Path) -> Iterator[tuple[int, str | None]]:
     path = Path(path)
-    return read_sgm(path) if path.name.endswith((".sgm", ".sgm.gz")) else read_lines(path)
+    return read_sgm(path) if path.name.endswith((".sgm", ".sgm.gz")) else numbered_lines(path)
 
 
 def read_parallel(src_path: str | Path, tgt_path: str | Path) -> Iterator[tuple[str, int, str | None, str | None]]:

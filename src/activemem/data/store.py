@@ -8,11 +8,11 @@ the batcher appends it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from activemem.atomic import open_atomic
 from activemem.data.download import sha256_of
 
 
@@ -30,11 +30,9 @@ def save_split(path: str | Path, src: list[list[int]], tgt: list[list[int]]) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     src_tokens, src_offsets = _flatten(src)
     tgt_tokens, tgt_offsets = _flatten(tgt)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with open_atomic(path, binary=True) as f:
         np.savez(f, src_tokens=src_tokens, src_offsets=src_offsets,
                  tgt_tokens=tgt_tokens, tgt_offsets=tgt_offsets)
-    os.replace(tmp, path)
 
 
 class EncodedSplit:
@@ -44,9 +42,13 @@ class EncodedSplit:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"encoded split {self.path} does not exist: run the prepare stage")
-        with np.load(self.path) as data:
-            self.src_tokens, self.src_offsets = data["src_tokens"], data["src_offsets"]
-            self.tgt_tokens, self.tgt_offsets = data["tgt_tokens"], data["tgt_offsets"]
+        try:
+            with np.load(self.path) as data:
+                self.src_tokens, self.src_offsets = data["src_tokens"], data["src_offsets"]
+                self.tgt_tokens, self.tgt_offsets = data["tgt_tokens"], data["tgt_offsets"]
+        except Exception as err:  # numpy/zipfile raise many kinds for a damaged file
+            raise ValueError(f"{self.path}: not a readable encoded split ({type(err).__name__}: "
+                             f"{str(err)[:120]}): rerun the prepare stage") from None
 
     def __len__(self) -> int:
         return len(self.src_offsets) - 1
@@ -68,3 +70,21 @@ class EncodedSplit:
 
 def file_digest(path: str | Path) -> dict:
     return {"bytes": Path(path).stat().st_size, "sha256": sha256_of(path)}
+
+
+def verify_files(folder: str | Path, expected: dict, names) -> None:
+    """Check that each named file in ``folder`` still has the size and SHA-256 recorded in ``expected``
+    (the prepare stage's ``manifest.json`` ``files``); a replaced or damaged file is a ``ValueError``
+    naming it, before any work reads it."""
+    folder = Path(folder)
+    for name in names:
+        path = folder / name
+        if name not in expected:
+            raise ValueError(f"{path}: not listed in {folder / 'manifest.json'}: rerun the prepare stage")
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist: rerun the prepare stage")
+        actual = file_digest(path)
+        if actual != expected[name]:
+            raise ValueError(f"{path}: changed since the prepare stage wrote it (sha256 {actual['sha256'][:12]}…, "
+                             f"{actual['bytes']} bytes; manifest.json says {expected[name]['sha256'][:12]}…, "
+                             f"{expected[name]['bytes']} bytes): rerun the prepare stage")

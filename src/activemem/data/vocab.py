@@ -55,6 +55,9 @@ class SubwordVocab:
         return self.sp.encode(texts, out_type=int)
 
     def decode(self, ids: list[int]) -> str:
+        """The text of ``ids`` exactly as sentencepiece decodes it. Byte fall-back pieces can decode
+        to any character, line breaks included: text meant for a file of lines (a hypothesis) goes
+        through ``activemem.data.lines.one_line`` first."""
         if EOS in ids:
             ids = ids[: ids.index(EOS)]
         return self.sp.decode([i for i in ids if i not in (PAD, BOS)])

@@ -6,6 +6,11 @@ to every score says exactly how it was computed.
 
 BLEU by length: sentences are put in buckets by *source* length in words, ``(edge_i, edge_{i+1}]``,
 and each bucket gets its own corpus BLEU; the buckets partition the test set.
+
+Every function here first checks that hypotheses, references (and sources) have the same number of
+lines: sacrebleu itself scores misaligned lists without complaint, and one missing or split line
+shifts every later pair. Lists read with ``activemem.data.lines.read_lines`` remember their file,
+so the error names the files and their counts.
 """
 
 from __future__ import annotations
@@ -15,8 +20,24 @@ import os
 import sacrebleu
 from sacrebleu.metrics import BLEU, CHRF
 
+from activemem.data.lines import DataError
+
+
+def check_aligned(references: list[str], **others: list[str]) -> None:
+    """Refuse to score unless every list in ``others`` has one line per reference."""
+    def name(lines, role: str) -> str:
+        source = getattr(lines, "source", None)
+        role = role.replace("_", " ")
+        return f"{role} {source}" if source else role
+
+    for role, lines in others.items():
+        if len(lines) != len(references):
+            raise DataError(f"{name(lines, role)} has {len(lines)} lines but {name(references, 'references')} "
+                            f"has {len(references)}: refusing to score misaligned text")
+
 
 def corpus_scores(hypotheses: list[str], references: list[str]) -> dict:
+    check_aligned(references, hypotheses=hypotheses)
     bleu, chrf = BLEU(), CHRF()
     b = bleu.corpus_score(hypotheses, [references])
     c = chrf.corpus_score(hypotheses, [references])
@@ -33,6 +54,7 @@ def bleu_by_length(sources: list[str], hypotheses: list[str], references: list[s
     """``[{bucket, lo, hi, n, bleu}]`` for source lengths in ``(edges[i], edges[i+1]]`` words."""
     if sorted(edges) != list(edges) or len(edges) < 2:
         raise ValueError(f"length bucket edges must be increasing with at least two values, got {edges}")
+    check_aligned(references, hypotheses=hypotheses, sources=sources)
     lengths = [len(s.split()) for s in sources]
     if max(lengths, default=0) > edges[-1] or min(lengths, default=1) <= edges[0]:
         raise ValueError(f"length buckets {edges} do not cover source lengths "
@@ -55,6 +77,7 @@ def paired_bootstrap(hyp_a: list[str], hyp_b: list[str], references: list[str], 
     """
     from sacrebleu.significance import PairedTest
 
+    check_aligned(references, baseline_hypotheses=hyp_a, candidate_hypotheses=hyp_b)
     previous = os.environ.get("SACREBLEU_SEED")
     os.environ["SACREBLEU_SEED"] = str(seed)  # sacrebleu reads its bootstrap seed from here
     try:

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from activemem.data.batching import collate
+from activemem.data.lines import one_line
 from activemem.data.store import EncodedSplit
 from activemem.data.vocab import SubwordVocab
 from activemem.evaluate.perplexity import length_sorted_batches
@@ -42,7 +43,7 @@ def translate(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_siz
             kwargs["width"] = "search"
         hyp = model.hypotheses(src.to(device), max_len, beam_size, length_penalty, **kwargs)
         for row, i in enumerate(indices):
-            hypotheses[i] = vocab.decode(hyp.tokens[row].tolist())
+            hypotheses[i] = one_line(vocab.decode(hyp.tokens[row].tolist()))  # never a line break
             scores[i] = float(hyp.scores[row])
     seconds = time.perf_counter() - start
     return hypotheses, {"sentences": len(split), "seconds": seconds,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from activemem.atomic import write_json, write_text
-from activemem.evaluate.bleu import paired_bootstrap
+from activemem.data.lines import read_lines
+from activemem.evaluate.bleu import check_aligned, paired_bootstrap
 from activemem.models import PAPER_NAMES
 from activemem.paper import figures, tables
 from activemem.paper.claims import check_claims
@@ -33,6 +34,13 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
 
     frame = tables.metrics_frame(metrics)
     ordered = list(frame.index)
+    # Split at "\n" only (see data/lines.py), and one hypothesis per reference or no report: a
+    # misaligned pair of files would give significance tests on shifted sentences.
+    references = read_lines(data / "test.fr")
+    hyps = {n: read_lines(results / n / "hypotheses.txt") for n in ordered}
+    for n in ordered:
+        check_aligned(references, hypotheses=hyps[n])
+
     rendered = {}
     for fmt in ("md", "tex"):
         rendered[("regenerated", fmt)] = tables.render_table(env, fmt, tables.regenerated_rows(frame))
@@ -48,9 +56,6 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     logs = {n: (pd.read_csv(results / n / "train" / "train_log.csv"), pd.read_csv(results / n / "train" / "dev_log.csv"))
             for n in ordered}
     figures.learning_curves_figure(logs, out / "learning_curves")
-
-    references = (data / "test.fr").read_text(encoding="utf-8").splitlines()
-    hyps = {n: (results / n / "hypotheses.txt").read_text(encoding="utf-8").splitlines() for n in ordered}
 
     def bootstrap(baseline: str, candidate: str) -> dict:
         return paired_bootstrap(hyps[baseline], hyps[candidate], references,

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from activemem.atomic import open_atomic
+from activemem import locking
 from activemem.config import ParamsError, load_params
+from activemem.data.lines import write_lines  # noqa: F401  the stages' one text writer (see lines.py)
 
 SPLITS = ("train", "dev", "test")
 
@@ -20,15 +21,22 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def run_stage(main, name: str, argv: list[str] | None = None) -> None:
+    """``python -m activemem.stages.<name>``: the stage inside the workspace lock (``locking.py``), so a
+    second pipeline run in the same workspace (the folder of the params file) fails at once instead
+    of interleaving files with this one."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--params", default="params.yaml")
+    known, _ = p.parse_known_args(sys.argv[1:] if argv is None else argv)
+    try:
+        with locking.workspace(f"stage {name}", root=Path(known.params).resolve().parent):
+            main() if argv is None else main(argv)
+    except locking.Busy as err:
+        sys.exit(f"error: {err}")
+
+
 def params_or_exit(args) -> dict:
     try:
         return load_params(args.params, args.scale)
     except ParamsError as err:
         sys.exit(f"error: {err}")
-
-
-def write_lines(path: str | Path, lines) -> None:
-    """One string per line, written atomically."""
-    with open_atomic(path) as f:
-        for line in lines:
-            f.write(line + "\n")

@@ -17,9 +17,10 @@ from tqdm import tqdm
 from activemem.atomic import write_json
 from activemem.config import ParamsError, get
 from activemem.data import demo
-from activemem.data.download import ChecksumLock
-from activemem.data.manifest import fetch_corpus, load_manifest, mirror_from
-from activemem.stages._common import SPLITS, params_or_exit, parser, write_lines
+from activemem.data.download import ChecksumError, ChecksumLock, Retry
+from activemem.data.extract import ArchiveError
+from activemem.data.manifest import ManifestError, fetch_corpus, load_manifest, mirror_from
+from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage, write_lines
 
 
 def generate_demo(params: dict, out: Path) -> dict:
@@ -42,6 +43,8 @@ def fetch_wmt(params: dict) -> dict:
     downloads = Path(get(params, "data.downloads", str))
     lock = ChecksumLock(get(params, "data.lock", str))
     mirror = mirror_from(params["data"].get("mirror"))
+    retry = Retry(get(params, "data.retries", int, minimum=0),
+                  get(params, "data.backoff_seconds", float, minimum=0))
     wanted = {"train": get(params, "data.train", list), "dev": [get(params, "data.dev", str)],
               "test": [get(params, "data.test", str)]}
     sources = {}
@@ -52,7 +55,7 @@ def fetch_wmt(params: dict) -> dict:
                 raise ParamsError(f"'{params['scale']}.data' names unknown corpus {name!r}; "
                                   f"known: {sorted(corpora)}")
             en, fr = fetch_corpus(corpora[name], downloads / "archives", downloads / "extracted",
-                                  lock, checksums, mirror)
+                                  lock, checksums, mirror, retry=retry)
             sources[split].append([str(en.resolve()), str(fr.resolve())])
     return sources
 
@@ -72,10 +75,12 @@ def main(argv: list[str] | None = None) -> None:
             sources = fetch_wmt(params)
         else:
             raise ParamsError(f"'{params['scale']}.data.source' must be 'demo' or 'wmt14', got {source!r}")
-    except (ParamsError, RuntimeError) as err:
+    # Bad settings, a server that would not send the whole file (DownloadError is a RuntimeError),
+    # a wrong or broken file, a full disk: one line naming the file and what to do, no traceback.
+    except (ParamsError, RuntimeError, ChecksumError, ArchiveError, ManifestError, OSError) as err:
         sys.exit(f"error: {err}")
     write_json(out / "sources.json", {"source": source, "splits": sources})
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "download")

@@ -12,7 +12,8 @@ Outputs in ``<out>``: ``metrics.json`` (stable keys, read by the paper stage and
 ``perplexity``/``log_perplexity`` (test, per sub-word token, teacher-forced),
 ``perplexity_per_word``, ``dev`` (the same for dev), ``sacrebleu_signature``, ``bleu_by_length``
 (list of ``{bucket, lo, hi, n, bleu}``), ``parameters``, ``train_steps``, ``train_seconds``,
-``decode_sentences_per_s``.
+``decode_sentences_per_s``, ``train_max_steps``, ``truncated`` (training cut by ``max_minutes``) and
+``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash).
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ import torch
 
 from activemem.atomic import write_json
 from activemem.config import ParamsError, get
-from activemem.data.store import EncodedSplit
+from activemem.data.lines import DataError, read_lines
+from activemem.data.store import EncodedSplit, verify_files
 from activemem.data.vocab import SubwordVocab
-from activemem.evaluate.bleu import bleu_by_length, corpus_scores
+from activemem.evaluate.bleu import bleu_by_length, check_aligned, corpus_scores
 from activemem.evaluate.perplexity import perplexities, split_nll
 from activemem.evaluate.translate import translate
-from activemem.stages._common import params_or_exit, parser, write_lines
-from activemem.train.checkpoint import load_model
+from activemem.provenance import provenance
+from activemem.stages._common import params_or_exit, parser, run_stage, write_lines
+from activemem.train.checkpoint import CheckpointError, load_model
 from activemem.train.loop import pick_device
 
 
 def split_perplexity(model, data: Path, split: str, device, batch_size: int) -> dict:
     nll, tokens = split_nll(model, EncodedSplit(data / f"{split}.npz"), device, batch_size)
-    words = sum(len(line.split()) for line in (data / f"{split}.fr").read_text(encoding="utf-8").splitlines())
+    words = sum(len(line.split()) for line in read_lines(data / f"{split}.fr"))
     return perplexities(nll, tokens, words)
 
 
@@ -49,13 +52,19 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     if ev["width"] not in ("fixed", "search"):
         raise ParamsError(f"'{params['scale']}.evaluate.width' must be fixed or search, got {ev['width']!r}")
     device = pick_device(get(params, "train.device", str))
+    threads = get(params, "train.threads", int, 1)
+    torch.set_num_threads(threads)  # part of the result on CPU, like in training
+    verify_files(data, json.loads((data / "manifest.json").read_text())["files"], ("test.npz", "dev.npz"))
     model, ckpt = load_model(checkpoint, device)
     if ckpt["model_name"] != model_name:
         raise ParamsError(f"{checkpoint} holds a {ckpt['model_name']} model, not {model_name}")
     vocab = SubwordVocab(data / "spm.model")
     test = EncodedSplit(data / "test.npz")
-    sources = (data / "test.en").read_text(encoding="utf-8").splitlines()
-    references = (data / "test.fr").read_text(encoding="utf-8").splitlines()
+    sources, references = read_lines(data / "test.en"), read_lines(data / "test.fr")  # split at "\n" only
+    check_aligned(references, sources=sources)  # refused before decoding, not after
+    if len(test) != len(references):
+        raise DataError(f"{data / 'test.npz'} holds {len(test)} pairs but {references.source} has "
+                        f"{len(references)} lines: refusing to score misaligned text")
 
     decode = {k: ev[k] for k in ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset", "width")}
     beam, beam_stats = translate(model, test, vocab, device, beam_size=ev["beam_size"],
@@ -79,6 +88,10 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         "parameters": model.num_parameters(), "train_steps": summary["step"],
         "train_seconds": summary["seconds"], "decode_sentences_per_s": beam_stats["sentences_per_s"],
         "test_sentences": len(references),
+        "train_max_steps": ckpt["train_config"]["max_steps"],
+        # a run cut by the wall clock is not the preset's run: every table marks it
+        "truncated": summary.get("stop_reason") == "max_minutes",
+        "provenance": provenance(params, device.type, threads, ckpt["train_config"]["seed"]),
     }
     write_lines(out / "hypotheses.txt", beam)
     write_lines(out / "hypotheses.greedy.txt", greedy)
@@ -96,14 +109,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     params = params_or_exit(args)
-    torch.set_grad_enabled(False)
     try:
-        m = evaluate(args.model, params, Path(args.data), Path(args.checkpoint), Path(args.out),
-                     progress=not args.no_progress)
-    except (ParamsError, FileNotFoundError) as err:
+        with torch.no_grad():
+            m = evaluate(args.model, params, Path(args.data), Path(args.checkpoint), Path(args.out),
+                         progress=not args.no_progress)
+    except (ParamsError, DataError, CheckpointError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(json.dumps({k: m[k] for k in ("model", "bleu", "chrf", "perplexity", "bleu_greedy")}))
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "evaluate")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from activemem.config import get
 from activemem.paper.report import build
-from activemem.stages._common import params_or_exit, parser
+from activemem.stages._common import params_or_exit, parser, run_stage
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,4 +43,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "paper")

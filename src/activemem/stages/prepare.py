@@ -23,7 +23,7 @@ from activemem.data.clean import clean_pairs
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import file_digest, save_split
 from activemem.data.vocab import SubwordVocab, train_vocab
-from activemem.stages._common import SPLITS, params_or_exit, parser, write_lines
+from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage, write_lines
 
 
 def read_split(raw: Path, files: list[list[str]]):
@@ -94,4 +94,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "prepare")

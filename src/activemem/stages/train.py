@@ -9,7 +9,8 @@ GPU, DistributedDataParallel), so pipelines call it the same way for any number 
 ``torchrun --standalone --nproc_per_node=4 -m activemem.stages.train …`` directly works too.
 
 Outputs in ``<out>``: ``checkpoint.pt`` (model, optimiser, RNG, data position), ``train_log.csv``
-(per-step loss, perplexity, lr, grad norm, tokens/s), ``dev_log.csv`` and ``summary.json``. While
+(per-step loss, perplexity, lr, grad norm, tokens/s), ``dev_log.csv`` and ``summary.json`` (steps,
+stop reason, ``truncated``, dev perplexity, ``provenance``). While
 training they live in ``<work>`` (default: ``<out>``), where a killed run finds them and resumes;
 pipelines pass a ``--work`` outside their declared outputs, which they delete before a rerun.
 """
@@ -21,7 +22,8 @@ import sys
 from pathlib import Path
 
 from activemem.config import ParamsError
-from activemem.stages._common import params_or_exit, parser
+from activemem.locking import Busy
+from activemem.stages._common import params_or_exit, parser, run_stage
 from activemem.train.loop import NonFiniteLoss, train
 
 
@@ -46,11 +48,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         summary = train(args.model, params, Path(args.data), Path(args.out), args.work,
                         progress=not args.no_progress)
-    except (ParamsError, NonFiniteLoss, FileNotFoundError) as err:
+    except (ParamsError, NonFiniteLoss, FileNotFoundError, ValueError, Busy) as err:
         sys.exit(f"error: {err}")
-    print(f"{args.model}: {summary['steps']} steps in {summary['seconds']:.0f}s "
-          f"({summary['stop_reason']}), dev perplexity {summary['final_dev_perplexity']:.2f}")
+    print(f"{args.model}: {summary['steps']} of {summary['max_steps']} steps in {summary['seconds']:.0f}s "
+          f"({summary['stop_reason']}{', TRUNCATED by max_minutes' if summary['truncated'] else ''}), "
+          f"dev perplexity {summary['final_dev_perplexity']:.2f}")
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "train")

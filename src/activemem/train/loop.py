@@ -8,10 +8,17 @@ learning-rate decay on plateau and optional early stopping), an atomic checkpoin
 A run keeps its checkpoint and logs in ``work_dir`` and continues from them: killed at any moment
 and restarted with the same command, it ends with the same parameters as a run never interrupted (on
 CPU with a fixed seed: the data order is a function of (seed, epoch, position) and the RNG states are
-in the checkpoint). A checkpoint is only resumed by the *same* run: its fingerprint (model, model
-config, training settings except the stopping limits, prepared-data checksums) must match, otherwise
-training starts over. ``work_dir`` lies outside the pipeline engines' declared outputs, which they
-delete before rerunning a job; the finished files are copied to ``out_dir`` at the end.
+in the checkpoint). A checkpoint is only resumed by the *same, unfinished* run: its fingerprint
+(``train/fingerprint.py``: package source, torch version, model, every training setting including the
+step limit and the thread count, prepared-data checksums) must match, otherwise training starts over
+and says why. A finished run is never extended or cut short: the same finished run is reused as it is.
+``work_dir`` lies outside the pipeline engines' declared outputs, which they delete before rerunning
+a job; the finished files are copied to ``out_dir`` at the end. One process at a time trains in a
+``work_dir`` (a second one fails at once instead of interleaving the logs).
+
+Numbers do not depend on the machine's clock or core count: the thread count is a setting
+(``train.threads``), and the optional wall-clock limit ``max_minutes`` (0 = off in every preset whose
+numbers are reported) marks a run it cuts short as ``truncated`` in every summary.
 
 With ``world`` DDP processes every rank takes its share of the same global batch and each rank's loss
 is weighted by its share of the batch's tokens, so the averaged gradient is exactly the gradient of
@@ -25,8 +32,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +41,15 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from activemem import models
-from activemem.atomic import write_json
+from activemem.atomic import copy_file, open_atomic, write_json
 from activemem.config import ParamsError, get, model_hparams, train_settings
 from activemem.data.batching import BucketBatcher
-from activemem.data.store import EncodedSplit
+from activemem.data.store import EncodedSplit, verify_files
 from activemem.evaluate.perplexity import split_nll
+from activemem.locking import exclusive
+from activemem.provenance import provenance
 from activemem.train import checkpoint, distributed
+from activemem.train.fingerprint import differences, run_identity
 from activemem.train.loss import smoothed_loss, token_nll
 from activemem.train.schedules import plateau_decay, sampling_rate
 
@@ -58,6 +66,7 @@ class TrainConfig:
     """The ``train`` settings of one model at one scale (``params.yaml``), checked."""
 
     seed: int
+    threads: int
     device: str
     bf16: bool
     compile: bool
@@ -82,7 +91,7 @@ class TrainConfig:
     @classmethod
     def from_params(cls, params: dict, model_name: str) -> "TrainConfig":
         merged = {**params, "train": train_settings(params, model_name)}
-        minimum = {"batch_tokens": 1, "max_steps": 1, "max_minutes": 0, "lr": 0, "adam_eps": 0,
+        minimum = {"seed": 0, "threads": 1, "batch_tokens": 1, "max_steps": 1, "max_minutes": 0, "lr": 0, "adam_eps": 0,
                    "clip_norm": 0, "label_smoothing": 0, "lr_decay": 0, "plateau_window": 1,
                    "patience": 0, "eval_every": 1, "eval_batch_size": 1, "checkpoint_every": 1,
                    "log_every": 1}
@@ -111,7 +120,7 @@ def _rewrite_log(path: Path, fields: list[str], upto_step: int) -> None:
         return
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= upto_step]
-    with open(path, "w", newline="") as f:
+    with open_atomic(path) as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
@@ -126,30 +135,52 @@ def _append(path: Path, fields: list[str], row: dict) -> None:
         writer.writerow({k: row[k] for k in fields})
 
 
-def fingerprint(model_name: str, model_config: dict, cfg: TrainConfig, manifest: dict) -> str:
-    """What makes two runs the same run (the stopping limits may change between resumes)."""
-    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("max_steps", "max_minutes")}
-    blob = json.dumps([model_name, model_config, settings, manifest["files"]], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 OUTPUT_FILES = ("checkpoint.pt", "train_log.csv", "dev_log.csv", "summary.json")
+
+
+def _resume(ckpt_path: Path, identity: dict, main: bool) -> dict | None:
+    """The checkpoint of this very run, or None (and a line saying why training starts over)."""
+    if not ckpt_path.exists():
+        return None
+    try:
+        ckpt = checkpoint.load(ckpt_path)
+    except checkpoint.CheckpointError as err:
+        # only resumable state: the run can always start again from step 0
+        if main:
+            print(f"{err}: starting over")
+        return None
+    changed = differences(ckpt.get("identity"), identity)
+    if changed:
+        if main:
+            print(f"{ckpt_path}: from a different run ({', '.join(changed)} changed): starting over")
+        return None
+    return ckpt
 
 
 def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Path,
           work_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Train (or continue training) ``model_name``; returns the summary also written to summary.json."""
-    cfg = TrainConfig.from_params(params, model_name)
-    hparams = model_hparams(params, model_name)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     work_dir = Path(work_dir) if work_dir else out_dir
     for d in (out_dir, work_dir):
         d.mkdir(parents=True, exist_ok=True)
+    with exclusive(work_dir / ".lock", f"training {model_name}"):
+        return _train(model_name, params, data_dir, out_dir, work_dir, progress)
+
+
+def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_dir: Path, progress: bool) -> dict:
+    cfg = TrainConfig.from_params(params, model_name)
+    hparams = model_hparams(params, model_name)
     manifest = json.loads((data_dir / "manifest.json").read_text())
     if cfg.buckets[-1] < get(params, "prepare.max_width", int):
         raise ParamsError(f"'{params['scale']}.train.buckets' ends at {cfg.buckets[-1]} but prepare.max_width "
                           f"is {params['prepare']['max_width']}: the widest training pairs fit no bucket")
+    # the data this run reads must be the data the fingerprint names
+    verify_files(data_dir, manifest["files"], ("train.npz", "dev.npz"))
     device = pick_device(cfg.device)
+    # The thread count is part of the result on CPU (it sets the summation order of multi-threaded
+    # kernels), so it comes from the preset, never from the machine or the engine's --cores.
+    torch.set_num_threads(cfg.threads)
     # Multi-threaded CPU kernels (e.g. embedding backward) otherwise sum in a varying order, and two
     # runs of one commit drift apart; on CUDA, ops without a deterministic version only warn.
     torch.use_deterministic_algorithms(cfg.deterministic, warn_only=True)
@@ -164,15 +195,12 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
     torch.manual_seed(cfg.seed + dist.rank)  # same initial weights everywhere, own dropout per rank
     state = {"step": 0, "epoch": 0, "position": 0, "lr_scale": 1.0, "dev_history": [], "last_eval_step": -1,
-             "best_dev_perplexity": math.inf, "evals_without_improvement": 0, "seconds": 0.0}
+             "best_dev_perplexity": math.inf, "evals_without_improvement": 0, "seconds": 0.0,
+             "stop_reason": None}
     ckpt_path = work_dir / "checkpoint.pt"
     log_path, dev_path = work_dir / "train_log.csv", work_dir / "dev_log.csv"
-    run_id = fingerprint(model_name, dataclasses.asdict(model.config), cfg, manifest)
-    ckpt = checkpoint.load(ckpt_path) if ckpt_path.exists() else None
-    if ckpt is not None and ckpt.get("fingerprint") != run_id:
-        if dist.main:
-            print(f"{ckpt_path}: from a different run (settings or data changed): starting over")
-        ckpt = None
+    identity = run_identity(model_name, dataclasses.asdict(model.config), dataclasses.asdict(cfg), manifest["files"])
+    ckpt = _resume(ckpt_path, identity, dist.main)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -184,7 +212,7 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
             _rewrite_log(log_path, LOG_FIELDS, state["step"])
             _rewrite_log(dev_path, DEV_FIELDS, state["step"])
     elif dist.main:
-        for stale in (log_path, dev_path):
+        for stale in (log_path, dev_path, work_dir / "summary.json"):
             stale.unlink(missing_ok=True)
 
     if dist.world > 1:
@@ -204,7 +232,7 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
         if device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state()
         checkpoint.save(ckpt_path, {"model_name": model_name, "vocab_size": manifest["vocab_size"],
-                                    "fingerprint": run_id,
+                                    "identity": identity,
                                     "model_config": dataclasses.asdict(model.config),
                                     "train_config": dataclasses.asdict(cfg), "model": model.state_dict(),
                                     "optimizer": optimizer.state_dict(), "state": state, "rng": rng})
@@ -226,6 +254,38 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
                                            "lr": cfg.lr * state["lr_scale"]})
         return cfg.patience > 0 and state["evals_without_improvement"] >= cfg.patience
 
+    if state["stop_reason"] is not None:
+        # this very run has already finished: nothing to train, its files are the result
+        if dist.main:
+            print(f"{ckpt_path}: this run already finished ({state['stop_reason']} at step {state['step']}): "
+                  f"reusing it")
+    else:
+        state["stop_reason"] = _run_steps(model_name, cfg, state, model, net, optimizer, stream, device, dist,
+                                          autocast, log_path, evaluate_dev, save_checkpoint, progress)
+        if state["last_eval_step"] != state["step"]:
+            evaluate_dev()
+        save_checkpoint()
+    summary = {"model": model_name, "steps": state["step"], "max_steps": cfg.max_steps,
+               "seconds": state["seconds"], "stop_reason": state["stop_reason"],
+               # a wall-clock stop depends on the machine: its numbers are not the preset's
+               "truncated": state["stop_reason"] == "max_minutes",
+               "best_dev_perplexity": state["best_dev_perplexity"],
+               "final_dev_perplexity": state["dev_history"][-1], "parameters": model.num_parameters(),
+               "world_size": dist.world, "device": device.type,
+               "provenance": provenance(params, device.type, cfg.threads, cfg.seed)}
+    if dist.main:
+        write_json(work_dir / "summary.json", summary)
+        if work_dir.resolve() != out_dir.resolve():
+            for name in OUTPUT_FILES:
+                copy_file(work_dir / name, out_dir / name)
+    dist.barrier()
+    distributed.shutdown(dist)
+    return summary
+
+
+def _run_steps(model_name, cfg, state, model, net, optimizer, stream, device, dist, autocast, log_path,
+               evaluate_dev, save_checkpoint, progress) -> str:
+    """The training steps from ``state["step"]`` on; returns why they stopped."""
     bar = tqdm(total=cfg.max_steps, initial=state["step"], desc=model_name, unit="step",
                disable=not (progress and dist.main), mininterval=1.0)
     started = time.perf_counter() - state["seconds"]
@@ -252,7 +312,7 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"{model_name}: non-finite loss {loss.item()} at step {state['step'] + 1} "
                                 f"(epoch {epoch}, batch {position}, pairs {batch.indices[:8].tolist()}…); "
-                                f"the last good checkpoint {ckpt_path} is intact")
+                                f"the last good checkpoint is intact")
         optimizer.zero_grad(set_to_none=True)
         (loss * (local_tokens * dist.world / global_tokens)).backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
@@ -279,24 +339,8 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
                 _append(log_path, LOG_FIELDS, row)
         if state["step"] % cfg.eval_every == 0 and evaluate_dev():
             stop_reason = "patience"
-            save_checkpoint()
             break
         if state["step"] % cfg.checkpoint_every == 0:
             save_checkpoint()
     bar.close()
-    if state["last_eval_step"] != state["step"]:
-        evaluate_dev()
-    save_checkpoint()
-    summary = {"model": model_name, "steps": state["step"], "seconds": state["seconds"],
-               "stop_reason": stop_reason, "best_dev_perplexity": state["best_dev_perplexity"],
-               "final_dev_perplexity": state["dev_history"][-1], "parameters": model.num_parameters(),
-               "world_size": dist.world, "device": device.type}
-    if dist.main:
-        write_json(work_dir / "summary.json", summary)
-        if work_dir.resolve() != out_dir.resolve():
-            for name in OUTPUT_FILES:
-                shutil.copyfile(work_dir / name, out_dir / (name + ".tmp"))
-                os.replace(out_dir / (name + ".tmp"), out_dir / name)
-    dist.barrier()
-    distributed.shutdown(dist)
-    return summary
+    return stop_reason
