@@ -210,3 +210,33 @@ def test_torchrun_two_processes_follow_one_process(prepared, tmp_path):
     assert len(loss_one) == len(loss_two) == 5
     assert loss_one == pytest.approx(loss_two, rel=1e-4, abs=1e-4)
     assert json.loads((tmp_path / "two" / "summary.json").read_text())["world_size"] == 2
+
+
+def test_length_curriculum_admits_only_short_buckets_and_widens_on_low_perplexity(prepared):
+    from activemem.data.batching import BucketBatcher, pair_widths
+    from activemem.data.store import EncodedSplit
+    from activemem.train import curriculum
+    split = EncodedSplit(prepared / "train.npz")
+    edges = [8, 16, 24, 32]
+    batcher = BucketBatcher(split, edges, 128, seed=1)
+    everything = [b for _, b in zip(range(len(batcher)), batcher.iterate())]
+    short = batcher.iterate(admit=lambda edge: edge <= 16)
+    admitted = [next(short) for _ in range(5)]
+    widths = pair_widths(split)
+    assert all(widths[b.indices].max() <= 16 for _, _, b in admitted)
+    assert any(widths[b.indices].max() > 16 for _, _, b in everything)
+    # positions still count the skipped batches: the epoch plan is the same
+    assert [p for _, p, _ in admitted] == [p for p, (_, _, b) in enumerate(everything)
+                                            if widths[b.indices].max() <= 16][:5]
+
+    settings = {"start_width": 17, "every": 2, "max_perplexity": 9.9}
+    state = curriculum.start(settings)
+    curriculum.record(state, settings, 1, nll=2.0 * 10, tokens=10)   # ppl e^2 ≈ 7.4
+    assert state["width"] == 17
+    curriculum.record(state, settings, 2, nll=2.0 * 10, tokens=10)
+    assert state["width"] == 18                                      # below 9.9: one wider
+    curriculum.record(state, settings, 3, nll=3.0 * 10, tokens=10)   # ppl e^3 ≈ 20
+    curriculum.record(state, settings, 4, nll=3.0 * 10, tokens=10)
+    assert state["width"] == 18
+    assert curriculum.start(None) == {} and curriculum.admits({}, 64, 8)
+    assert curriculum.admits(state, 8, 8) and not curriculum.admits(state, 24, 8)

@@ -17,7 +17,7 @@ holding fewer than ``world`` pairs in all gives one) is repeated on the ranks in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -112,12 +112,20 @@ class BucketBatcher:
     def __len__(self) -> int:
         return len(self.epoch(0))
 
-    def iterate(self, epoch: int = 0, position: int = 0) -> Iterator[tuple[int, int, Batch]]:
-        """Yield ``(epoch, position, batch)`` forever, starting at ``(epoch, position)``."""
+    def iterate(self, epoch: int = 0, position: int = 0,
+                admit: Callable[[int], bool] = lambda edge: True) -> Iterator[tuple[int, int, Batch]]:
+        """Yield ``(epoch, position, batch)`` forever, starting at ``(epoch, position)``.
+
+        ``admit(edge)`` may refuse batches of a bucket (a length curriculum): they are skipped, and
+        the positions still count them, so the plan of an epoch never depends on what was admitted.
+        """
+        widths = pair_widths(self.split)
         while True:
             batches = self.epoch(epoch)
             if not batches:
                 raise ValueError(f"{self.split.path}: no batches (empty split?)")
             for p in range(position, len(batches)):
-                yield epoch, p, collate(self.split, batches[p])
+                edge = self.edges[int(bucket_of(widths[batches[p][:1]], self.edges)[0])]
+                if admit(edge):
+                    yield epoch, p, collate(self.split, batches[p])
             epoch, position = epoch + 1, 0

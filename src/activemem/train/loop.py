@@ -48,7 +48,7 @@ from activemem.data.store import EncodedSplit, verify_files
 from activemem.evaluate.perplexity import split_nll
 from activemem.locking import exclusive
 from activemem.provenance import provenance
-from activemem.train import checkpoint, distributed
+from activemem.train import checkpoint, curriculum, distributed
 from activemem.train.fingerprint import differences, run_identity
 from activemem.train.loss import smoothed_loss, token_nll
 from activemem.train.schedules import plateau_decay, sampling_rate
@@ -87,6 +87,7 @@ class TrainConfig:
     checkpoint_every: int
     log_every: int
     sampling: dict
+    curriculum: dict | None   # the authors' length curriculum (train/curriculum.py); None = off
 
     @classmethod
     def from_params(cls, params: dict, model_name: str) -> "TrainConfig":
@@ -97,10 +98,14 @@ class TrainConfig:
                    "log_every": 1}
         values = {}
         for f in dataclasses.fields(cls):
-            kind = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict}[f.type]
+            kind = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict,
+                    "dict | None": (dict, type(None))}[f.type]
             values[f.name] = get(merged, f"train.{f.name}", kind, minimum.get(f.name))
         for key in ("max_rate", "start_rate", "double_every"):
             get(merged, f"train.sampling.{key}", float, 0)
+        if values["curriculum"] is not None:
+            for key, kind, low in (("start_width", int, 1), ("every", int, 1), ("max_perplexity", float, 1)):
+                get(merged, f"train.curriculum.{key}", kind, low)
         if values["device"] not in ("auto", "cpu", "cuda"):
             raise ParamsError(f"'{params['scale']}.train.device' must be auto, cpu or cuda, got {values['device']!r}")
         return cls(**values)
@@ -196,7 +201,7 @@ def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_di
     torch.manual_seed(cfg.seed + dist.rank)  # same initial weights everywhere, own dropout per rank
     state = {"step": 0, "epoch": 0, "position": 0, "lr_scale": 1.0, "dev_history": [], "last_eval_step": -1,
              "best_dev_perplexity": math.inf, "evals_without_improvement": 0, "seconds": 0.0,
-             "stop_reason": None}
+             "stop_reason": None, "curriculum": curriculum.start(cfg.curriculum)}
     ckpt_path = work_dir / "checkpoint.pt"
     log_path, dev_path = work_dir / "train_log.csv", work_dir / "dev_log.csv"
     identity = run_identity(model_name, dataclasses.asdict(model.config), dataclasses.asdict(cfg), manifest["files"])
@@ -223,7 +228,8 @@ def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_di
         net = torch.compile(net)
     autocast = cfg.bf16 and device.type == "cuda"
     batcher = BucketBatcher(train_split, cfg.buckets, cfg.batch_tokens, cfg.seed, rank=dist.rank, world=dist.world)
-    stream = batcher.iterate(state["epoch"], state["position"])
+    stream = batcher.iterate(state["epoch"], state["position"],
+                             admit=lambda edge: curriculum.admits(state["curriculum"], edge, cfg.buckets[0]))
 
     def save_checkpoint() -> None:
         if not dist.main:
@@ -320,6 +326,11 @@ def _run_steps(model_name, cfg, state, model, net, optimizer, stream, device, di
 
         state["step"] += 1
         state["epoch"], state["position"] = epoch, position + 1
+        if state["curriculum"]:
+            with torch.no_grad():
+                nll, _ = token_nll(logits.detach(), batch.tgt_out)
+            nll_sum, token_sum = dist.all_sum(nll.item(), local_tokens)
+            curriculum.record(state["curriculum"], cfg.curriculum, state["step"], nll_sum, int(token_sum))
         state["seconds"] = time.perf_counter() - started
         window_tokens += global_tokens
         bar.update(1)
