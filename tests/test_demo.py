@@ -87,3 +87,69 @@ def test_synonyms_give_several_valid_references_for_one_english_sentence():
 def test_lengths_span_short_to_long():
     lengths = [len(p.en.split()) for p in demo.generate(1, "test", 2000, 4)]
     assert min(lengths) <= 4 and max(lengths) >= 60
+
+
+def test_valid_references_share_the_english_and_list_the_synonym_choices():
+    counts = {}
+    for i in range(300):
+        refs = demo.valid_references(f"r{i}", f"r{i}/fr", 4, 2, 2)
+        first = demo.make_pair(f"r{i}", f"r{i}/fr", 2, 2)
+        assert (refs[0].en, refs[0].fr) == (first.en, first.fr)  # the first is the split's test.fr line
+        assert all(r.en == first.en for r in refs) and len({r.fr for r in refs}) == len(refs)
+        choices = 1
+        for np_ in refs[0].noun_phrases:
+            choices *= len(np_.english.french)
+        assert len(refs) == min(4, choices)  # every combination of synonyms is a valid reference
+        counts[len(refs)] = counts.get(len(refs), 0) + 1
+    assert counts[1] and counts[2] and counts[4] > 20
+    again = [[r.fr for r in demo.valid_references(f"r{i}", f"r{i}/fr", 4, 2, 2)] for i in range(20)]
+    assert again == [[r.fr for r in demo.valid_references(f"r{i}", f"r{i}/fr", 4, 2, 2)] for i in range(20)]
+
+
+def test_clause_counts_between_fewest_and_most():
+    links = re.compile(r"\b(and|but|because)\b")  # the clause links, in English
+    seen = set()
+    for p in demo.generate(2, "test_long", 200, 4, 1, min_clauses=3):
+        seen.add(len(links.findall(p.en)) + 1)
+    assert seen == {3, 4}
+    assert all(not links.search(p.en) for p in demo.generate(2, "train", 200, 1, 1))
+
+
+def test_demo_stages_write_in_distribution_test_long_and_reference_streams(prepared):
+    """The smoke scale's prepared data (conftest): test drawn like train, test_long longer, four
+    aligned reference streams and noun-phrase records, all in manifest.json."""
+    import json
+
+    from activemem.data.lines import read_lines
+    from activemem.data.store import EncodedSplit
+
+    manifest = json.loads((prepared / "manifest.json").read_text())
+    train_words = [len(s.split()) for s in read_lines(prepared / "train.en")]
+    assert manifest["longest_train_source"]["words"] == max(train_words)
+    longest_subwords = int(EncodedSplit(prepared / "train.npz").src_lengths.max())
+    assert manifest["longest_train_source"]["subwords"] == longest_subwords
+    lengths = {s: [len(x.split()) for x in read_lines(prepared / f"{s}.en")] for s in ("test", "test_long")}
+    assert max(lengths["test"]) <= max(train_words) + 3  # same clause counts as train
+    assert min(lengths["test_long"]) > sum(train_words) / len(train_words)  # more clauses than train
+    assert manifest["pairs"]["test_long"] == len(lengths["test_long"]) == 12
+    for split in ("test", "test_long"):
+        streams = [read_lines(prepared / name) for name in manifest["references"][split]]
+        assert len(streams) == 4 and {len(s) for s in streams} == {manifest["pairs"][split]}
+        assert any(len({s[i] for s in streams}) > 1 for i in range(len(streams[0])))  # other synonyms
+        assert manifest["noun_phrases"][split] in manifest["files"]
+        assert all(name in manifest["files"] for name in manifest["references"][split])
+    assert "dev" not in manifest["references"] and "train" not in manifest["noun_phrases"]
+
+
+def test_bad_clause_settings_name_the_key(tmp_path):
+    import pytest
+
+    from activemem.config import ParamsError, load_params
+    from activemem.stages.download import generate_demo
+
+    from conftest import REPO
+    params = load_params(REPO / "params.yaml", "smoke")
+    for bad in ([2, 1], [0, 1], 3, [1, "2"]):
+        params["data"]["clauses"]["test_long"] = bad
+        with pytest.raises(ParamsError, match=r"'smoke\.data\.clauses\.test_long' must be"):
+            generate_demo(params, tmp_path)

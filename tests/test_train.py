@@ -71,6 +71,11 @@ def test_train_and_evaluate_every_model(prepared, tmp_path, name):
     assert sum(b["n"] for b in metrics["bleu_by_length"]) == 40
     hyps = read_lines(tmp_path / "eval" / "hypotheses.txt")
     assert len(hyps) == 40
+    assert metrics["multi_ref_signature"].startswith("nrefs:4") and metrics["references"] == 4
+    agreement = metrics["agreement"]
+    assert agreement["noun_phrases"] == agreement["checked"] + agreement["not_found"] > 40
+    assert metrics["extrapolation"]["sentences"] == 12
+    assert len(read_lines(tmp_path / "eval" / "hypotheses.test_long.txt")) == 12
 
 
 def test_bleu_by_length_partitions_and_matches_sacrebleu_per_bucket():

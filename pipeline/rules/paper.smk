@@ -5,7 +5,8 @@ rule paper:
             "results/{scale}/{model}/{name}",
             scale=SCALE,
             model=MODELS,
-            name=["train", "metrics.json", "bleu_by_length.json", "hypotheses.txt", "hypotheses.greedy.txt"],
+            name=["train", "metrics.json", "bleu_by_length.json", "hypotheses.txt", "hypotheses.greedy.txt",
+                  "hypotheses.test_long.txt"],
         ),
         data=rules.prepare.output,
         paper=["paper/published.yaml", "paper/claims.yaml"] + sorted(str(p) for p in Path("paper/templates").glob("*.j2")),
@@ -14,7 +15,8 @@ rule paper:
         directory(f"paper/build/{SCALE}"),
     params:
         scale=SCALE,
-        settings=[config["models"], config["report"], S["evaluate"]["bootstrap_resamples"], S["evaluate"]["seed"]],
+        settings=[config["models"], config["report"], S["evaluate"]["bootstrap_resamples"], S["evaluate"]["seed"],
+                  S["evaluate"]["width"]],
     shell:
         "python -m activemem.stages.paper --params params.yaml --scale {params.scale} "
         "--results results/{params.scale} --data {input.data} --paper paper --out {output}"

@@ -5,10 +5,10 @@ Data only (the grammar that uses it is ``demo.py``). French forms are the *under
 next word is known, by ``demo.finish_french``.
 
 Several English nouns have French synonyms of different gender (``car`` → *voiture* f. / *véhicule*
-m.). The generator picks one at random per sentence, and the choice changes the agreement of the
-article, the adjectives and past participles elsewhere in the sentence: one English sentence, several
-valid references whose words depend on each other — the conditional dependence between outputs that
-the paper says a parallel decoder cannot model.
+m.; ``friend`` → *ami* m. / *amie* f.). The generator picks one at random per sentence, and the
+choice changes the agreement of the article, the adjectives and past participles elsewhere in the
+sentence: one English sentence, several valid references whose words depend on each other — the
+conditional dependence between outputs that the paper says a parallel decoder cannot model.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ NOUNS: tuple[EnglishNoun, ...] = (
     _n("man", "men", ("homme", "m"), animate=True),
     _n("woman", "women", ("femme", "f"), animate=True),
     _n("child", "children", ("enfant", "m"), animate=True),
-    _n("friend", "friends", ("ami", "m"), animate=True),
-    _n("teacher", "teachers", ("professeur", "m"), animate=True),
+    # English "friend" and "teacher" say nothing of the person's gender, French must: both nouns
+    # are valid, and an être participle far to the right agrees with the one chosen.
+    _n("friend", "friends", ("ami", "m"), ("amie", "f"), animate=True),
+    _n("teacher", "teachers", ("professeur", "m"), ("professeure", "f"), animate=True),
     _n("girl", "girls", ("fille", "f"), animate=True),
     _n("dog", "dogs", ("chien", "m"), animate=True),
     _n("cat", "cats", ("chat", "m"), animate=True),
@@ -59,13 +61,13 @@ NOUNS: tuple[EnglishNoun, ...] = (
     _n("story", "stories", ("histoire", "f"), ("récit", "m")),
     _n("shop", "shops", ("magasin", "m"), ("boutique", "f")),
     _n("chair", "chairs", ("chaise", "f"), ("siège", "m")),
+    _n("song", "songs", ("chanson", "f"), ("chant", "m")),
     _n("book", "books", ("livre", "m")),
     _n("house", "houses", ("maison", "f")),
     _n("letter", "letters", ("lettre", "f")),
     _n("apple", "apples", ("pomme", "f")),
     _n("idea", "ideas", ("idée", "f")),
     _n("film", "films", ("film", "m")),
-    _n("song", "songs", ("chanson", "f")),
     _n("table", "tables", ("table", "f")),
     _n("door", "doors", ("porte", "f")),
     _n("window", "windows", ("fenêtre", "f")),
@@ -137,6 +139,17 @@ class Verb:
     present: tuple[str, ...]    # je, tu (unused), il, nous, vous, ils
     participle: str
     etre: bool = False          # passé composé with être (participle agrees with the subject)
+
+
+def participle_form(lemma: str, gender: str, number: str) -> str:
+    """The agreeing past participle: ``allé`` → allée / allés / allées; ``pris`` is its own m.pl.
+
+    The generator and the agreement checker (``activemem.evaluate.agreement``) both use this, so the
+    checker's idea of agreement is the grammar's.
+    """
+    if number == "pl" and gender == "m" and lemma.endswith("s"):
+        return lemma
+    return lemma + ("e" if gender == "f" else "") + ("s" if number == "pl" else "")
 
 
 TRANSITIVE: tuple[Verb, ...] = (

@@ -4,6 +4,15 @@ BLEU is sacrebleu's corpus BLEU on detokenised text (default ``13a`` tokenisatio
 comparable with other WMT'14 En→Fr results computed the same way; the signature string recorded next
 to every score says exactly how it was computed.
 
+Several references: the demo's test split has one reference stream per valid French translation
+(``test.fr`` and ``test.fr.ref2`` … , see ``stages/download.py``); :func:`corpus_scores` takes them
+all and the signature then says ``nrefs:N``. A stream may repeat the first reference where a
+sentence has fewer valid ones: sacreBLEU clips n-gram counts by their maximum over the references
+and takes the closest reference length, so a repeated reference changes nothing.
+
+Length ratio: sacreBLEU's hypothesis length over (closest) reference length in tokens, the ratio its
+brevity penalty reads; > 1 means the system writes too much.
+
 BLEU by length: sentences are put in buckets by *source* length in words, ``(edge_i, edge_{i+1}]``,
 and each bucket gets its own corpus BLEU; the buckets partition the test set.
 
@@ -36,13 +45,31 @@ def check_aligned(references: list[str], **others: list[str]) -> None:
                             f"has {len(references)}: refusing to score misaligned text")
 
 
-def corpus_scores(hypotheses: list[str], references: list[str]) -> dict:
-    check_aligned(references, hypotheses=hypotheses)
+def corpus_scores(hypotheses: list[str], references: list[str], *more_references: list[str]) -> dict:
+    """Corpus BLEU and chrF against ``references`` and any ``more_references`` streams (one line per
+    hypothesis each), the signatures, and the length ratio (see the module docstring)."""
+    check_aligned(references, hypotheses=hypotheses,
+                  **{f"reference_stream_{i}": r for i, r in enumerate(more_references, start=2)})
+    streams = [references, *more_references]
     bleu, chrf = BLEU(), CHRF()
-    b = bleu.corpus_score(hypotheses, [references])
-    c = chrf.corpus_score(hypotheses, [references])
+    b = bleu.corpus_score(hypotheses, streams)
+    c = chrf.corpus_score(hypotheses, streams)
     return {"bleu": b.score, "chrf": c.score, "sacrebleu_signature": str(bleu.get_signature()),
-            "chrf_signature": str(chrf.get_signature()), "sacrebleu_version": sacrebleu.__version__}
+            "chrf_signature": str(chrf.get_signature()), "sacrebleu_version": sacrebleu.__version__,
+            "length_ratio": b.sys_len / b.ref_len if b.ref_len else None,
+            "hypothesis_tokens": b.sys_len, "reference_tokens": b.ref_len}
+
+
+def length_ratio_within(sources: list[str], hypotheses: list[str], references: list[str],
+                        max_source_words: int) -> tuple[float | None, int]:
+    """The length ratio on the sentences whose source has at most ``max_source_words`` words (e.g.
+    no longer than the longest training source), and how many sentences that is; None if none."""
+    check_aligned(references, hypotheses=hypotheses, sources=sources)
+    members = [i for i, s in enumerate(sources) if len(s.split()) <= max_source_words]
+    if not members:
+        return None, 0
+    b = BLEU().corpus_score([hypotheses[i] for i in members], [[references[i] for i in members]])
+    return (b.sys_len / b.ref_len if b.ref_len else None), len(members)
 
 
 def bucket_label(lo: int, hi: int) -> str:

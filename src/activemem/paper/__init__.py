@@ -1,3 +1,5 @@
-"""The paper stage: Table 1 (``tables.py``), the BLEU-by-length figure and learning curves
-(``figures.py``), the claims check with a paired bootstrap (``claims.py``) and the report
-(``report.py``). Published numbers, claims and templates live in the top-level ``paper/`` folder."""
+"""The paper stage: Table 1 and every other table (``tables.py``), Figure 6, the extrapolation
+figure and the learning curves (``figures.py``), the claims check (``claims.py``) with paired
+bootstrap intervals (``bootstrap.py``), the provenance table and warnings (``provenance.py``) and
+the report (``report.py``). Published numbers, claims and templates live in the top-level
+``paper/`` folder."""

@@ -1,77 +1,310 @@
-"""``paper/claims.yaml`` checked against the regenerated metrics: reproduced or not, with the numbers.
+"""``paper/claims.yaml`` checked against the regenerated metrics, the way a reviewer would check them.
 
-The length claims compare the *relative* BLEU drop from the shortest to the longest length bucket
-that holds at least ``min_bucket`` sentences: ``drop = (BLEU_short − BLEU_long) / BLEU_short``.
+Every claim compares numbers measured on the *same* sentences: two models on the whole test set, or
+two models on one length bucket. A relative drop from one model's base to another's is never used:
+a model at 9 BLEU cannot lose as much as one at 86, so such a comparison says nothing about which
+model handles long sentences better.
+
+Each comparison is a quantity (a BLEU difference, a change of a difference, an error-rate gap) held
+against a threshold from ``params.yaml`` ``report:``, with a bootstrap interval (``bootstrap.py``)
+at level ``report.significance_level``:
+
+- **reproduced**: the measured value and its whole interval are on the claim's side;
+- **not reproduced**: the measured value and its whole interval are on the other side;
+- **inconclusive**: the interval straddles the threshold (this test set cannot tell), or both models
+  are too close to zero BLEU (``report.floor_bleu``) for a length comparison to mean anything;
+- **not checked**: a model or a metric of the claim is not in this run (``reason`` says which).
+
+Without per-sentence data (hypotheses) the verdict rests on the measured value alone, and the
+evidence says so. Every verdict carries the run's ``budget``: scale, steps trained of the maximum,
+and the parameter count of each model involved.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import NormalDist
 
+import numpy as np
 import yaml
 
 from activemem.models import PAPER_NAMES
+from activemem.paper.bootstrap import Sentences, interval
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_CHECKED = ("reproduced", "not reproduced", "inconclusive",
+                                                         "not checked")
+# fields each kind needs in claims.yaml
+KINDS = {
+    "far_below": ("metric", "model", "than"),
+    "at_least": ("metric", "model", "than"),
+    "degrades_less": ("model", "than"),
+    "degrades": ("models",),
+    "rate_above": ("metric", "models", "than"),
+}
 
 
-def length_drop(rows: list[dict], min_bucket: int) -> dict | None:
-    rows = [r for r in rows if r["n"] >= min_bucket and r["bleu"] is not None]
-    if len(rows) < 2:
-        return None
-    short, long = rows[0], rows[-1]
-    drop = (short["bleu"] - long["bleu"]) / short["bleu"] if short["bleu"] > 0 else 0.0
-    return {"short": short["bucket"], "long": long["bucket"], "bleu_short": short["bleu"],
-            "bleu_long": long["bleu"], "relative_drop": drop}
+def label(name: str) -> str:
+    return PAPER_NAMES.get(name, name)
 
 
-def check_claim(claim: dict, metrics: dict[str, dict], settings: dict, bootstrap) -> dict:
-    """One verdict: ``{id, statement, source, verdict, evidence}``; verdict is reproduced,
-    not reproduced, or not checked (a model is missing)."""
-    kind = claim["kind"]
-    names = [claim["model"], claim["than"]] if "than" in claim else claim["models"]
-    result = {k: claim[k] for k in ("id", "statement", "source")}
-    missing = [n for n in names if n not in metrics]
-    if missing:
-        return {**result, "verdict": "not checked", "evidence": f"no metrics for {', '.join(missing)}"}
-    margin, tolerance = settings["far_below_margin"], settings["match_tolerance"]
-    min_bucket = settings["min_bucket_sentences"]
-    if kind in ("far_below", "at_least"):
-        a, b = metrics[claim["model"]][claim["metric"]], metrics[claim["than"]][claim["metric"]]
-        na, nb = PAPER_NAMES[claim["model"]], PAPER_NAMES[claim["than"]]
-        if kind == "far_below":
-            ok = a <= b - margin
-            evidence = f"{na} {a:.2f} vs {nb} {b:.2f}: difference {b - a:.2f} (needs >= {margin})"
+def lookup(metrics: dict, dotted: str):
+    """``metrics["a"]["b"]`` for ``"a.b"``; None when any part is absent or null."""
+    node = metrics
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or node.get(part) is None:
+            return None
+        node = node[part]
+    return node
+
+
+def verdict(value: float, threshold: float, bounds: tuple[float, float] | None) -> str:
+    """Is ``value`` above ``threshold``, and does its interval ``bounds`` agree?"""
+    if bounds is None:
+        return REPRODUCED if value > threshold else NOT_REPRODUCED
+    lo, hi = bounds
+    if value > threshold and lo > threshold:
+        return REPRODUCED
+    if value <= threshold and hi <= threshold:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def combine(verdicts: list[str]) -> str:
+    """A claim made of several conditions holds only if each does."""
+    for v in (NOT_REPRODUCED, INCONCLUSIVE):
+        if v in verdicts:
+            return v
+    return REPRODUCED
+
+
+def fmt_interval(bounds: tuple[float, float] | None, digits: int = 1) -> str:
+    return "" if bounds is None else f" [{bounds[0]:+.{digits}f}, {bounds[1]:+.{digits}f}]"
+
+
+def budget(scale: str, names: list[str], metrics: dict[str, dict]) -> str:
+    """``demo: Extended Neural GPU 1500/1500 steps, 236,512 parameters; …`` (truncated runs say so)."""
+    parts = []
+    for n in names:
+        m = metrics[n]
+        steps = f"{m['train_steps']}/{m['train_max_steps']}" if m.get("train_max_steps") else f"{m['train_steps']}"
+        cut = ", truncated by the wall clock" if m.get("truncated") else ""
+        parts.append(f"{label(n)} {steps} steps{cut}, {m['parameters']:,} parameters")
+    return f"{scale}: " + "; ".join(parts)
+
+
+def populated_buckets(metrics: dict[str, dict], names: list[str], min_bucket: int) -> list[dict]:
+    """The length buckets holding at least ``min_bucket`` sentences with a BLEU for every model."""
+    first = metrics[names[0]]["bleu_by_length"]
+    for n in names[1:]:
+        if [r["n"] for r in metrics[n]["bleu_by_length"]] != [r["n"] for r in first]:
+            raise ValueError(f"the length buckets of {names[0]} and {n} hold different sentence counts: "
+                             f"their metrics come from different test sets")
+    return [{"bucket": r["bucket"], "lo": r["lo"], "hi": r["hi"], "n": r["n"], "key": i + 1}
+            for i, r in enumerate(first)
+            if r["n"] >= min_bucket and all(m["bleu_by_length"][i]["bleu"] is not None
+                                            for m in (metrics[n] for n in names))]
+
+
+def bucket_bleu(metrics: dict, bucket: dict) -> float:
+    return next(r["bleu"] for r in metrics["bleu_by_length"] if r["bucket"] == bucket["bucket"])
+
+
+class Checker:
+    """Checks claims against one run: ``metrics`` per model, optional per-sentence ``sentences``."""
+
+    def __init__(self, metrics: dict[str, dict], settings: dict, sentences: dict[str, Sentences], scale: str):
+        self.metrics, self.settings, self.scale = metrics, settings, scale
+        self.by_metric = sentences               # BLEU-like metric -> its per-sentence statistics
+        self.sentences = sentences.get("bleu")   # the length claims use Table 1's BLEU
+        self.level = settings["significance_level"]
+        self.method = (f"{100 * (1 - self.level):g}% bootstrap intervals, {self.sentences.resamples} resamples"
+                       if self.sentences else "measured values only: no per-sentence data, no intervals")
+
+    def bounds(self, samples: np.ndarray | None) -> tuple[float, float] | None:
+        return None if samples is None else interval(samples, self.level)
+
+    def diff_bounds(self, a: str, b: str, bucket: dict | None = None, metric: str = "bleu"):
+        """Paired interval of BLEU(a) − BLEU(b), on the whole test set or one bucket; no interval
+        for a metric without per-sentence statistics."""
+        sentences = self.by_metric.get(metric)
+        if sentences is None:
+            return None, None
+        members = sentences.members() if bucket is None else sentences.members(bucket["lo"], bucket["hi"])
+        samples = sentences.difference_samples(a, b, members, 0 if bucket is None else bucket["key"])
+        return samples, self.bounds(samples)
+
+    # ---- kinds -----------------------------------------------------------------------------------
+    def far_below(self, c: dict) -> dict:
+        """metric(model) at least ``far_below_margin`` below metric(than)."""
+        margin = self.settings["far_below_margin"]
+        a, b = self.metrics[c["model"]][c["metric"]], self.metrics[c["than"]][c["metric"]]
+        _, bounds = self.diff_bounds(c["than"], c["model"], metric=c["metric"])
+        v = verdict(b - a, margin - 1e-12, bounds)  # "at least margin": equal counts
+        return {"verdict": v, "numbers": {"difference": b - a, "interval": bounds, "threshold": margin},
+                "evidence": f"{label(c['model'])} {a:.2f} vs {label(c['than'])} {b:.2f}: "
+                            f"{label(c['than'])} higher by {b - a:.2f}{fmt_interval(bounds, 2)} "
+                            f"(needs >= {margin:g})"}
+
+    def at_least(self, c: dict) -> dict:
+        """metric(model) at most ``match_tolerance`` below metric(than): matches or beats it."""
+        tolerance = self.settings["match_tolerance"]
+        a, b = self.metrics[c["model"]][c["metric"]], self.metrics[c["than"]][c["metric"]]
+        _, bounds = self.diff_bounds(c["model"], c["than"], metric=c["metric"])
+        v = verdict(a - b, -tolerance - 1e-12, bounds)
+        return {"verdict": v, "numbers": {"difference": a - b, "interval": bounds, "threshold": -tolerance},
+                "evidence": f"{label(c['model'])} {a:.2f} vs {label(c['than'])} {b:.2f}: difference "
+                            f"{a - b:+.2f}{fmt_interval(bounds, 2)} (needs >= {-tolerance:g})"}
+
+    def degrades_less(self, c: dict) -> dict:
+        """On the same sentences, the (model − than) BLEU gap is (1) not below ``-match_tolerance`` on
+        the longest populated bucket — the model stays at or above the other on long sentences, as in
+        the paper's Figure 6 — and (2) larger there than on the shortest bucket."""
+        a, b = c["model"], c["than"]
+        buckets = populated_buckets(self.metrics, [a, b], self.settings["min_bucket_sentences"])
+        if len(buckets) < 2:
+            return {"verdict": NOT_CHECKED, "reason": "fewer than two populated length buckets",
+                    "evidence": f"needs two buckets of >= {self.settings['min_bucket_sentences']} sentences"}
+        rows, samples = [], {}
+        for bucket in buckets:
+            bleu_a, bleu_b = bucket_bleu(self.metrics[a], bucket), bucket_bleu(self.metrics[b], bucket)
+            samples[bucket["bucket"]], bounds = self.diff_bounds(a, b, bucket)
+            rows.append({"bucket": bucket["bucket"], "n": bucket["n"], "bleu_model": bleu_a, "bleu_than": bleu_b,
+                         "gap": bleu_a - bleu_b, "interval": bounds})
+        short, long = rows[0], rows[-1]
+        change = long["gap"] - short["gap"]
+        change_samples = (None if self.sentences is None
+                          else samples[long["bucket"]] - samples[short["bucket"]])  # independent draws
+        change_bounds = self.bounds(change_samples)
+        tolerance, floor = self.settings["match_tolerance"], self.settings["floor_bleu"]
+        stays = verdict(long["gap"], -tolerance - 1e-12, long["interval"])
+        grows = verdict(change, 0.0, change_bounds)
+        v = combine([stays, grows])
+        gap_text = "; ".join(f"{r['bucket']} words ({r['n']} sentences): {r['bleu_model']:.1f} − "
+                             f"{r['bleu_than']:.1f} = {r['gap']:+.1f}{fmt_interval(r['interval'])}"
+                             for r in (short, long))
+        evidence = (f"{label(a)} − {label(b)} BLEU on the same sentences, {gap_text}. "
+                    f"On the longest: {'at or above' if long['gap'] >= -tolerance else 'below'} "
+                    f"(needs gap >= {-tolerance:g}); gap change {change:+.1f}{fmt_interval(change_bounds)} "
+                    f"(needs > 0)")
+        reason = None
+        if max(long["bleu_model"], long["bleu_than"]) < floor:  # at the floor neither "holds up"
+            v, reason = INCONCLUSIVE, f"both models below {floor:g} BLEU on the longest bucket"
+            evidence += f"; {reason}"
+        out = {"verdict": v, "evidence": evidence,
+               "numbers": {"model": label(a), "than": label(b), "buckets": rows, "gap_change": change,
+                           "gap_change_interval": change_bounds, "tolerance": tolerance}}
+        return out | ({"reason": reason} if reason else {})
+
+    def degrades(self, c: dict) -> dict:
+        """Each model's BLEU on the longest populated bucket is below its BLEU on the shortest."""
+        buckets = populated_buckets(self.metrics, c["models"], self.settings["min_bucket_sentences"])
+        if len(buckets) < 2:
+            return {"verdict": NOT_CHECKED, "reason": "fewer than two populated length buckets",
+                    "evidence": f"needs two buckets of >= {self.settings['min_bucket_sentences']} sentences"}
+        short, long = buckets[0], buckets[-1]
+        verdicts, parts, numbers = [], [], {}
+        for n in c["models"]:
+            s, l = bucket_bleu(self.metrics[n], short), bucket_bleu(self.metrics[n], long)
+            bounds = None
+            if self.sentences is not None:  # the two buckets hold different sentences: independent draws
+                m_short = self.sentences.members(short["lo"], short["hi"])
+                m_long = self.sentences.members(long["lo"], long["hi"])
+                bounds = self.bounds(self.sentences.bleu_samples(n, m_short, short["key"])
+                                     - self.sentences.bleu_samples(n, m_long, long["key"]))
+            verdicts.append(verdict(s - l, 0.0, bounds))
+            numbers[n] = {"short": s, "long": l, "drop": s - l, "interval": bounds}
+            parts.append(f"{label(n)} {s:.1f} ({short['bucket']} words) → {l:.1f} ({long['bucket']}), "
+                         f"loses {s - l:.1f}{fmt_interval(bounds)}")
+        return {"verdict": combine(verdicts), "numbers": numbers,
+                "evidence": "; ".join(parts) + " (each needs a loss > 0)"}
+
+    def rate_above(self, c: dict) -> dict:
+        """A rate (e.g. ``agreement.error_rate``) of each model is above that of ``than``; the
+        interval is the normal approximation for a difference of two proportions over the items
+        each model was checked on (``<metric's parent>.checked``)."""
+        parent = c["metric"].rsplit(".", 1)[0]
+        z = NormalDist().inv_cdf(1 - self.level / 2)
+        than = self.metrics[c["than"]]
+        base, base_n = lookup(than, c["metric"]), lookup(than, f"{parent}.checked")
+        verdicts, parts, numbers = [], [], {}
+        for n in c["models"]:
+            rate, count = lookup(self.metrics[n], c["metric"]), lookup(self.metrics[n], f"{parent}.checked")
+            se = (rate * (1 - rate) / count + base * (1 - base) / base_n) ** 0.5
+            bounds = (rate - base - z * se, rate - base + z * se)
+            verdicts.append(verdict(rate - base, 0.0, bounds))
+            numbers[n] = {"rate": rate, "checked": count, "difference": rate - base, "interval": bounds}
+            parts.append(f"{label(n)} {100 * rate:.1f}% of {count} vs {label(c['than'])} "
+                         f"{100 * base:.1f}% of {base_n}: {100 * (rate - base):+.1f} points "
+                         f"[{100 * bounds[0]:+.1f}, {100 * bounds[1]:+.1f}]")
+        return {"verdict": combine(verdicts), "numbers": numbers,
+                "evidence": "; ".join(parts) + " (needs > 0; normal-approximation interval)"}
+
+    # ---- dispatch --------------------------------------------------------------------------------
+    def missing(self, c: dict, names: list[str]) -> str | None:
+        absent = [n for n in names if n not in self.metrics]
+        if absent:
+            return f"model missing: {', '.join(label(n) for n in absent)} not in this run"
+        metric = c.get("metric")
+        if c["kind"] == "rate_above":
+            parent = metric.rsplit(".", 1)[0]
+            needed = [metric, f"{parent}.checked"]
+        elif c["kind"] in ("degrades_less", "degrades"):
+            needed = ["bleu_by_length"]
         else:
-            ok = a >= b - tolerance
-            evidence = f"{na} {a:.2f} vs {nb} {b:.2f}: difference {a - b:+.2f} (needs >= {-tolerance})"
-            if bootstrap is not None:
-                test = bootstrap(claim["than"], claim["model"])
-                result["significance"] = test
-                better = "better" if a > b else "worse" if a < b else "equal"
-                significant = a != b and test["p_value"] < settings["significance_level"]
-                evidence += (f"; paired bootstrap ({test['resamples']} resamples): {na} is {better}, "
-                             f"p = {test['p_value']:.4f}, "
-                             f"{'significant' if significant else 'not significant'} at {settings['significance_level']}")
-    elif kind == "degrades_less":
-        da = length_drop(metrics[claim["model"]]["bleu_by_length"], min_bucket)
-        db = length_drop(metrics[claim["than"]]["bleu_by_length"], min_bucket)
-        if da is None or db is None:
-            return {**result, "verdict": "not checked", "evidence": "fewer than two populated length buckets"}
-        ok = da["relative_drop"] < db["relative_drop"]
-        evidence = "; ".join(
-            f"{PAPER_NAMES[n]} {d['bleu_short']:.1f} ({d['short']}) → {d['bleu_long']:.1f} ({d['long']}), "
-            f"drop {100 * d['relative_drop']:.0f}%" for n, d in ((claim["model"], da), (claim["than"], db)))
-    elif kind == "degrades":
-        drops = {n: length_drop(metrics[n]["bleu_by_length"], min_bucket) for n in names}
-        if any(d is None for d in drops.values()):
-            return {**result, "verdict": "not checked", "evidence": "fewer than two populated length buckets"}
-        ok = all(d["bleu_long"] < d["bleu_short"] for d in drops.values())
-        evidence = "; ".join(f"{PAPER_NAMES[n]} {d['bleu_short']:.1f} ({d['short']}) → {d['bleu_long']:.1f} "
-                             f"({d['long']})" for n, d in drops.items())
-    else:
-        raise ValueError(f"claim {claim['id']!r}: unknown kind {kind!r}")
-    return {**result, "verdict": "reproduced" if ok else "not reproduced", "evidence": evidence}
+            needed = [metric]
+        keys = [k for k in needed if any(lookup(self.metrics[n], k) is None for n in names)]
+        without = [label(n) for n in names if any(lookup(self.metrics[n], k) is None for k in needed)]
+        if keys:
+            return f"metric missing: no {', '.join(keys)} for {', '.join(without)}"
+        if c["kind"] == "rate_above":
+            empty = [label(n) for n in names if not lookup(self.metrics[n], needed[1])]
+            if empty:
+                return f"metric missing: nothing was checked ({needed[1]} = 0) for {', '.join(empty)}"
+        return None
+
+    def check(self, c: dict) -> dict:
+        names = [*c.get("models", [c.get("model")]), *([c["than"]] if "than" in c else [])]
+        head = {k: c[k] for k in ("id", "statement", "source")}
+        reason = self.missing(c, names)
+        if reason:
+            short = "model missing" if reason.startswith("model missing") else "metric missing"
+            return {**head, "verdict": NOT_CHECKED, "reason": short, "evidence": reason,
+                    "budget": budget(self.scale, [n for n in names if n in self.metrics], self.metrics),
+                    "method": self.method}
+        result = getattr(self, c["kind"])(c)
+        return {**head, **result, "budget": budget(self.scale, names, self.metrics), "method": self.method}
 
 
-def check_claims(path: str | Path, metrics: dict[str, dict], settings: dict, bootstrap=None) -> list[dict]:
-    claims = yaml.safe_load(Path(path).read_text())["claims"]
-    return [check_claim(c, metrics, settings, bootstrap) for c in claims]
+def load_claims(path: str | Path) -> list[dict]:
+    """The claims of ``path``, each checked for an id, a known kind and that kind's fields."""
+    path = Path(path)
+    claims = (yaml.safe_load(path.read_text()) or {}).get("claims")
+    if not isinstance(claims, list):
+        raise ValueError(f"{path}: needs a list under 'claims'")
+    for i, c in enumerate(claims):
+        where = f"{path}: claim {c.get('id', i + 1) if isinstance(c, dict) else i + 1}"
+        if not isinstance(c, dict) or not all(k in c for k in ("id", "statement", "source", "kind")):
+            raise ValueError(f"{where}: needs id, statement, source and kind")
+        if c["kind"] not in KINDS:
+            raise ValueError(f"{where}: unknown kind {c['kind']!r}; known: {', '.join(KINDS)}")
+        lacking = [k for k in KINDS[c["kind"]] if k not in c]
+        if lacking:
+            raise ValueError(f"{where}: kind {c['kind']} needs {', '.join(lacking)}")
+    return claims
+
+
+def check_claims(path: str | Path, metrics: dict[str, dict], settings: dict,
+                 sentences: Sentences | dict[str, Sentences] | None = None, scale: str = "") -> list[dict]:
+    """Every claim of ``path`` checked: ``{id, statement, source, verdict, evidence, budget, method,
+    numbers}`` plus ``reason`` when not checked or inconclusive for a stated reason. ``sentences``:
+    per-sentence statistics for ``bleu`` (and ``bleu_multi_ref`` where the test set has several
+    references); a lone ``Sentences`` is Table 1's ``bleu``."""
+    if isinstance(sentences, Sentences):
+        sentences = {"bleu": sentences}
+    checker = Checker(metrics, settings, sentences or {}, scale)
+    return [checker.check(c) for c in load_claims(path)]
+
+
+def display_verdict(claim: dict) -> str:
+    """``not checked (model missing)``: the verdict with its reason, as the report shows it."""
+    return f"{claim['verdict']} ({claim['reason']})" if claim.get("reason") else claim["verdict"]

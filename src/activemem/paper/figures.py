@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from activemem.models import PAPER_NAMES  # noqa: E402
+from activemem.paper.provenance import figure_metadata, footer  # noqa: E402
 
 STYLE = {  # marker, line style, grey level
     "neural_gpu": ("o", ":", "0.65"),
@@ -30,33 +31,41 @@ def _style(name: str) -> dict:
             "linewidth": 1.8, "markersize": 6}
 
 
-def save(fig, stem: Path) -> list[Path]:
+def save(fig, stem: Path, facts: dict | None = None, title: str = "") -> list[Path]:
+    """``stem.png`` and ``stem.pdf``, with the provenance footer and metadata when ``facts`` is given.
+
+    Byte-reproducible: no creation date is written and the metadata holds only the inputs' facts.
+    """
+    meta = figure_metadata(facts, title) if facts else {"png": {}, "pdf": {"CreationDate": None}}
+    if facts:  # below the axes, where it never covers data
+        fig.text(0.01, 0.005, footer(facts), fontsize=6, color="0.35", ha="left", va="bottom")
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for p in paths:
         tmp = p.with_name(p.stem + ".tmp" + p.suffix)
-        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=meta[p.suffix[1:]])
         tmp.replace(p)
     plt.close(fig)
     return paths
 
 
-def bleu_by_length_figure(series: dict[str, list[dict]], stem: Path, title: str) -> list[Path]:
-    """``series[model]`` is the ``bleu_by_length`` list of that model's metrics.json."""
+def bleu_by_length_figure(series: dict[str, list[dict]], stem: Path, title: str,
+                          facts: dict | None = None) -> list[Path]:
+    """``series[model]`` is a ``bleu_by_length`` list (of metrics.json or its extrapolation block)."""
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
-    labels = None
     for name, rows in series.items():
-        rows = [r for r in rows if r["n"] > 0]
-        labels = labels or [r["bucket"] for r in rows]
+        rows = [r for r in rows if r["n"] > 0 and r["bleu"] is not None]
         ax.plot([r["bucket"] for r in rows], [r["bleu"] for r in rows], **_style(name))
     ax.set_xlabel("source sentence length (words)")
     ax.set_ylabel("BLEU")
     ax.set_title(title, fontsize=10)
     ax.grid(True, color="0.9")
     ax.legend(frameon=False, fontsize=8)
-    return save(fig, stem)
+    fig.subplots_adjust(bottom=0.16)
+    return save(fig, stem, facts, title)
 
 
-def learning_curves_figure(logs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], stem: Path) -> list[Path]:
+def learning_curves_figure(logs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], stem: Path,
+                           facts: dict | None = None) -> list[Path]:
     """Training loss and dev perplexity against step, one line per model."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.4))
     for name, (train_log, dev_log) in logs.items():
@@ -68,4 +77,5 @@ def learning_curves_figure(logs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], s
     for ax in (left, right):
         ax.grid(True, color="0.9")
     right.legend(frameon=False, fontsize=8)
-    return save(fig, stem)
+    fig.subplots_adjust(bottom=0.18)
+    return save(fig, stem, facts, "Learning curves")

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from activemem.models import PAPER_NAMES
+from activemem.paper.tables import TABLE1_KEYS
 
 BOUND = re.compile(r"^\s*(<=|>=|<|>)\s*([-+]?\d+(?:\.\d+)?)\s*$")
 RELATION = re.compile(r"^\s*(<=|>=|<|>)\s*([a-z_]+)\s*$")
@@ -59,16 +60,24 @@ def parse_cell(raw: dict, where: str) -> Cell:
 
 
 def load_published(path: str | Path) -> dict:
-    """``{"columns": {key: label}, "models": {name: {column: Cell}}, ...}``."""
+    """``{"table", "task", "models": {name: {column: Cell}}}``; every row holds every Table 1 column
+    (``tables.TABLE1``, the one definition of those columns)."""
     path = Path(path)
-    raw = yaml.safe_load(path.read_text())
-    columns = raw["columns"]
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("models"), dict):
+        raise ValueError(f"{path}: needs a mapping 'models: {{name: {{column: cell}}}}'")
     cells = {}
     for model, row in raw["models"].items():
         if model not in PAPER_NAMES:
             raise ValueError(f"{path}: unknown model {model!r}; known: {sorted(PAPER_NAMES)}")
-        missing = set(columns) - set(row)
-        if missing:
-            raise ValueError(f"{path}: model {model!r} lacks columns {sorted(missing)}")
-        cells[model] = {col: parse_cell(row[col], f"{path}: {model}.{col}") for col in columns}
-    return {"table": raw.get("table", ""), "task": raw.get("task", ""), "columns": columns, "models": cells}
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}: model {model!r} needs one cell per column {list(TABLE1_KEYS)}")
+        missing, extra = set(TABLE1_KEYS) - set(row), set(row) - set(TABLE1_KEYS)
+        if missing or extra:
+            raise ValueError(f"{path}: model {model!r} must have exactly the Table 1 columns "
+                             f"{list(TABLE1_KEYS)}; missing {sorted(missing)}, unknown {sorted(extra)}")
+        cells[model] = {col: parse_cell(row[col], f"{path}: {model}.{col}") for col in TABLE1_KEYS}
+    return {"table": raw.get("table", ""), "task": raw.get("task", ""), "models": cells}

@@ -1,51 +1,255 @@
-"""Table 1 from the regenerated metrics or from the published cells, through one Jinja template.
+"""Every table of the paper stage, as plain ``{header, align, rows, notes}`` data.
 
-Both tables go through the same template and the same row order, so
+Table 1's columns are defined here once (``TABLE1``); ``paper/published.yaml`` rows, the regenerated
+rows and every template (``table1.{md,tex}.j2``, the report's) use this definition. The regenerated
+and the published Table 1 go through the same template and the same row order, so
 ``diff table1.published.md table1.md`` shows exactly the numbers that moved.
+
+A table here is a dict ``{"header": [...], "align": "lrr", "rows": [[cell, ...], ...], "notes": [...]}``
+of strings; the Jinja macros in ``paper/templates/macros.j2`` render it as Markdown or HTML. A
+model without a number shows ``?`` (unknown) or ``—`` (does not apply to that model).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-import pandas as pd
+import markupsafe
 
 from activemem.models import PAPER_NAMES
 
-COLUMNS = ("perplexity", "log_perplexity", "bleu")
-DIGITS = {"perplexity": 2, "log_perplexity": 3, "bleu": 1}
-LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "<": r"$<$", ">": r"$>$"}
+UNKNOWN, NOT_APPLICABLE = "?", "—"
+TRUNCATED_MARK = "†"
+NEURAL_GPU_FAMILY = ("neural_gpu", "markovian_neural_gpu", "extended_neural_gpu")
 
 
-def metrics_frame(metrics: dict[str, dict]) -> pd.DataFrame:
-    """One row per model (registry order) with the Table 1 columns, as numbers."""
-    rows = [{"name": name, "model": PAPER_NAMES[name], **{c: metrics[name][c] for c in COLUMNS}}
-            for name in PAPER_NAMES if name in metrics]
-    return pd.DataFrame(rows).set_index("name")
+@dataclass(frozen=True)
+class Column:
+    key: str     # metrics.json key (dotted for nested keys)
+    label: str   # header text
+    digits: int  # decimals shown
 
 
-def regenerated_rows(frame: pd.DataFrame) -> list[dict]:
-    return [{"model": row["model"], **{c: f"{row[c]:.{DIGITS[c]}f}" for c in COLUMNS}}
-            for _, row in frame.iterrows()]
+TABLE1 = (Column("perplexity", "Perplexity", 2), Column("log_perplexity", "log-Perplexity", 3),
+          Column("bleu", "BLEU", 1))
+TABLE1_KEYS = tuple(c.key for c in TABLE1)
+BOLD = re.compile(r"\*\*(.+?)\*\*")
+LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "<": r"$<$", ">": r"$>$",
+                 TRUNCATED_MARK: r"\textsuperscript{\dag}"}
 
 
-def published_rows(published: dict, names: list[str]) -> list[dict]:
-    return [{"model": PAPER_NAMES[name],
-             **{c: published["models"][name][c].display(DIGITS[c]) for c in COLUMNS}} for name in names]
+def label(name: str) -> str:
+    return PAPER_NAMES.get(name, name)
 
 
+def ordered(names: list[str]) -> list[str]:
+    """The paper's row order (registry order); a name outside the registry goes last, as given."""
+    return [n for n in PAPER_NAMES if n in names] + [n for n in names if n not in PAPER_NAMES]
+
+
+def value(metrics: dict, dotted: str):
+    node = metrics
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or node.get(part) is None:
+            return None
+        node = node[part]
+    return node
+
+
+def number(x, digits: int, missing: str = UNKNOWN) -> str:
+    return missing if x is None else f"{round(x, digits) + 0.0:.{digits}f}"  # + 0.0: never "-0.0"
+
+
+def table(header: list[str], rows: list[list[str]], notes: list[str] | None = None) -> dict:
+    return {"header": header, "align": "l" + "r" * (len(header) - 1), "rows": rows, "notes": notes or []}
+
+
+# ---- Table 1 ---------------------------------------------------------------------------------------
+def truncated_note(names: list[str], metrics: dict[str, dict]) -> list[str]:
+    cut = [n for n in names if metrics[n].get("truncated")]
+    if not cut:
+        return []
+    runs = ", ".join(f"{label(n)} at step {metrics[n]['train_steps']} of {metrics[n].get('train_max_steps', '?')}"
+                     for n in cut)
+    return [f"{TRUNCATED_MARK} Training cut short by the wall-clock limit (train.max_minutes): {runs}. "
+            f"These numbers are not the preset's run."]
+
+
+def model_cell(name: str, metrics: dict) -> str:
+    return label(name) + (f" {TRUNCATED_MARK}" if metrics.get("truncated") else "")
+
+
+def regenerated_table1(names: list[str], metrics: dict[str, dict]) -> dict:
+    names = ordered(names)
+    rows = [[model_cell(n, metrics[n]), *(number(value(metrics[n], c.key), c.digits) for c in TABLE1)]
+            for n in names]
+    return table(["Model", *(c.label for c in TABLE1)], rows, truncated_note(names, metrics))
+
+
+def published_table1(published: dict, names: list[str]) -> tuple[dict, list[str]]:
+    """The published rows of ``names``; a model the paper has no row for shows ``?`` and a warning."""
+    rows, warnings = [], []
+    for n in ordered(names):
+        cells = published["models"].get(n)
+        if cells is None:
+            warnings.append(f"{label(n)} has no row in published.yaml: its published cells show {UNKNOWN}")
+            rows.append([label(n), *(UNKNOWN for _ in TABLE1)])
+        else:
+            rows.append([label(n), *(cells[c.key].display(c.digits) for c in TABLE1)])
+    return table(["Model", *(c.label for c in TABLE1)], rows), warnings
+
+
+def side_by_side(regenerated: dict, published: dict) -> dict:
+    """Regenerated Table 1 with the published BLEU beside it (the HTML report's one table)."""
+    bleu = 1 + TABLE1_KEYS.index("bleu")
+    rows = [[*r, p[bleu]] for r, p in zip(regenerated["rows"], published["rows"])]
+    return table([*regenerated["header"], "published BLEU"], rows, regenerated["notes"])
+
+
+# ---- beside Table 1: what the paper argues, measured ----------------------------------------------
+def measured_table(names: list[str], metrics: dict[str, dict]) -> dict | None:
+    """Multi-reference BLEU and the agreement error rate per model; None when neither was measured."""
+    names = ordered(names)
+    if not any(value(metrics[n], "bleu_multi_ref") is not None or value(metrics[n], "agreement.error_rate")
+               is not None for n in names):
+        return None
+    refs = max((value(metrics[n], "references") or 1 for n in names), default=1)
+    rows = []
+    for n in names:
+        m = metrics[n]
+        kinds = value(m, "agreement.errors_by_kind") or {}
+        of = value(m, "agreement.checked_by_kind") or {}
+        rows.append([model_cell(n, m), number(value(m, "bleu"), 1),
+                     number(value(m, "bleu_multi_ref"), 1, NOT_APPLICABLE),
+                     number(None if value(m, "agreement.error_rate") is None
+                            else 100 * value(m, "agreement.error_rate"), 1, NOT_APPLICABLE),
+                     (f"{value(m, 'agreement.checked')} / {value(m, 'agreement.noun_phrases')}"
+                      if value(m, "agreement.noun_phrases") is not None else NOT_APPLICABLE),
+                     ", ".join(f"{k} {v}" + (f"/{of[k]}" if k in of else "") for k, v in sorted(kinds.items()))
+                     or NOT_APPLICABLE])
+    notes = ["BLEU (1 reference) is Table 1's number. "
+             f"BLEU ({refs} references) scores the same output against every valid translation the demo "
+             "grammar knows (noun synonyms of another gender change articles, adjectives and participles): "
+             "a model is not penalised for choosing a different valid noun.",
+             "Agreement errors: the share of the output's noun phrases (found in the output) whose "
+             "determiner, adjective or participle disagrees with its noun in gender or number. The paper "
+             "argues that a decoder emitting words in parallel cannot keep such choices consistent."]
+    return table(["Model", "BLEU (1 reference)", f"BLEU ({refs} references)", "Agreement errors (%)",
+                  "Noun phrases checked", "Disagreeing modifiers"], rows, notes)
+
+
+# ---- runs: budget, decoding, both BLEUs of the Neural GPU family -----------------------------------
+def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) -> dict:
+    """``width``: evaluate.width of the settings, used where metrics.json does not record it."""
+    names = ordered(names)
+    widths = {metrics[n].get("width") for n in names} - {None}
+    width = widths.pop() if len(widths) == 1 else width
+    fixed = any(value(metrics[n], "bleu_fixed_width") is not None for n in names)
+    ratio = any(value(metrics[n], "length_ratio") is not None for n in names)
+    header = ["Model", "Parameters", "Training steps", "Training time (s)", "Decoding (sentences/s)",
+              "BLEU beam" + (f" (width {width})" if fixed and width else ""),
+              *(["BLEU beam (fixed width)"] if fixed else []), "BLEU greedy", "chrF",
+              *(["Length ratio", "Length ratio (training lengths)"] if ratio else [])]
+    rows = []
+    for n in names:
+        m = metrics[n]
+        steps = (f"{m['train_steps']} / {m['train_max_steps']}" if m.get("train_max_steps") is not None
+                 else f"{m['train_steps']}") + (f" {TRUNCATED_MARK}" if m.get("truncated") else "")
+        family = n in NEURAL_GPU_FAMILY
+        rows.append([model_cell(n, m), f"{m['parameters']:,}", steps, number(m.get("train_seconds"), 0),
+                     number(m.get("decode_sentences_per_s"), 1), number(m.get("bleu"), 1),
+                     *([number(value(m, "bleu_fixed_width"), 1, UNKNOWN if family else NOT_APPLICABLE)]
+                       if fixed else []),
+                     number(m.get("bleu_greedy"), 1), number(m.get("chrf"), 1),
+                     *([number(value(m, "length_ratio"), 2), number(value(m, "length_ratio_within_training"), 2)]
+                       if ratio else [])])
+    notes = truncated_note(names, metrics)
+    if fixed:
+        notes.append("The Neural GPU family's output length is tied to its memory width. 'BLEU beam' decodes "
+                     + ("with the authors' width search (every width from |src| to 2·|src|+8, the best "
+                        "length-normalised hypothesis kept)" if width == "search" else f"with evaluate.width: {width}")
+                     + "; 'fixed width' decodes at one memory width per sentence, an ablation.")
+    if ratio:
+        pairs = {(value(metrics[n], "within_training_sentences"), value(metrics[n], "train_source_max_words"))
+                 for n in names}
+        count, words = pairs.pop() if len(pairs) == 1 else (None, None)
+        detail = f" ({count} sentences of at most {words} words)" if None not in (count, words) else ""
+        notes.append("Length ratio: hypothesis / reference length (sacreBLEU), on all test sentences and on "
+                     f"those whose source is no longer than the longest training source{detail}.")
+    return table(header, rows, notes)
+
+
+# ---- BLEU by length --------------------------------------------------------------------------------
+def length_table(names: list[str], series: dict[str, list[dict]]) -> dict:
+    """One row per populated length bucket: sentences, then BLEU of each model."""
+    names = ordered(names)
+    first = series[names[0]]
+    rows = [[row["bucket"], str(row["n"]), *(number(series[n][i]["bleu"], 1) for n in names)]
+            for i, row in enumerate(first) if row["n"] > 0]
+    return table(["Length (words)", "Sentences", *(label(n) for n in names)], rows)
+
+
+def gap_table(claim: dict) -> dict | None:
+    """Per-bucket BLEU gap of the length claim with its paired-bootstrap interval."""
+    numbers = claim.get("numbers") or {}
+    buckets = numbers.get("buckets")
+    if not buckets:
+        return None
+    model, than = numbers["model"], numbers["than"]
+    rows = [[b["bucket"], str(b["n"]), f"{b['bleu_model']:.1f}", f"{b['bleu_than']:.1f}", f"{b['gap']:+.1f}",
+             NOT_APPLICABLE if b["interval"] is None else f"[{b['interval'][0]:+.1f}, {b['interval'][1]:+.1f}]"]
+            for b in buckets]
+    return table(["Length (words)", "Sentences", model, than, "Difference", "Bootstrap interval"], rows)
+
+
+# ---- beyond the paper: extrapolation ---------------------------------------------------------------
+def extrapolation_table(names: list[str], metrics: dict[str, dict]) -> dict | None:
+    names = [n for n in ordered(names) if value(metrics[n], "extrapolation.bleu") is not None]
+    if not names:
+        return None
+    multi = any(value(metrics[n], "extrapolation.bleu_multi_ref") is not None for n in names)
+    agree = any(value(metrics[n], "extrapolation.agreement.error_rate") is not None for n in names)
+    rows = []
+    for n in names:
+        rate = value(metrics[n], "extrapolation.agreement.error_rate")
+        rows.append([model_cell(n, metrics[n]), number(value(metrics[n], "bleu"), 1),
+                     number(value(metrics[n], "extrapolation.bleu"), 1),
+                     *([number(value(metrics[n], "extrapolation.bleu_multi_ref"), 1)] if multi else []),
+                     *([number(None if rate is None else 100 * rate, 1)] if agree else []),
+                     number(value(metrics[n], "extrapolation.perplexity"), 2),
+                     number(value(metrics[n], "extrapolation.length_ratio"), 2),
+                     str(value(metrics[n], "extrapolation.sentences") or UNKNOWN)])
+    return table(["Model", "BLEU (Table 1 test)", "BLEU (longer test)",
+                  *(["BLEU (longer test, all references)"] if multi else []),
+                  *(["Agreement errors (longer test, %)"] if agree else []),
+                  "Perplexity (longer test)", "Length ratio (longer test)", "Sentences"], rows)
+
+
+# ---- rendering -------------------------------------------------------------------------------------
 def latex(text: str) -> str:
-    return "".join(LATEX_ESCAPES.get(ch, ch) for ch in str(text))
+    return "".join(LATEX_ESCAPES.get(ch, ch) for ch in BOLD.sub(r"\1", str(text)))
+
+
+def md_cell(text: str) -> str:
+    """A Markdown table cell: a ``|`` inside would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
+def strong(text: str) -> markupsafe.Markup:
+    """HTML cell: escaped text, with Markdown's ``**bold**`` (the tables' alarm) as <strong>."""
+    return markupsafe.Markup(BOLD.sub(r"<strong>\1</strong>", str(markupsafe.escape(str(text)))))
 
 
 def environment(templates: str | Path, autoescape: bool = False) -> jinja2.Environment:
     """Templates from ``templates``; ``autoescape`` for HTML, off for Markdown and LaTeX."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, autoescape=autoescape)
-    env.filters["latex"] = latex
+    env.filters.update(latex=latex, mdcell=md_cell, strong=strong)
     return env
 
 
-def render_table(env: jinja2.Environment, fmt: str, rows: list[dict]) -> str:
-    return env.get_template(f"table1.{fmt}.j2").render(rows=rows)
+def render_table(env: jinja2.Environment, fmt: str, table1: dict) -> str:
+    return env.get_template(f"table1.{fmt}.j2").render(table=table1)

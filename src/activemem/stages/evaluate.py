@@ -8,12 +8,27 @@ Outputs in ``<out>``: ``metrics.json`` (stable keys, read by the paper stage and
 ``hypotheses.txt`` (beam search, one per test sentence; ``hypotheses.greedy.txt`` for greedy) and
 ``bleu_by_length.json`` (the Figure 6 series of this model).
 
-``metrics.json`` keys: ``bleu`` and ``chrf`` (beam search, test), ``bleu_greedy``,
-``perplexity``/``log_perplexity`` (test, per sub-word token, teacher-forced),
-``perplexity_per_word``, ``dev`` (the same for dev), ``sacrebleu_signature``, ``bleu_by_length``
-(list of ``{bucket, lo, hi, n, bleu}``), ``parameters``, ``train_steps``, ``train_seconds``,
-``decode_sentences_per_s``, ``train_max_steps``, ``truncated`` (training cut by ``max_minutes``) and
-``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash).
+``metrics.json`` keys: ``bleu`` and ``chrf`` (beam search, test, against ``test.fr`` alone: the
+paper's Table 1 number), ``bleu_greedy``, ``perplexity``/``log_perplexity`` (test, per sub-word
+token, teacher-forced), ``perplexity_per_word``, ``dev`` (the same for dev), ``sacrebleu_signature``,
+``bleu_by_length`` (list of ``{bucket, lo, hi, n, bleu}``), ``parameters``, ``train_steps``,
+``train_seconds``, ``decode_sentences_per_s``, ``train_max_steps``, ``truncated`` (training cut by
+``max_minutes``) and ``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash).
+
+Several references and agreement (``evaluate/references.py``; None where the scale has one reference
+and no noun-phrase records, i.e. WMT): ``bleu_multi_ref`` and ``multi_ref_signature`` (every valid
+reference, ``nrefs:N``), ``references`` (stream count) and ``agreement`` (``{noun_phrases, checked,
+errors, error_rate, not_found, modifiers_checked, checked_by_kind, errors_by_kind}``, see
+``evaluate/agreement.py``).
+
+Length: ``length_ratio`` (sacreBLEU hypothesis/reference length, test, first reference) and
+``length_ratio_within_training`` on the ``within_training_sentences`` test sentences whose source
+is at most ``train_source_max_words`` words, the longest training source (prepare manifest).
+
+``extrapolation``: the split ``test_long`` (more clauses than training), decoded with the same model
+and settings: ``{split, bleu, bleu_multi_ref, multi_ref_signature, references, agreement,
+bleu_by_length, sentences, perplexity, length_ratio}``; None when the scale has no such split. Its
+beam hypotheses go to ``hypotheses.test_long.txt`` (empty then).
 """
 
 from __future__ import annotations
@@ -29,9 +44,10 @@ from activemem.config import ParamsError, get
 from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, verify_files
 from activemem.data.vocab import SubwordVocab
-from activemem.evaluate.bleu import bleu_by_length, check_aligned, corpus_scores
+from activemem.evaluate.bleu import bleu_by_length, check_aligned, corpus_scores, length_ratio_within
 from activemem.evaluate.perplexity import perplexities, split_nll
-from activemem.evaluate.translate import translate
+from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
+from activemem.evaluate.translate import has_memory_width, translate
 from activemem.provenance import provenance
 from activemem.stages._common import params_or_exit, parser, run_stage, write_lines
 from activemem.train.checkpoint import CheckpointError, load_model
@@ -54,7 +70,10 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     device = pick_device(get(params, "train.device", str))
     threads = get(params, "train.threads", int, 1)
     torch.set_num_threads(threads)  # part of the result on CPU, like in training
-    verify_files(data, json.loads((data / "manifest.json").read_text())["files"], ("test.npz", "dev.npz"))
+    manifest = json.loads((data / "manifest.json").read_text())
+    long_split = EXTRAPOLATION_SPLIT if EXTRAPOLATION_SPLIT in manifest["pairs"] else None
+    verify_files(data, manifest["files"], ("dev.npz", *split_files(manifest, "test"),
+                                           *(split_files(manifest, long_split) if long_split else ())))
     model, ckpt = load_model(checkpoint, device)
     if ckpt["model_name"] != model_name:
         raise ParamsError(f"{checkpoint} holds a {ckpt['model_name']} model, not {model_name}")
@@ -67,23 +86,52 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
                         f"{len(references)} lines: refusing to score misaligned text")
 
     decode = {k: ev[k] for k in ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset", "width")}
+    decode["max_width"] = get(params, "train.buckets", list)[-1]  # the width search stops at the widest trained
     beam, beam_stats = translate(model, test, vocab, device, beam_size=ev["beam_size"],
                                  desc=f"{model_name} beam", progress=progress, **decode)
+    # The fixed-width ablation (same beam) beside the searched width; None where width means nothing.
+    bleu_fixed_width = None
+    if has_memory_width(model):
+        fixed_beam = beam if ev["width"] == "fixed" else translate(
+            model, test, vocab, device, beam_size=ev["beam_size"], desc=f"{model_name} beam, fixed width",
+            progress=progress, **{**decode, "width": "fixed"})[0]
+        bleu_fixed_width = corpus_scores(fixed_beam, references)["bleu"]
     greedy, _ = translate(model, test, vocab, device, beam_size=1, desc=f"{model_name} greedy",
                           progress=progress, **decode)
     scores = corpus_scores(beam, references)
     by_length = bleu_by_length(sources, beam, references, ev["length_buckets"])
     test_ppl = split_perplexity(model, data, "test", device, ev["batch_size"])
+    test_split = load_split(data, manifest, "test")
+    if "longest_train_source" not in manifest:
+        raise DataError(f"{data / 'manifest.json'} has no longest_train_source: rerun the prepare stage")
+    longest_train = manifest["longest_train_source"]["words"]
+    within_ratio, within_n = length_ratio_within(sources, beam, references, longest_train)
+    extrapolation, long_beam = None, []
+    if long_split:  # the same model and decoding settings on sentences longer than any trained on
+        long = load_split(data, manifest, long_split)
+        long_beam, _ = translate(model, long.encoded, vocab, device, beam_size=ev["beam_size"],
+                                 desc=f"{model_name} {long_split}", progress=progress, **decode)
+        long_scores = corpus_scores(long_beam, long.references)
+        extrapolation = {
+            "split": long_split, "bleu": long_scores["bleu"], **multi_reference_scores(long_beam, long),
+            "bleu_by_length": bleu_by_length(long.sources, long_beam, long.references, ev["length_buckets"]),
+            "sentences": len(long_beam), "length_ratio": long_scores["length_ratio"],
+            "perplexity": split_perplexity(model, data, long_split, device, ev["batch_size"])["perplexity"]}
     summary = ckpt["state"]
     metrics = {
         "model": model_name, "scale": params["scale"],
         "bleu": scores["bleu"], "chrf": scores["chrf"],
-        "bleu_greedy": corpus_scores(greedy, references)["bleu"],
+        "bleu_greedy": corpus_scores(greedy, references)["bleu"], "bleu_fixed_width": bleu_fixed_width,
+        "width": ev["width"],
         "perplexity": test_ppl["perplexity"], "log_perplexity": test_ppl["log_perplexity"],
         "perplexity_per_word": test_ppl["perplexity_per_word"],
         "perplexity_unit": "per sub-word token (EOS included), teacher-forced, test split",
         "test": test_ppl, "dev": split_perplexity(model, data, "dev", device, ev["batch_size"]),
         "sacrebleu_signature": scores["sacrebleu_signature"], "chrf_signature": scores["chrf_signature"],
+        **multi_reference_scores(beam, test_split),
+        "length_ratio": scores["length_ratio"], "length_ratio_within_training": within_ratio,
+        "within_training_sentences": within_n, "train_source_max_words": longest_train,
+        "extrapolation": extrapolation,
         "bleu_by_length": by_length, "beam_size": ev["beam_size"], "length_penalty": ev["length_penalty"],
         "parameters": model.num_parameters(), "train_steps": summary["step"],
         "train_seconds": summary["seconds"], "decode_sentences_per_s": beam_stats["sentences_per_s"],
@@ -95,6 +143,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     }
     write_lines(out / "hypotheses.txt", beam)
     write_lines(out / "hypotheses.greedy.txt", greedy)
+    write_lines(out / f"hypotheses.{EXTRAPOLATION_SPLIT}.txt", long_beam)
     write_json(out / "bleu_by_length.json", [{"model": model_name, **row} for row in by_length])
     write_json(out / "metrics.json", metrics)
     return metrics

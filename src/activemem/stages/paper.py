@@ -7,7 +7,12 @@ Reads every model's ``metrics.json``, logs and hypotheses under ``<results>``, t
 (``<paper>/published.yaml``), the claims (``<paper>/claims.yaml``) and the Jinja templates
 (``<paper>/templates``). Writes to ``<out>``: ``table1.{md,tex}`` and ``table1.published.{md,tex}``
 (same template: ``diff`` them), ``bleu_by_length.{png,pdf}``, ``learning_curves.{png,pdf}``,
+``extrapolation_bleu_by_length.{png,pdf}`` (only when the models were tested on the longer split),
 ``claims.json``, ``report.md`` and a self-contained ``report.html``.
+
+It renders exactly the models of ``params.yaml`` ``models``; warnings (uncommitted edits, models
+from different code or settings, truncated training, a model without a published row) go to stderr
+and open the report.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from activemem.config import get
+from activemem.config import ParamsError, get
+from activemem.paper.claims import display_verdict
 from activemem.paper.report import build
 from activemem.stages._common import params_or_exit, parser, run_stage
 
@@ -28,18 +34,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="output folder, e.g. paper/build/<scale>")
     args = p.parse_args(argv)
     params = params_or_exit(args)
-    settings = {k: get(params, f"report.{k}", float, 0)
-                for k in ("far_below_margin", "match_tolerance", "significance_level")}
-    settings["min_bucket_sentences"] = get(params, "report.min_bucket_sentences", int, 1)
-    evaluate = {"bootstrap_resamples": get(params, "evaluate.bootstrap_resamples", int, 1),
-                "seed": get(params, "evaluate.seed", int)}
+    try:
+        settings = {k: get(params, f"report.{k}", float, 0)
+                    for k in ("far_below_margin", "match_tolerance", "significance_level", "floor_bleu")}
+        settings["min_bucket_sentences"] = get(params, "report.min_bucket_sentences", int, 1)
+        evaluate = {"bootstrap_resamples": get(params, "evaluate.bootstrap_resamples", int, 1),
+                    "seed": get(params, "evaluate.seed", int), "width": get(params, "evaluate.width", str)}
+    except ParamsError as err:
+        sys.exit(f"error: {err}")
+    if not 0 < settings["significance_level"] < 1:
+        sys.exit(f"error: {params['path']}: 'report.significance_level' must be between 0 and 1, "
+                 f"got {settings['significance_level']}")
     try:
         result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
                        Path(args.paper), Path(args.out), settings, evaluate)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     for claim in result["claims"]:
-        print(f"[{claim['verdict']}] {claim['statement']} — {claim['evidence']}")
+        print(f"[{display_verdict(claim)}] {claim['statement']} — {claim['evidence']} ({claim['budget']})")
 
 
 if __name__ == "__main__":

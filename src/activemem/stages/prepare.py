@@ -5,8 +5,19 @@
 
 Outputs in ``<out>``: ``{split}.en`` / ``{split}.fr`` (cleaned text; dev/test are the BLEU
 references), ``spm.model`` / ``spm.vocab``, ``{split}.npz`` (encoded, see ``data/store.py``),
-``report.json`` (pairs read, kept and dropped by reason, per split) and ``manifest.json`` (sizes and
-SHA-256 of every output).
+``report.json`` (pairs read, kept and dropped by reason, per split) and ``manifest.json``.
+
+Splits: train, dev and test, plus any further split that ``sources.json`` lists (the demo's
+``test_long``), prepared like test: kept as published, never width-filtered. Where the download
+stage wrote further reference streams (``<split>.fr.ref2`` …) and noun-phrase records
+(``<split>.np.jsonl``), they are copied line for line; they stay aligned because an evaluation
+split drops no pair (a split that did would be refused).
+
+``manifest.json``: ``vocab_size``; ``pairs`` (kept, per split); ``references`` (per evaluation split,
+its reference files, ``<split>.fr`` first: one for WMT, ``data.references`` for the demo);
+``noun_phrases`` (per split with records, its ``.np.jsonl``); ``longest_train_source`` (``words`` and
+``subwords`` of the longest kept training source, the bound of "within training length"); and
+``files`` (size and SHA-256 of every output).
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from tqdm import tqdm
 from activemem.atomic import write_json
 from activemem.config import ParamsError, get
 from activemem.data.clean import clean_pairs
+from activemem.data.lines import read_lines
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import file_digest, save_split
 from activemem.data.vocab import SubwordVocab, train_vocab
@@ -32,13 +44,24 @@ def read_split(raw: Path, files: list[list[str]]):
         yield from read_parallel(en_path, fr_path)
 
 
+def copy_aligned(raw: Path, out: Path, name: str, report, split: str) -> None:
+    """Copy a per-sentence file of an evaluation split (a reference stream, noun-phrase records)."""
+    lines = read_lines(raw / name)
+    if len(lines) != report.read or report.kept != report.read:
+        raise DataError(f"{raw / name}: has {len(lines)} lines for {report.read} '{split}' pairs of which "
+                        f"{report.kept} were kept: it cannot stay aligned with {split}.fr")
+    write_lines(out / name, lines)
+
+
 def prepare(params: dict, raw: Path, out: Path) -> dict:
-    sources = json.loads((raw / "sources.json").read_text())["splits"]
+    listing = json.loads((raw / "sources.json").read_text())
+    sources = listing["splits"]
     max_ratio = get(params, "prepare.max_ratio", float, minimum=1.0)
     max_words = get(params, "prepare.max_words", int, minimum=1)
     max_width = get(params, "prepare.max_width", int, minimum=2)
+    splits = list(SPLITS) + [s for s in sources if s not in SPLITS]
     texts, reports = {}, {}
-    for split in SPLITS:
+    for split in splits:
         if split not in sources:
             raise ParamsError(f"{raw / 'sources.json'} has no '{split}' split")
         pairs = tqdm(read_split(raw, sources[split]), desc=f"clean {split}", unit="pairs", mininterval=1.0)
@@ -52,7 +75,7 @@ def prepare(params: dict, raw: Path, out: Path) -> dict:
                         get(params, "prepare.model_type", str), get(params, "prepare.seed", int),
                         get(params, "prepare.max_vocab_sentences", int, minimum=1))
     vocab = SubwordVocab(model)
-    for split in SPLITS:
+    for split in splits:
         en = vocab.encode([p[0] for p in texts[split]])
         fr = vocab.encode([p[1] for p in texts[split]])
         if split == "train":
@@ -62,17 +85,35 @@ def prepare(params: dict, raw: Path, out: Path) -> dict:
                 reports[split].drop("wider_than_max_width", f"{split} (sub-words > {max_width})",
                                     count=len(en) - len(keep))
             reports[split].kept = len(keep)
+            if not keep:
+                raise DataError(f"train: every pair is wider than prepare.max_width={max_width} sub-words")
             texts[split] = [texts[split][i] for i in keep]
             en, fr = [en[i] for i in keep], [fr[i] for i in keep]
+            longest = {"words": max(len(p[0].split()) for p in texts[split]), "subwords": max(map(len, en))}
         write_lines(out / f"{split}.en", (p[0] for p in texts[split]))
         write_lines(out / f"{split}.fr", (p[1] for p in texts[split]))
         save_split(out / f"{split}.npz", en, fr)
 
-    report = {split: reports[split].as_dict() for split in SPLITS}
+    references, records = {}, {}
+    for split in splits:
+        if split == "train":
+            continue
+        extra = listing.get("references", {}).get(split, [])
+        if split != "dev":
+            references[split] = [f"{split}.fr"] + extra
+        for name in extra:
+            copy_aligned(raw, out, name, reports[split], split)
+        if split in listing.get("noun_phrases", {}):
+            records[split] = listing["noun_phrases"][split]
+            copy_aligned(raw, out, records[split], reports[split], split)
+
+    report = {split: reports[split].as_dict() for split in splits}
     write_json(out / "report.json", report)
     files = sorted(p.name for p in out.iterdir() if p.name != "manifest.json" and not p.name.endswith(".tmp"))
     write_json(out / "manifest.json", {"vocab_size": len(vocab),
-                                       "pairs": {s: reports[s].kept for s in SPLITS},
+                                       "pairs": {s: reports[s].kept for s in splits},
+                                       "references": references, "noun_phrases": records,
+                                       "longest_train_source": longest,
                                        "files": {name: file_digest(out / name) for name in files}})
     return report
 
