@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from activemem import models
-from activemem.models import decoding
+from activemem.models import decoding, width_search
 from activemem.tokens import BOS, EOS, PAD
 
 from conftest import TINY, VOCAB, random_batch, shift_right
@@ -123,3 +123,47 @@ def test_width_search_is_at_least_as_good_as_the_fixed_width():
     assert (searched.normalized(0.0) >= fixed.normalized(0.0) - 1e-5).all()
     narrow = model.hypotheses(src, max_len=8, width=5)
     assert narrow.tokens.size(1) <= 5
+
+
+@pytest.mark.parametrize("name", ["neural_gpu", "markovian_neural_gpu", "extended_neural_gpu"])
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_row_in_a_wide_tensor_equals_the_row_decoded_alone(name, beam):
+    """Columns beyond a row's width held at zero (and its encoder stopped after its own steps) are
+    exactly a memory of that width: the width search may decode many widths in one tensor."""
+    torch.manual_seed(3)
+    model = models.build(name, VOCAB, **TINY[name]).eval()
+    src, _ = random_batch(batch=4, src_len=5)                 # the last source has 3 tokens
+    widths = torch.tensor([5, 9, 7, 3])
+    together = decoding.search(model, src, 9, beam, 0.6, width=widths, limits=widths)
+    for row, w in enumerate(widths.tolist()):
+        alone_src = src[row:row + 1, :int((src[row] != PAD).sum())]
+        alone = model.hypotheses(alone_src, max_len=w, beam_size=beam, length_penalty=0.6, width=w)
+        n = alone.tokens.size(1)
+        assert together.tokens[row, :n].tolist() == alone.tokens[0].tolist()
+        assert (together.tokens[row, n:] == PAD).all()
+        assert together.scores[row].item() == pytest.approx(alone.scores[0].item(), abs=1e-5)
+
+
+def test_width_search_keeps_each_sentences_best_width():
+    torch.manual_seed(4)
+    model = models.build("extended_neural_gpu", VOCAB, **TINY["extended_neural_gpu"]).eval()
+    src, _ = random_batch(batch=3, src_len=4)
+    alpha, cap = 0.6, 9
+    found = model.hypotheses(src, max_len=1, beam_size=2, length_penalty=alpha, width="search",
+                             max_width=cap)
+    for row in range(3):
+        length = int((src[row] != PAD).sum())
+        tried = list(width_search.candidate_widths(length, cap))
+        assert tried == list(range(length, min(2 * length + 8, cap) + 1))
+        alone = [model.hypotheses(src[row:row + 1, :length], w, 2, alpha, width=w) for w in tried]
+        best = max(alone, key=lambda h: h.normalized(alpha).item())   # first (narrowest) of ties
+        got = found.tokens[row][found.tokens[row] != PAD].tolist()
+        assert got == best.tokens[0][best.tokens[0] != PAD].tolist()
+        assert found.normalized(alpha)[row].item() == pytest.approx(best.normalized(alpha).item(), abs=1e-5)
+
+
+def test_candidate_widths_follow_the_original_code_and_the_cap():
+    assert list(width_search.candidate_widths(3, None)) == list(range(3, 15))   # |src| … 2·|src| + 8
+    assert list(width_search.candidate_widths(10, 20)) == list(range(10, 21))
+    assert list(width_search.candidate_widths(30, 20)) == [30]   # longer than any training width
+    assert list(width_search.candidate_widths(0, 20)) == list(range(1, 9))

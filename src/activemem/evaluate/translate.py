@@ -3,8 +3,9 @@
 Sentences are decoded in batches of similar source length (less padding, and for the Neural GPU
 family one memory width per batch) and written back in their original order. The output length is
 capped at ``ceil(max_len_ratio · |src|) + max_len_offset`` sub-words; for the Neural GPU family the
-memory width is ``max(|src|, that cap)`` (``width: fixed``) or chosen per sentence (``width: search``,
-see ``models/active_memory.py``).
+memory width is ``max(|src|, that cap)`` (``width: fixed``, an ablation) or chosen per sentence
+among ``|src|`` … ``2·|src| + 8`` as the authors decoded (``width: search``, see
+``models/width_search.py``; the output cap does not apply there, each width bounds its output).
 """
 
 from __future__ import annotations
@@ -24,11 +25,20 @@ from activemem.evaluate.perplexity import length_sorted_batches
 from activemem.models.active_memory import ActiveMemoryModel
 
 
+def has_memory_width(model) -> bool:
+    """Whether ``width`` (fixed or search) means anything for ``model``: the Neural GPU family."""
+    return isinstance(model, ActiveMemoryModel)
+
+
 @torch.no_grad()
 def translate(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_size: int, beam_size: int,
               length_penalty: float, max_len_ratio: float, max_len_offset: int, width: str = "fixed",
-              desc: str = "decode", progress: bool = True) -> tuple[list[str], dict]:
-    """Hypotheses (one string per sentence, in split order) and decoding statistics."""
+              desc: str = "decode", progress: bool = True,
+              max_width: int | None = None) -> tuple[list[str], dict]:
+    """Hypotheses (one string per sentence, in split order) and decoding statistics.
+
+    ``max_width`` caps the widths ``width: search`` tries: the widest memory the model was trained on.
+    """
     model.eval()
     hypotheses: list[str] = [""] * len(split)
     scores = np.zeros(len(split))
@@ -41,6 +51,7 @@ def translate(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_siz
         kwargs = {}
         if isinstance(model, ActiveMemoryModel) and width == "search":
             kwargs["width"] = "search"
+            kwargs["max_width"] = max_width
         hyp = model.hypotheses(src.to(device), max_len, beam_size, length_penalty, **kwargs)
         for row, i in enumerate(indices):
             hypotheses[i] = one_line(vocab.decode(hyp.tokens[row].tolist()))  # never a line break

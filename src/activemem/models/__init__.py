@@ -12,6 +12,7 @@ the tables. Files, one idea each:
 - ``extended_neural_gpu.py``  Extended Neural GPU (active-memory decoder with output tape)
 - ``gru_attention.py``        GRU + additive attention baseline
 - ``decoding.py``             greedy and beam search shared by all four
+- ``width_search.py``         the authors' decode-time width search (Neural GPU family), batched
 """
 
 from __future__ import annotations

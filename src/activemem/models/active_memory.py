@@ -33,7 +33,8 @@ from torch.utils.checkpoint import checkpoint
 
 from activemem.models import decoding
 from activemem.models.base import TranslationModel
-from activemem.models.cgru import CGRU
+from activemem.models.cgru import CGRU, StateKernels, cgru_step
+from activemem.models.width_search import search_widths
 from activemem.tokens import PAD
 
 
@@ -59,8 +60,20 @@ def step_dropout_rate(dropout: float, width: int) -> float:
     return min(0.5, 3.0 * dropout / math.sqrt(width))
 
 
+def column_mask(widths: torch.Tensor, width: int, dtype: torch.dtype) -> torch.Tensor:
+    """``[B, 1, W, 1]``: 1 at the columns below each row's own width, 0 beyond it."""
+    columns = torch.arange(width, device=widths.device)
+    return (columns[None, :] < widths[:, None]).to(dtype).view(-1, 1, width, 1)
+
+
 class CGRUStack(nn.Module):
-    """One step of the memory: dropout on the state, then ``layers`` CGRU (or CGRU^d) layers."""
+    """One step of the memory: dropout on the state, then ``layers`` CGRU (or CGRU^d) layers.
+
+    The per-layer kernels are sliced once per forward pass (``kernels()``) and passed to every step.
+    ``keep`` (``[B, 1, W, 1]``, from ``column_mask``) zeroes each row's columns beyond its own width
+    after every layer: that is exactly the zero padding a memory of that width has, so rows of
+    different widths can share one tensor (the width search does this).
+    """
 
     def __init__(self, config: ActiveMemoryConfig, tape: bool):
         super().__init__()
@@ -69,18 +82,34 @@ class CGRUStack(nn.Module):
             CGRU(config.maps, kernel, tape=tape, cutoff=config.gate_cutoff, init_gain=config.init_gain,
                  gate_bias=config.gate_bias)
             for _ in range(config.layers))
+        self.maps = config.maps
         self.use_checkpoint = config.checkpoint_steps
 
-    def _step(self, s: torch.Tensor, p: torch.Tensor | None, rate: float) -> torch.Tensor:
+    def kernels(self) -> list[StateKernels]:
+        return [cgru.state_kernels() for cgru in self.layers]
+
+    def tape_kernel(self, height: int) -> torch.Tensor:
+        """Every layer's ``CGRU.tape_kernel`` side by side: ``[M, layers·3M, kw, H]``."""
+        return torch.cat([cgru.tape_kernel(height) for cgru in self.layers], dim=1)
+
+    def _step(self, s: torch.Tensor, kernels: list[StateKernels], tape: torch.Tensor | None,
+              rate: float, keep: torch.Tensor | None) -> torch.Tensor:
         s = F.dropout(s, rate, self.training)
-        for cgru in self.layers:
-            s = cgru(s, p)
+        # ``tape`` holds [W' * p; W'' * p; W * p] of every layer, 3M channels each. One split (not
+        # slices) so that backward joins the pieces' gradients in one pass.
+        m = self.maps
+        pieces = [None] * (2 * len(kernels)) if tape is None else tape.split([2 * m, m] * len(kernels), 1)
+        for layer, k in enumerate(kernels):
+            s = cgru_step(s, k, pieces[2 * layer], pieces[2 * layer + 1])
+            if keep is not None:
+                s = s * keep
         return s
 
-    def forward(self, s: torch.Tensor, p: torch.Tensor | None = None, rate: float = 0.0) -> torch.Tensor:
+    def forward(self, s: torch.Tensor, kernels: list[StateKernels], tape: torch.Tensor | None = None,
+                rate: float = 0.0, keep: torch.Tensor | None = None) -> torch.Tensor:
         if self.use_checkpoint and self.training and torch.is_grad_enabled():
-            return checkpoint(self._step, s, p, rate, use_reentrant=False)
-        return self._step(s, p, rate)
+            return checkpoint(self._step, s, kernels, tape, rate, keep, use_reentrant=False)
+        return self._step(s, kernels, tape, rate, keep)
 
 
 class ActiveMemoryEncoder(nn.Module):
@@ -108,11 +137,22 @@ class ActiveMemoryEncoder(nn.Module):
         x = self.input_norm(self.input_proj(x))                                # LayerNorm(Conv1x1(·))
         return x.permute(0, 3, 1, 2).contiguous()                              # [B, M, W, H]
 
-    def forward(self, src: torch.Tensor, width: int) -> torch.Tensor:
+    def forward(self, src: torch.Tensor, width: int, widths: torch.Tensor | None = None) -> torch.Tensor:
+        """s_fin ``[B, M, W, H]``; with ``widths`` [B], row b is the memory of width ``widths[b]``.
+
+        Such a row is held at zero beyond its width and stops changing after its own ``widths[b]``
+        steps, so it equals the row encoded alone at that width (no dropout: decoding only).
+        """
         s = self.embed(src, width)
+        keep = None
+        if widths is not None:
+            keep = column_mask(widths, width, s.dtype)
+            s = s * keep
         rate = step_dropout_rate(self.config.dropout, width)
-        for _ in range(width):                      # s_{t+1} = CGRU_l(…CGRU_1(s_t)…), t = 0…W−1
-            s = self.steps(s, rate=rate)
+        kernels = self.steps.kernels()
+        for t in range(width):                      # s_{t+1} = CGRU_l(…CGRU_1(s_t)…), t = 0…W−1
+            stepped = self.steps(s, kernels, rate=rate, keep=keep)
+            s = stepped if widths is None else torch.where((t < widths).view(-1, 1, 1, 1), stepped, s)
         return s                                                               # s_fin [B, M, W, H]
 
 
@@ -121,11 +161,12 @@ class ActiveMemoryModel(TranslationModel):
 
     The memory width is the one size these models cannot infer at decode time: it must cover the
     output, whose length is unknown. ``width`` (in ``forward``, ``start`` and ``generate``) may be
-    - ``None``: ``max(S, T)`` in training, ``max(S, max_len)`` when decoding (the fast fixed-width mode);
+    - ``None``: ``max(S, T)`` in training, ``max(S, max_len)`` when decoding (the fixed-width mode);
     - an ``int``: that width (outputs are then at most ``width`` long);
-    - ``"search"``: decode at every width from ``S`` to ``min(max_len, 2·S + 8)`` and keep, per
-      sentence, the hypothesis with the best length-normalised score. This is what the original code
-      did (it tried widths up to ``2·|src| + 8``); it costs one full decode per width.
+    - in ``start`` only, a tensor ``[B]`` of per-row widths (see ``width_search.py``);
+    - ``"search"`` (decoding): every width from ``|src|`` to ``2·|src| + 8``, at most ``max_width``,
+      and per sentence the hypothesis with the best length-normalised score, as the original code
+      decoded (``width_search.py``); ``max_len`` does not apply, each width bounds its own output.
     """
 
     Config = ActiveMemoryConfig
@@ -139,12 +180,10 @@ class ActiveMemoryModel(TranslationModel):
                              f"or the output ({out_len}) it must hold")
         return width
 
-    def hypotheses(self, src, max_len, beam_size=1, length_penalty=0.0, width=None):
+    def hypotheses(self, src, max_len, beam_size=1, length_penalty=0.0, width=None,
+                   max_width: int | None = None):
         if width == "search":
-            widths = range(src.size(1), max(src.size(1), min(max_len, 2 * src.size(1) + 8)) + 1)
-            return decoding.best_of(
-                [decoding.search(self, src, w, beam_size, length_penalty, w) for w in widths],
-                length_penalty)
+            return search_widths(self, src, beam_size, length_penalty, max_width)
         if width is not None:
             max_len = min(max_len, width)
         return decoding.search(self, src, max_len, beam_size, length_penalty, width)

@@ -65,75 +65,116 @@ def _next_token_logp(logits: torch.Tensor) -> torch.Tensor:
     return logp
 
 
+def _past_limit(limits: torch.Tensor | None, k: int) -> torch.Tensor | bool:
+    """Rows whose own output limit is reached before output ``k`` (``False`` without limits)."""
+    return False if limits is None else limits <= k
+
+
+class _Results:
+    """Finished sentences' hypotheses, filled as sentences leave the batch (in any order)."""
+
+    def __init__(self, batch: int, device):
+        self.tokens: list[torch.Tensor | None] = [None] * batch
+        self.scores = torch.zeros(batch, device=device)
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)
+
+    def put(self, sentence: int, tokens: torch.Tensor, score: torch.Tensor, length: torch.Tensor) -> None:
+        self.tokens[sentence], self.scores[sentence], self.lengths[sentence] = tokens, score, length
+
+    def hypotheses(self) -> Hypotheses:
+        longest = max(t.numel() for t in self.tokens)
+        tokens = torch.stack([F.pad(t, (0, longest - t.numel()), value=PAD) for t in self.tokens])
+        return Hypotheses(tokens, self.scores, self.lengths)
+
+
+def _beam_rows(sentences: torch.Tensor, k_beams: int) -> torch.Tensor:
+    """The state rows of these sentences' beams (beams are consecutive rows)."""
+    return (sentences.unsqueeze(1) * k_beams + torch.arange(k_beams, device=sentences.device)).view(-1)
+
+
 @torch.no_grad()
-def greedy(model: Incremental, src: torch.Tensor, max_len: int, width: int | None = None) -> Hypotheses:
-    """Pick the most probable token at every step; stop each sentence at its EOS."""
-    batch = src.size(0)
-    state = model.start(src, max_len, width)
-    prev = torch.full((batch,), BOS, dtype=torch.long, device=src.device)
-    done = torch.zeros(batch, dtype=torch.bool, device=src.device)
-    scores = torch.zeros(batch, device=src.device)
-    out = []
-    for k in range(max_len):
-        logits, state = model.step(state, prev, k)
-        logp = _next_token_logp(logits)
-        best_logp, token = logp.max(dim=-1)
-        token = token.masked_fill(done, PAD)
-        scores += best_logp.masked_fill(done, 0.0)
-        out.append(token)
-        done |= token == EOS
-        prev = token
-        if bool(done.all()):
-            break
-    tokens = torch.stack(out, dim=1)
-    return Hypotheses(tokens, scores, _lengths(tokens))
+def greedy(model: Incremental, src: torch.Tensor, max_len: int, width=None,
+           limits: torch.Tensor | None = None) -> Hypotheses:
+    """Pick the most probable token at every step; stop each sentence at its EOS.
+
+    ``limits`` [B] (optional): row ``b`` emits at most ``limits[b]`` tokens (``max_len`` caps all).
+    Finished sentences leave the batch, so the steps after them cost only the unfinished ones.
+    """
+    return beam_search(model, src, max_len, 1, 0.0, width, limits)
 
 
 @torch.no_grad()
 def beam_search(model: Incremental, src: torch.Tensor, max_len: int, beam_size: int,
-                alpha: float = 0.0, width: int | None = None) -> Hypotheses:
-    """Keep the ``beam_size`` best prefixes per sentence; all sentences and beams in one batch."""
+                alpha: float = 0.0, width=None, limits: torch.Tensor | None = None) -> Hypotheses:
+    """Keep the ``beam_size`` best prefixes per sentence; all sentences and beams in one batch.
+
+    ``limits`` [B] (optional): sentence ``b``'s hypotheses hold at most ``limits[b]`` tokens.
+    A sentence whose beams have all finished leaves the batch with its best hypothesis (its beams
+    could only be extended by PAD at no cost, so nothing about it can change any more).
+    """
     batch, k_beams, device = src.size(0), beam_size, src.device
     state = model.start(src, max_len, width)
-    state = reorder(state, torch.arange(batch, device=device).repeat_interleave(k_beams))
+    if k_beams > 1:
+        state = reorder(state, torch.arange(batch, device=device).repeat_interleave(k_beams))
     # Only beam 0 is alive at the start, otherwise the K beams would be K copies of one hypothesis.
     scores = torch.full((batch, k_beams), float("-inf"), device=device)
     scores[:, 0] = 0.0
     finished = torch.zeros(batch, k_beams, dtype=torch.bool, device=device)
     tokens = torch.empty(batch * k_beams, 0, dtype=torch.long, device=device)
     prev = torch.full((batch * k_beams,), BOS, dtype=torch.long, device=device)
-    for k in range(max_len):
+    limits = None if limits is None else limits.view(batch, 1)
+    alive = torch.arange(batch, device=device)            # the sentence each active row group holds
+    results = _Results(batch, device)
+
+    def leave(done: torch.Tensor) -> None:
+        lengths = _lengths(tokens).view(-1, k_beams)
+        best = (scores / length_penalty(lengths, alpha)).argmax(dim=1)           # [n]
+        for i in done.nonzero().flatten().tolist():
+            b = int(best[i])
+            results.put(int(alive[i]), tokens[i * k_beams + b], scores[i, b], lengths[i, b])
+
+    for k in range(max_len + 1):
+        finished |= _past_limit(limits, k)
+        done = finished.all(dim=1) if k < max_len else torch.ones_like(alive, dtype=torch.bool)
+        if bool(done.any()):
+            leave(done)
+            if bool(done.all()):
+                break
+            keep = (~done).nonzero().flatten()
+            rows = _beam_rows(keep, k_beams)
+            state = reorder(state, rows)
+            tokens, prev = tokens.index_select(0, rows), prev.index_select(0, rows)
+            scores, finished, alive = scores[keep], finished[keep], alive[keep]
+            limits = None if limits is None else limits[keep]
+        n = alive.numel()
         logits, state = model.step(state, prev, k)
-        logp = _next_token_logp(logits).view(batch, k_beams, -1)                # [B, K, V]
+        logp = _next_token_logp(logits).view(n, k_beams, -1)                    # [n, K, V]
         vocab = logp.size(-1)
         # A finished hypothesis is never extended: its one continuation is PAD, at no cost.
         frozen = torch.full_like(logp[0, 0], float("-inf"))
         frozen[PAD] = 0.0
         logp = torch.where(finished.unsqueeze(-1), frozen, logp)
-        candidates = (scores.unsqueeze(-1) + logp).view(batch, -1)               # [B, K·V]
-        scores, flat = candidates.topk(k_beams, dim=-1)                          # [B, K]
+        candidates = (scores.unsqueeze(-1) + logp).view(n, -1)                   # [n, K·V]
+        scores, flat = candidates.topk(k_beams, dim=-1)                          # [n, K]
         parent, token = flat // vocab, flat % vocab
-        rows = (torch.arange(batch, device=device).unsqueeze(1) * k_beams + parent).view(-1)
-        state = reorder(state, rows)
-        tokens = torch.cat([tokens.index_select(0, rows), token.view(-1, 1)], dim=1)
+        if k_beams > 1:
+            rows = (torch.arange(n, device=device).unsqueeze(1) * k_beams + parent).view(-1)
+            state = reorder(state, rows)
+            tokens = tokens.index_select(0, rows)
+        tokens = torch.cat([tokens, token.view(-1, 1)], dim=1)
         finished = finished.gather(1, parent) | (token == EOS)
         prev = token.view(-1)
-        if bool(finished.all()):
-            break
-    lengths = _lengths(tokens).view(batch, k_beams)
-    best = (scores / length_penalty(lengths, alpha)).argmax(dim=1)                # [B]
-    pick = torch.arange(batch, device=device) * k_beams + best
-    return Hypotheses(tokens[pick], scores.gather(1, best[:, None]).squeeze(1), lengths.gather(1, best[:, None]).squeeze(1))
+    return results.hypotheses()
 
 
 def search(model: Incremental, src: torch.Tensor, max_len: int, beam_size: int = 1,
-           alpha: float = 0.0, width: int | None = None) -> Hypotheses:
+           alpha: float = 0.0, width=None, limits: torch.Tensor | None = None) -> Hypotheses:
     """Greedy for ``beam_size == 1``, beam search otherwise."""
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size}")
     if beam_size == 1:
-        return greedy(model, src, max_len, width)
-    return beam_search(model, src, max_len, beam_size, alpha, width)
+        return greedy(model, src, max_len, width, limits)
+    return beam_search(model, src, max_len, beam_size, alpha, width, limits)
 
 
 def best_of(candidates: list[Hypotheses], alpha: float) -> Hypotheses:

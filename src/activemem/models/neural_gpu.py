@@ -43,9 +43,11 @@ class NeuralGPU(ActiveMemoryModel):
         self.output = nn.Linear(config.maps, vocab_size, bias=False)   # L
         nn.init.orthogonal_(self.output.weight, gain=config.init_gain)
 
-    def read_rows(self, src: torch.Tensor, out_len: int, width: int | None) -> torch.Tensor:
-        """Row 0 of ``s_fin`` at columns 0..out_len−1: ``[B, out_len, M]``."""
-        s_fin = self.encoder(src, self.resolve_width(src, out_len, width))   # [B, M, W, H]
+    def read_rows(self, src: torch.Tensor, out_len: int, width=None) -> torch.Tensor:
+        """Row 0 of ``s_fin`` at columns 0..out_len−1: ``[B, out_len, M]``; ``width`` may be per row."""
+        widths = width if torch.is_tensor(width) else None
+        w = self.resolve_width(src, out_len, int(widths.max()) if widths is not None else width)
+        s_fin = self.encoder(src, w, widths)                                  # [B, M, W, H]
         return s_fin[:, :, :out_len, 0].transpose(1, 2)                       # [B, T, M]
 
     def readout(self, rows: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
