@@ -8,11 +8,14 @@ rule evaluate:
         by_length=f"results/{SCALE}/{{model}}/bleu_by_length.json",
         hypotheses=f"results/{SCALE}/{{model}}/hypotheses.txt",
         greedy=f"results/{SCALE}/{{model}}/hypotheses.greedy.txt",
+        long=f"results/{SCALE}/{{model}}/hypotheses.test_long.txt",
     params:
         scale=SCALE,
         settings=lambda w: [S["evaluate"], S["train"]["device"]],
     # The preset fixes the thread count (it shapes the numbers on CPU); Snakemake only schedules it.
     threads: S["train"]["threads"]
+    # Decoding uses one GPU (if the preset has any): a local `--resources gpu=N` slot, or
+    # `sbatch --gpus=1` on SLURM; memory and wall time come from the profile's defaults there.
     resources:
         gpu=min(S["train"]["gpus"], 1),
     shell:

@@ -10,8 +10,12 @@ rule train:
         settings=lambda w: [S["train"], S["models"][w.model], S["prepare"]["max_width"]],
     # The preset fixes the thread count (it shapes the numbers on CPU); Snakemake only schedules it.
     threads: S["train"]["threads"]
+    # Locally, `gpu` is counted against `snakemake --resources gpu=N`; on SLURM the executor plugin
+    # turns it into `sbatch --gpus=N` (pipeline/profiles/slurm). One node: the stage's torchrun
+    # (--standalone, one process per GPU) needs all of the job's GPUs on the node it runs on.
     resources:
         gpu=S["train"]["gpus"],
+        nodes=1,
         mem_mb=S["train"]["mem_mb"],
         runtime=S["train"]["runtime_min"],
     shell:
