@@ -30,6 +30,7 @@ import yaml
 
 from activemem.models import PAPER_NAMES
 from activemem.paper.bootstrap import Sentences, interval
+from activemem.paper.tables import value as lookup
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_CHECKED = ("reproduced", "not reproduced", "inconclusive",
                                                          "not checked")
@@ -45,16 +46,6 @@ KINDS = {
 
 def label(name: str) -> str:
     return PAPER_NAMES.get(name, name)
-
-
-def lookup(metrics: dict, dotted: str):
-    """``metrics["a"]["b"]`` for ``"a.b"``; None when any part is absent or null."""
-    node = metrics
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or node.get(part) is None:
-            return None
-        node = node[part]
-    return node
 
 
 def verdict(value: float, threshold: float, bounds: tuple[float, float] | None) -> str:

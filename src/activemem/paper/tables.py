@@ -51,6 +51,7 @@ def ordered(names: list[str]) -> list[str]:
 
 
 def value(metrics: dict, dotted: str):
+    """``metrics["a"]["b"]`` for ``"a.b"``; None when any part is absent or null."""
     node = metrics
     for part in dotted.split("."):
         if not isinstance(node, dict) or node.get(part) is None:
@@ -149,9 +150,10 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
     width = widths.pop() if len(widths) == 1 else width
     fixed = any(value(metrics[n], "bleu_fixed_width") is not None for n in names)
     ratio = any(value(metrics[n], "length_ratio") is not None for n in names)
+    greedy = any(value(metrics[n], "bleu_greedy") is not None for n in names)  # off: evaluate.greedy
     header = ["Model", "Parameters", "Training steps", "Training time (s)", "Decoding (sentences/s)",
               "BLEU beam" + (f" (width {width})" if fixed and width else ""),
-              *(["BLEU beam (fixed width)"] if fixed else []), "BLEU greedy", "chrF",
+              *(["BLEU beam (fixed width)"] if fixed else []), *(["BLEU greedy"] if greedy else []), "chrF",
               *(["Length ratio", "Length ratio (training lengths)"] if ratio else [])]
     rows = []
     for n in names:
@@ -163,7 +165,7 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
                      number(m.get("decode_sentences_per_s"), 1), number(m.get("bleu"), 1),
                      *([number(value(m, "bleu_fixed_width"), 1, UNKNOWN if family else NOT_APPLICABLE)]
                        if fixed else []),
-                     number(m.get("bleu_greedy"), 1), number(m.get("chrf"), 1),
+                     *([number(m.get("bleu_greedy"), 1)] if greedy else []), number(m.get("chrf"), 1),
                      *([number(value(m, "length_ratio"), 2), number(value(m, "length_ratio_within_training"), 2)]
                        if ratio else [])])
     notes = truncated_note(names, metrics)

@@ -5,15 +5,20 @@
         --out results/demo/extended_neural_gpu
 
 Outputs in ``<out>``: ``metrics.json`` (stable keys, read by the paper stage and by DVC),
-``hypotheses.txt`` (beam search, one per test sentence; ``hypotheses.greedy.txt`` for greedy) and
+``hypotheses.txt`` (beam search, one per test sentence; ``hypotheses.greedy.txt`` for greedy, empty
+when ``evaluate.greedy`` is off) and
 ``bleu_by_length.json`` (the Figure 6 series of this model).
 
 ``metrics.json`` keys: ``bleu`` and ``chrf`` (beam search, test, against ``test.fr`` alone: the
-paper's Table 1 number), ``bleu_greedy``, ``perplexity``/``log_perplexity`` (test, per sub-word
+paper's Table 1 number), ``bleu_greedy`` (None when ``evaluate.greedy`` is off), ``perplexity``/``log_perplexity`` (test, per sub-word
 token, teacher-forced), ``perplexity_per_word``, ``dev`` (the same for dev), ``sacrebleu_signature``,
 ``bleu_by_length`` (list of ``{bucket, lo, hi, n, bleu}``), ``parameters``, ``train_steps``,
 ``train_seconds``, ``decode_sentences_per_s``, ``train_max_steps``, ``truncated`` (training cut by
 ``max_minutes``) and ``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash).
+
+Memory width (Neural GPU family): ``width`` (``search``: the authors' decode of every width from
+|src| to 2·|src|+8, capped by the widest trained bucket, best length-normalised score; or ``fixed``)
+and ``bleu_fixed_width`` (the same beam at one fixed width, the ablation; None for GRU+Attention).
 
 Several references and agreement (``evaluate/references.py``; None where the scale has one reference
 and no noun-phrase records, i.e. WMT): ``bleu_multi_ref`` and ``multi_ref_signature`` (every valid
@@ -44,7 +49,7 @@ from activemem.config import ParamsError, get
 from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, verify_files
 from activemem.data.vocab import SubwordVocab
-from activemem.evaluate.bleu import bleu_by_length, check_aligned, corpus_scores, length_ratio_within
+from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within
 from activemem.evaluate.perplexity import perplexities, split_nll
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
 from activemem.evaluate.translate import has_memory_width, translate
@@ -64,7 +69,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     ev = {k: get(params, f"evaluate.{k}", t, m) for k, t, m in [
         ("batch_size", int, 1), ("beam_size", int, 1), ("length_penalty", float, 0),
         ("max_len_ratio", float, 0), ("max_len_offset", int, 0), ("width", str, None),
-        ("length_buckets", list, None)]}
+        ("length_buckets", list, None), ("greedy", bool, None)]}
     if ev["width"] not in ("fixed", "search"):
         raise ParamsError(f"'{params['scale']}.evaluate.width' must be fixed or search, got {ev['width']!r}")
     device = pick_device(get(params, "train.device", str))
@@ -78,12 +83,9 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     if ckpt["model_name"] != model_name:
         raise ParamsError(f"{checkpoint} holds a {ckpt['model_name']} model, not {model_name}")
     vocab = SubwordVocab(data / "spm.model")
-    test = EncodedSplit(data / "test.npz")
-    sources, references = read_lines(data / "test.en"), read_lines(data / "test.fr")  # split at "\n" only
-    check_aligned(references, sources=sources)  # refused before decoding, not after
-    if len(test) != len(references):
-        raise DataError(f"{data / 'test.npz'} holds {len(test)} pairs but {references.source} has "
-                        f"{len(references)} lines: refusing to score misaligned text")
+    # every stream of the split, aligned or refused before any decoding (split at "\n" only)
+    test_split = load_split(data, manifest, "test")
+    test, sources, references = test_split.encoded, test_split.sources, test_split.references
 
     decode = {k: ev[k] for k in ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset", "width")}
     decode["max_width"] = get(params, "train.buckets", list)[-1]  # the width search stops at the widest trained
@@ -96,12 +98,13 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
             model, test, vocab, device, beam_size=ev["beam_size"], desc=f"{model_name} beam, fixed width",
             progress=progress, **{**decode, "width": "fixed"})[0]
         bleu_fixed_width = corpus_scores(fixed_beam, references)["bleu"]
-    greedy, _ = translate(model, test, vocab, device, beam_size=1, desc=f"{model_name} greedy",
-                          progress=progress, **decode)
+    greedy = []  # a diagnostic beside the beam; with the width search it is a whole second decode
+    if ev["greedy"]:
+        greedy, _ = translate(model, test, vocab, device, beam_size=1, desc=f"{model_name} greedy",
+                              progress=progress, **decode)
     scores = corpus_scores(beam, references)
     by_length = bleu_by_length(sources, beam, references, ev["length_buckets"])
     test_ppl = split_perplexity(model, data, "test", device, ev["batch_size"])
-    test_split = load_split(data, manifest, "test")
     if "longest_train_source" not in manifest:
         raise DataError(f"{data / 'manifest.json'} has no longest_train_source: rerun the prepare stage")
     longest_train = manifest["longest_train_source"]["words"]
@@ -121,7 +124,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     metrics = {
         "model": model_name, "scale": params["scale"],
         "bleu": scores["bleu"], "chrf": scores["chrf"],
-        "bleu_greedy": corpus_scores(greedy, references)["bleu"], "bleu_fixed_width": bleu_fixed_width,
+        "bleu_greedy": corpus_scores(greedy, references)["bleu"] if ev["greedy"] else None, "bleu_fixed_width": bleu_fixed_width,
         "width": ev["width"],
         "perplexity": test_ppl["perplexity"], "log_perplexity": test_ppl["log_perplexity"],
         "perplexity_per_word": test_ppl["perplexity_per_word"],
