@@ -2,6 +2,9 @@
 
     python benchmarks/models.py                  # all three tables below, CPU or the first GPU
     python benchmarks/models.py --table models --maps 256 --length 60 --batch 32   # paper WMT sizes
+    python benchmarks/models.py --preset paper   # one step per model at a preset's sizes: FLOPs, memory, GPU hours
+
+``--preset`` is ``benchmarks/paper_cost.py`` (see there); without it:
 
 Tables: ``models`` (every registry model at one size), ``train`` (the Extended Neural GPU's training
 step before and after the fast path, at the two shapes of issue 11: maps 64/height 4/batch 16/
@@ -33,6 +36,7 @@ from activemem.tokens import BOS, PAD, RESERVED
 from activemem.train.loss import smoothed_loss
 
 import baseline_extended  # noqa: E402  (benchmarks/ is the script's directory, so on sys.path)
+import paper_cost  # noqa: E402
 
 
 def hparams(name: str, args) -> dict:
@@ -163,7 +167,9 @@ def main(argv=None) -> None:
     parser.add_argument("--maps", type=int, default=64)
     parser.add_argument("--height", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=8000)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int,
+                        help="sentences per step (default 16; with --preset: the measured batch, default "
+                             "the preset's per-GPU batch on CUDA, 4 on CPU)")
     parser.add_argument("--length", type=int, default=24, help="source = target = memory width")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--table", choices=["models", "train", "decode"], action="append",
@@ -174,7 +180,13 @@ def main(argv=None) -> None:
                              "shared machine 1 thread gives steadier before/after ratios")
     parser.add_argument("--sentences", type=int, default=128, help="sentences in the decode table")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    paper_cost.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.preset:
+        paper_cost.run(args)
+        return
+    if args.batch is None:
+        args.batch = 16
     if args.one:
         print(json.dumps(measure(args.one, args)))
         return
