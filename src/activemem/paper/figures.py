@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from activemem.atomic import open_atomic  # noqa: E402
 from activemem.models import PAPER_NAMES  # noqa: E402
 from activemem.paper.provenance import figure_metadata, footer  # noqa: E402
 
@@ -41,9 +42,8 @@ def save(fig, stem: Path, facts: dict | None = None, title: str = "") -> list[Pa
         fig.text(0.01, 0.005, footer(facts), fontsize=6, color="0.35", ha="left", va="bottom")
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for p in paths:
-        tmp = p.with_name(p.stem + ".tmp" + p.suffix)
-        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=meta[p.suffix[1:]])
-        tmp.replace(p)
+        with open_atomic(p, binary=True) as f:
+            fig.savefig(f, format=p.suffix[1:], dpi=150, bbox_inches="tight", metadata=meta[p.suffix[1:]])
     plt.close(fig)
     return paths
 
