@@ -124,8 +124,11 @@ class BucketBatcher:
             batches = self.epoch(epoch)
             if not batches:
                 raise ValueError(f"{self.split.path}: no batches (empty split?)")
+            edges = [self.edges[int(bucket_of(widths[b[:1]], self.edges)[0])] for b in batches]
+            if not any(admit(edge) for edge in edges):
+                raise ValueError(f"{self.split.path}: no batch of bucket widths {sorted(set(edges))} is "
+                                 f"admitted (length curriculum narrower than every non-empty bucket?)")
             for p in range(position, len(batches)):
-                edge = self.edges[int(bucket_of(widths[batches[p][:1]], self.edges)[0])]
-                if admit(edge):
+                if admit(edges[p]):
                     yield epoch, p, collate(self.split, batches[p])
             epoch, position = epoch + 1, 0

@@ -21,6 +21,7 @@ def start(settings: dict | None) -> dict:
 
 
 def admits(state: dict, edge: int, smallest_edge: int) -> bool:
+    """``smallest_edge``: the narrowest bucket that holds training pairs, always admitted."""
     return not state or edge <= max(state["width"], smallest_edge)
 
 

@@ -230,8 +230,9 @@ def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_di
         net = torch.compile(net)
     autocast = cfg.bf16 and device.type == "cuda"
     batcher = BucketBatcher(train_split, cfg.buckets, cfg.batch_tokens, cfg.seed, rank=dist.rank, world=dist.world)
+    narrowest = min(edge for edge, members in zip(batcher.edges, batcher.members) if len(members))
     stream = batcher.iterate(state["epoch"], state["position"],
-                             admit=lambda edge: curriculum.admits(state["curriculum"], edge, cfg.buckets[0]))
+                             admit=lambda edge: curriculum.admits(state["curriculum"], edge, narrowest))
 
     def save_checkpoint() -> None:
         if not dist.main:
