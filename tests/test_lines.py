@@ -16,7 +16,8 @@ from activemem.data.lines import DataError, Lines, numbered_lines, one_line, rea
 from activemem.data.readers import read_parallel
 from activemem.data.store import EncodedSplit, save_split
 from activemem.data.vocab import SubwordVocab, train_vocab
-from activemem.evaluate.bleu import bleu_by_length, corpus_scores, paired_bootstrap
+from activemem.evaluate.bleu import bleu_by_length, corpus_scores
+from activemem.paper.bootstrap import Sentences
 from activemem.evaluate.translate import translate
 from activemem.tokens import EOS
 
@@ -62,9 +63,11 @@ def test_a_break_character_inside_a_reference_shifts_nothing(tmp_path, char):
         rows = bleu_by_length(sources, hypotheses, references, [0, 15, 30, 100])
         assert sum(r["n"] for r in rows) == N
         assert all(r["bleu"] == pytest.approx(100) for r in rows if r["n"])
-    test = paired_bootstrap(read_lines(tmp_path / "exact.txt"), read_lines(tmp_path / "decoded.txt"),
-                            references, resamples=20, seed=1)
-    assert test["bleu_a"] == pytest.approx(100) and test["bleu_b"] == pytest.approx(100)
+    # the claims' paired bootstrap scores the same per-sentence statistics
+    both = {n: read_lines(tmp_path / n) for n in ("exact.txt", "decoded.txt")}
+    sentences = Sentences.from_text(sources, references, both, resamples=20, seed=1)
+    assert all(sentences.bleu(n, sentences.members()) == pytest.approx(100) for n in both)
+    assert set(sentences.difference_samples("exact.txt", "decoded.txt", sentences.members())) == {0.0}
 
 
 def test_one_line_removes_every_break_and_control_but_keeps_text():
@@ -122,8 +125,6 @@ def test_scoring_refuses_different_counts_and_names_both_files(tmp_path):
         bleu_by_length(sources, hypotheses, references, [0, 15, 30, 100])
     with pytest.raises(DataError, match=rf"sources has {N - 2} lines but references {tmp_path}/test.fr has {N}"):
         bleu_by_length(sources[:-2], references, references, [0, 15, 30, 100])
-    with pytest.raises(DataError, match=rf"candidate hypotheses {tmp_path}/hypotheses.txt has {N - 1} lines"):
-        paired_bootstrap(references, hypotheses, references, resamples=20, seed=1)
     # plain lists (not read from a file) are refused too
     with pytest.raises(DataError, match=f"hypotheses has {N + 1} lines but references has {N}"):
         corpus_scores(refs + ["extra"], refs)

@@ -67,8 +67,16 @@ def acquire(path: str | Path, what: str, token: str | None = None):
     return handle
 
 
+def torchrun_worker() -> bool:
+    """A torchrun process other than rank 0: rank 0 holds the job's locks for all of its processes."""
+    return os.environ.get("RANK", "0") != "0"
+
+
 @contextmanager
 def exclusive(path: str | Path, what: str) -> Iterator[None]:
+    if torchrun_worker():
+        yield
+        return
     handle = acquire(path, what)
     try:
         yield
@@ -91,8 +99,8 @@ def start_run(what: str, root: str | Path = ".") -> object:
 def workspace(what: str, root: str | Path = ".") -> Iterator[None]:
     """For one stage: go on inside the run that holds the workspace, else hold it while running (the
     stage's own child processes, e.g. torchrun's workers, inherit the token and go on)."""
-    if os.environ.get("RANK", "0") != "0":
-        yield  # a torchrun worker other than rank 0: rank 0 holds the workspace for the job
+    if torchrun_worker():
+        yield
         return
     previous = os.environ.get(TOKEN_VARIABLE)
     handle = start_run(what, root)

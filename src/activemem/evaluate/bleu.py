@@ -24,7 +24,6 @@ so the error names the files and their counts.
 
 from __future__ import annotations
 
-import os
 
 import sacrebleu
 from sacrebleu.metrics import BLEU, CHRF
@@ -93,29 +92,3 @@ def bleu_by_length(sources: list[str], hypotheses: list[str], references: list[s
                  if members else None)
         rows.append({"bucket": bucket_label(lo, hi), "lo": lo, "hi": hi, "n": len(members), "bleu": score})
     return rows
-
-
-def paired_bootstrap(hyp_a: list[str], hyp_b: list[str], references: list[str], resamples: int,
-                     seed: int) -> dict:
-    """sacrebleu's paired bootstrap resampling of system B against baseline A.
-
-    Returns both BLEU scores, B's bootstrap mean and 95% confidence half-width, and the p-value of
-    the null hypothesis that the difference between B and A is due to chance.
-    """
-    from sacrebleu.significance import PairedTest
-
-    check_aligned(references, baseline_hypotheses=hyp_a, candidate_hypotheses=hyp_b)
-    previous = os.environ.get("SACREBLEU_SEED")
-    os.environ["SACREBLEU_SEED"] = str(seed)  # sacrebleu reads its bootstrap seed from here
-    try:
-        test = PairedTest([("a", hyp_a), ("b", hyp_b)], {"BLEU": BLEU()}, references=[references],
-                          test_type="bs", n_samples=resamples)
-        _, results = test()
-    finally:
-        if previous is None:
-            os.environ.pop("SACREBLEU_SEED")
-        else:
-            os.environ["SACREBLEU_SEED"] = previous
-    base, cand = results["BLEU"]
-    return {"bleu_a": float(base.score), "bleu_b": float(cand.score), "b_mean": float(cand.mean),
-            "b_ci95": float(cand.ci), "p_value": float(cand.p_value), "resamples": resamples}

@@ -175,15 +175,3 @@ def search(model: Incremental, src: torch.Tensor, max_len: int, beam_size: int =
     if beam_size == 1:
         return greedy(model, src, max_len, width, limits)
     return beam_search(model, src, max_len, beam_size, alpha, width, limits)
-
-
-def best_of(candidates: list[Hypotheses], alpha: float) -> Hypotheses:
-    """Per sentence, the candidate with the best length-normalised score (used by the width search)."""
-    longest = max(h.tokens.size(1) for h in candidates)
-    tokens = torch.stack([F.pad(h.tokens, (0, longest - h.tokens.size(1)), value=PAD) for h in candidates])
-    normalized = torch.stack([h.normalized(alpha) for h in candidates])        # [C, B]
-    choice = normalized.argmax(dim=0)                                         # [B]
-    rows = torch.arange(choice.numel(), device=choice.device)
-    return Hypotheses(tokens[choice, rows],
-                      torch.stack([h.scores for h in candidates])[choice, rows],
-                      torch.stack([h.lengths for h in candidates])[choice, rows])

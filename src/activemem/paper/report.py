@@ -19,6 +19,7 @@ import pandas as pd
 from activemem.atomic import write_json, write_text
 from activemem.data.lines import read_lines
 from activemem.evaluate.bleu import check_aligned
+from activemem.evaluate.references import reference_names
 from activemem.paper import figures, provenance, tables
 from activemem.paper.bootstrap import Sentences
 from activemem.paper.claims import check_claims, display_verdict
@@ -59,8 +60,8 @@ def reference_streams(data: Path, references: list[str]) -> list[list[str]]:
     """Every reference stream of the test split: ``test.fr`` first, then those the prepare stage's
     manifest lists (the demo's further valid references); one stream where there is no manifest."""
     manifest = data / "manifest.json"
-    names = (json.loads(manifest.read_text()).get("references", {}).get("test") if manifest.exists() else None)
-    streams = [references] + [read_lines(data / name) for name in (names or [])[1:]]
+    names = reference_names(json.loads(manifest.read_text()), "test") if manifest.exists() else ["test.fr"]
+    streams = [references] + [read_lines(data / name) for name in names[1:]]
     for i, stream in enumerate(streams[1:], start=2):
         check_aligned(references, **{f"reference_stream_{i}": stream})
     return streams

@@ -59,10 +59,10 @@ from activemem.train.checkpoint import CheckpointError, load_model
 from activemem.train.loop import pick_device
 
 
-def split_perplexity(model, data: Path, split: str, device, batch_size: int) -> dict:
-    nll, tokens = split_nll(model, EncodedSplit(data / f"{split}.npz"), device, batch_size)
-    words = sum(len(line.split()) for line in read_lines(data / f"{split}.fr"))
-    return perplexities(nll, tokens, words)
+def split_perplexity(model, encoded: EncodedSplit, targets: list[str], device, batch_size: int) -> dict:
+    """Teacher-forced perplexity of ``encoded``; ``targets`` (its French lines) give the word count."""
+    nll, tokens = split_nll(model, encoded, device, batch_size)
+    return perplexities(nll, tokens, sum(len(line.split()) for line in targets))
 
 
 def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: Path, progress=True) -> dict:
@@ -104,7 +104,9 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
                               progress=progress, **decode)
     scores = corpus_scores(beam, references)
     by_length = bleu_by_length(sources, beam, references, ev["length_buckets"])
-    test_ppl = split_perplexity(model, data, "test", device, ev["batch_size"])
+    test_ppl = split_perplexity(model, test, references, device, ev["batch_size"])
+    dev_ppl = split_perplexity(model, EncodedSplit(data / "dev.npz"), read_lines(data / "dev.fr"), device,
+                               ev["batch_size"])
     if "longest_train_source" not in manifest:
         raise DataError(f"{data / 'manifest.json'} has no longest_train_source: rerun the prepare stage")
     longest_train = manifest["longest_train_source"]["words"]
@@ -119,17 +121,18 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
             "split": long_split, "bleu": long_scores["bleu"], **multi_reference_scores(long_beam, long),
             "bleu_by_length": bleu_by_length(long.sources, long_beam, long.references, ev["length_buckets"]),
             "sentences": len(long_beam), "length_ratio": long_scores["length_ratio"],
-            "perplexity": split_perplexity(model, data, long_split, device, ev["batch_size"])["perplexity"]}
+            "perplexity": split_perplexity(model, long.encoded, long.references, device, ev["batch_size"])["perplexity"]}
     summary = ckpt["state"]
     metrics = {
         "model": model_name, "scale": params["scale"],
         "bleu": scores["bleu"], "chrf": scores["chrf"],
-        "bleu_greedy": corpus_scores(greedy, references)["bleu"] if ev["greedy"] else None, "bleu_fixed_width": bleu_fixed_width,
+        "bleu_greedy": corpus_scores(greedy, references)["bleu"] if ev["greedy"] else None,
+        "bleu_fixed_width": bleu_fixed_width,
         "width": ev["width"],
         "perplexity": test_ppl["perplexity"], "log_perplexity": test_ppl["log_perplexity"],
         "perplexity_per_word": test_ppl["perplexity_per_word"],
         "perplexity_unit": "per sub-word token (EOS included), teacher-forced, test split",
-        "test": test_ppl, "dev": split_perplexity(model, data, "dev", device, ev["batch_size"]),
+        "test": test_ppl, "dev": dev_ppl,
         "sacrebleu_signature": scores["sacrebleu_signature"], "chrf_signature": scores["chrf_signature"],
         **multi_reference_scores(beam, test_split),
         "length_ratio": scores["length_ratio"], "length_ratio_within_training": within_ratio,

@@ -31,7 +31,6 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,8 +168,6 @@ def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Pa
     work_dir = Path(work_dir) if work_dir else out_dir
     for d in (out_dir, work_dir):
         d.mkdir(parents=True, exist_ok=True)
-    if os.environ.get("RANK", "0") != "0":  # torchrun workers: rank 0 holds the work dir for the job
-        return _train(model_name, params, data_dir, out_dir, work_dir, progress)
     with exclusive(work_dir / ".lock", f"training {model_name}"):
         return _train(model_name, params, data_dir, out_dir, work_dir, progress)
 
