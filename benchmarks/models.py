@@ -127,16 +127,17 @@ def train_table(rounds: int) -> None:
 
 
 def decode_table(rounds: int, sentences: int) -> None:
-    """Sentences per second of a demo-sized model (params.yaml demo: maps 32, height 2, vocab 1000)."""
-    hparams = {"maps": 32, "height": 2, "dropout": 0.0, "gate_bias": 2.0}
+    """Sentences per second of a demo-sized model (params.yaml demo: maps 48, height 2, vocab 1000)."""
+    hparams = {"maps": 48, "height": 2, "dropout": 0.0, "gate_bias": 2.0}
     old, new = extended_pair(1000, hparams)
     old.eval(), new.eval()
     g = torch.Generator().manual_seed(0)
-    lengths = torch.randint(6, 21, (sentences,), generator=g).sort().values   # sub-words, like the demo
+    lengths = torch.randint(4, 17, (sentences,), generator=g).sort().values   # sub-words, like the demo
     src_all = torch.full((sentences, int(lengths.max())), PAD)
     for i, n in enumerate(lengths.tolist()):
         src_all[i, :n] = torch.randint(RESERVED, 1000, (n,), generator=g)
-    batch, beam, alpha, cap = 64, 4, 0.6, 32                             # params.yaml demo.evaluate
+    batch, beam, alpha = 64, 4, 0.6                                      # params.yaml demo.evaluate
+    buckets = [8, 12, 16, 20, 24, 28, 32]                                # params.yaml demo.train.buckets
 
     def decode(model, width):
         def run():
@@ -145,20 +146,24 @@ def decode_table(rounds: int, sentences: int) -> None:
                     src = src_all[i:i + batch]
                     src = src[:, :int((src != PAD).sum(1).max())]
                     max_len = math.ceil(1.5 * src.size(1)) + 5
-                    if width == "search":
-                        model.hypotheses(src, max_len, beam, alpha, width="search", max_width=cap)
+                    if width == "search, every width":   # every width up to the widest bucket
+                        trained = list(range(1, buckets[-1] + 1))
+                        model.hypotheses(src, max_len, beam, alpha, width="search", trained_widths=trained)
+                    elif width == "search":
+                        model.hypotheses(src, max_len, beam, alpha, width="search", trained_widths=buckets)
                     else:
                         model.hypotheses(src, max_len, beam, alpha)
         return run
     best = interleaved({"before, fixed width": decode(old, "fixed"),
                         "after, fixed width": decode(new, "fixed"),
-                        "after, width search": decode(new, "search")}, rounds)
+                        "after, search every width": decode(new, "search, every width"),
+                        "after, search buckets": decode(new, "search")}, rounds)
     print(f"\nDecoding, demo-sized Extended Neural GPU (untrained: every hypothesis runs to its width), "
-          f"{sentences} sentences of 6–20 sub-words, beam {beam}, batch {batch}, "
-          f"search widths |src|…min(2|src|+8, {cap})")
-    print(f"{'decode':<22} {'sentences/s':>11}")
+          f"{sentences} sentences of 4–16 sub-words, beam {beam}, batch {batch}, search widths: every "
+          f"width or the training buckets {buckets} in |src|…2|src|+8")
+    print(f"{'decode':<26} {'sentences/s':>11}")
     for name, seconds in best.items():
-        print(f"{name:<22} {sentences / seconds:>11.1f}")
+        print(f"{name:<26} {sentences / seconds:>11.1f}")
 
 
 def main(argv=None) -> None:

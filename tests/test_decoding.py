@@ -148,13 +148,13 @@ def test_width_search_keeps_each_sentences_best_width():
     torch.manual_seed(4)
     model = models.build("extended_neural_gpu", VOCAB, **TINY["extended_neural_gpu"]).eval()
     src, _ = random_batch(batch=3, src_len=4)
-    alpha, cap = 0.6, 9
+    alpha, trained = 0.6, [2, 3, 5, 6, 9]
     found = model.hypotheses(src, max_len=1, beam_size=2, length_penalty=alpha, width="search",
-                             max_width=cap)
+                             trained_widths=trained)
     for row in range(3):
         length = int((src[row] != PAD).sum())
-        tried = list(width_search.candidate_widths(length, cap))
-        assert tried == list(range(length, min(2 * length + 8, cap) + 1))
+        tried = width_search.candidate_widths(length, trained)
+        assert tried == [w for w in trained if length <= w <= 2 * length + 8] and len(tried) >= 2
         alone = [model.hypotheses(src[row:row + 1, :length], w, 2, alpha, width=w) for w in tried]
         best = max(alone, key=lambda h: h.normalized(alpha).item())   # first (narrowest) of ties
         got = found.tokens[row][found.tokens[row] != PAD].tolist()
@@ -162,8 +162,12 @@ def test_width_search_keeps_each_sentences_best_width():
         assert found.normalized(alpha)[row].item() == pytest.approx(best.normalized(alpha).item(), abs=1e-5)
 
 
-def test_candidate_widths_follow_the_original_code_and_the_cap():
-    assert list(width_search.candidate_widths(3, None)) == list(range(3, 15))   # |src| … 2·|src| + 8
-    assert list(width_search.candidate_widths(10, 20)) == list(range(10, 21))
-    assert list(width_search.candidate_widths(30, 20)) == [30]   # longer than any training width
-    assert list(width_search.candidate_widths(0, 20)) == list(range(1, 9))
+def test_candidate_widths_follow_the_original_code_over_the_training_buckets():
+    assert width_search.candidate_widths(3) == list(range(3, 15))        # |src| … 2·|src| + 8, every width
+    buckets = [8, 12, 16, 20]
+    assert width_search.candidate_widths(3, buckets) == [8, 12]          # the buckets in 3 … 14
+    assert width_search.candidate_widths(10, buckets) == [12, 16, 20]    # at most the widest bucket
+    assert width_search.candidate_widths(13, [8, 12, 40]) == [40]        # none in 13 … 34: smallest holding it
+    assert width_search.candidate_widths(30, buckets) == [30]            # longer than any training width
+    assert width_search.candidate_widths(0, buckets) == [8]
+    assert width_search.candidate_widths(5, list(range(1, 100))) == list(range(5, 19))  # every-integer buckets

@@ -58,7 +58,7 @@ def test_bf16_autocast_trains_and_decodes(model_name):
         out = model.generate(src, max_len=4, beam_size=2, length_penalty=0.6)
         assert out.shape[0] == 3 and out.shape[1] <= 4
         if model_name != "gru_attention":
-            searched = model.eval().hypotheses(src, 4, 2, 0.6, width="search", max_width=5)
+            searched = model.eval().hypotheses(src, 4, 2, 0.6, width="search", trained_widths=[4, 5])
             assert searched.tokens.shape[0] == 3 and torch.isfinite(searched.scores).all()
 
 

@@ -44,7 +44,7 @@ def provenance(**changes) -> dict:
 
 
 def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, dict] | None = None,
-             shift: dict[str, int] | None = None, alternative: tuple[str, ...] = ()):
+             shift: dict[str, int] | None = None, alternative: tuple[str, ...] = (), seed: int = 1):
     """``perfect[model]``: how many of the PER_BUCKET sentences of each bucket the model gets exactly
     right: the first ones (so better models' perfect sentences include worse models'), or those from
     ``shift[model]`` on. With ``alternative``, the test set has a second valid reference per sentence
@@ -66,7 +66,7 @@ def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, di
         right = second if name in alternative else references
         hyps = [ok if start <= i < start + counts[b] else " ".join(f"wrong{k}" for k in range(8))
                 for (b, i), ok in zip(index, right)]
-        run = root / "results" / name
+        run = root / "results" / name / f"seed{seed}"
         write_lines(run / "hypotheses.txt", hyps)
         (run / "train").mkdir(parents=True)
         (run / "train" / "train_log.csv").write_text("step,loss\n10,5.0\n20,4.0\n30,3.5\n")
@@ -86,8 +86,9 @@ def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, di
     return root
 
 
-def render(root, names, paper=REPO / "paper", out="out"):
-    return build("demo", names, root / "results", root / "data", paper, root / out, SETTINGS, EVALUATE)
+def render(root, names, paper=REPO / "paper", out="out", seeds=(1,)):
+    return build("demo", names, root / "results", root / "data", paper, root / out, SETTINGS, EVALUATE,
+                 list(seeds))
 
 
 def claims_by_id(claims: list[dict]) -> dict[str, dict]:
@@ -395,13 +396,51 @@ def test_the_report_renders_exactly_the_models_it_is_given(tmp_path):
     assert "Markovian" not in table1 and "Extended" not in table1
 
 
+def test_several_seeds_show_mean_and_sd_and_a_claim_must_hold_for_every_seed(tmp_path):
+    # seed 1: the Extended NGPU is 5 points under GRU+Attention on every bucket (claim "matches" not
+    # reproduced); seed 2: both perfect on the same sentences (difference 0: reproduced)
+    make_run(tmp_path, {"extended_neural_gpu": (10, 10, 10), "gru_attention": (15, 15, 15)}, seed=1)
+    make_run(tmp_path, {"extended_neural_gpu": (20, 20, 20), "gru_attention": (20, 20, 20)}, seed=2)
+    result = render(tmp_path, ["extended_neural_gpu", "gru_attention"], seeds=(1, 2))
+    one = [json.loads((tmp_path / "results" / "extended_neural_gpu" / f"seed{s}" / "metrics.json").read_text())["bleu"]
+           for s in (1, 2)]
+    mean, sd = sum(one) / 2, abs(one[0] - one[1]) / 2 ** 0.5   # sample sd of two values
+    table1 = (tmp_path / "out" / "table1.md").read_text()
+    assert f"| {mean:.1f} ± {sd:.1f} |" in table1
+    assert "Mean ± standard deviation over 2 training seeds (1, 2)." in table1
+    matches = claims_by_id(result["claims"])["extended_matches_attention"]
+    assert matches["per_seed"] == {"1": "not reproduced", "2": "reproduced"}
+    assert (matches["verdict"], matches["reason"]) == ("inconclusive", "seeds disagree: 1 not reproduced, 1 reproduced")
+    assert matches["evidence"].startswith("seed 1: ") and " | seed 2: " in matches["evidence"]
+    # a claim every seed agrees on keeps its verdict
+    assert claims_by_id(result["claims"])["neural_gpu_far_below_extended"]["verdict"] == "not checked"
+    # one seed alone reads exactly as before: no ± and no seed note
+    render(tmp_path, ["extended_neural_gpu", "gru_attention"], out="one", seeds=(2,))
+    assert "±" not in (tmp_path / "one" / "table1.md").read_text()
+
+
+def test_seeds_of_different_settings_are_not_averaged(tmp_path):
+    from activemem.paper.seeds import pooled
+    with pytest.raises(ValueError, match="extended_neural_gpu: the seeds' runs differ in parameters"):
+        pooled("extended_neural_gpu", {1: {"parameters": 10, "bleu": 1.0, "train_steps": 5},
+                                       2: {"parameters": 11, "bleu": 2.0, "train_steps": 5}})
+    both = pooled("m", {1: {"bleu": 10.0, "agreement": {"error_rate": 0.1, "checked": 5}, "train_steps": 5,
+                            "bleu_by_length": [{"n": 3, "bleu": 4.0}]},
+                        2: {"bleu": 14.0, "agreement": {"error_rate": 0.3, "checked": 5}, "train_steps": 5,
+                            "bleu_by_length": [{"n": 3, "bleu": 8.0}]}})
+    assert both["bleu"] == 12.0 and both["spread"]["bleu"] == pytest.approx(2 ** 0.5 * 2)
+    assert both["agreement"]["error_rate"] == pytest.approx(0.2) and both["agreement"]["checked"] == 5
+    assert both["bleu_by_length"][0] == {"n": 3, "bleu": 6.0, "sd": pytest.approx(2 ** 0.5 * 2)}
+    assert both["seeds"] == [1, 2]
+
+
 def test_metrics_from_another_test_set_are_refused(tmp_path):
     make_run(tmp_path, {"neural_gpu": (1, 1, 1)})
-    path = tmp_path / "results" / "neural_gpu" / "metrics.json"
+    path = tmp_path / "results" / "neural_gpu" / "seed1" / "metrics.json"
     metrics = json.loads(path.read_text())
     metrics["bleu_by_length"][0]["n"] = 99
     path.write_text(json.dumps(metrics))
-    with pytest.raises(ValueError, match=r"neural_gpu/metrics.json: length bucket 1-10 holds 99 sentences "
+    with pytest.raises(ValueError, match=r"neural_gpu/seed1/metrics.json: length bucket 1-10 holds 99 sentences "
                                          r"but .*test.en has 100"):
         render(tmp_path, ["neural_gpu"])
 

@@ -61,7 +61,7 @@ def snakemake(root: Path, *args: str, cores: str = "2", ok: bool = True) -> str:
 
 
 def snakemake_jobs(root: Path, *args: str) -> dict[str, dict]:
-    """Jobs of a dry run, keyed like DVC stages (``train@neural_gpu``)."""
+    """Jobs of a dry run, keyed like DVC stages (``train@neural_gpu-1``: model and seed)."""
     text = snakemake(root, "--dry-run", "--printshellcmds", *args)
     jobs = {}
     for block in re.split(r"\n(?=rule \w+:)", text)[1:]:
@@ -69,9 +69,9 @@ def snakemake_jobs(root: Path, *args: str) -> dict[str, dict]:
         if rule == "all":
             continue
         fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.M))
-        model = re.search(r"model=(\w+)", fields.get("wildcards", ""))
+        run = re.search(r"model=(\w+), seed=(\d+)", fields.get("wildcards", ""))
         cmd = re.search(r"^Shell command: (.*)$", block, re.M)
-        jobs[f"{rule}@{model.group(1)}" if model else rule] = {
+        jobs[f"{rule}@{run.group(1)}-{run.group(2)}" if run else rule] = {
             "cmd": " ".join(cmd.group(1).split()) if cmd else None,
             "deps": set(fields.get("input", "").split(", ")) - {""},
             "outs": set(fields.get("output", "").split(", ")) - {""},
@@ -79,7 +79,9 @@ def snakemake_jobs(root: Path, *args: str) -> dict[str, dict]:
     return jobs
 
 
-def dvc_stages(root: Path) -> dict[str, dict]:
+def dvc_stages(root: Path, settings: bool = False) -> dict[str, dict]:
+    """DVC's stages. Its ``settings`` stage, which writes each stage's resolved settings for DVC to
+    track (Snakemake has them under ``params:``), is left out with the deps on its files unless asked."""
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
     stages = {}
@@ -89,6 +91,10 @@ def dvc_stages(root: Path) -> dict[str, dict]:
                                         "deps": {d.def_path for d in stage.deps
                                                  if not isinstance(d, ParamsDependency)},
                                         "outs": {o.def_path for o in stage.outs}}
+    if not settings:
+        folders = [out + "/" for out in stages.pop("settings")["outs"]]
+        for stage in stages.values():
+            stage["deps"] = {d for d in stage["deps"] if not d.startswith(tuple(folders))}
     return stages
 
 
@@ -163,10 +169,10 @@ def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
     # Same code, same params, same seeds, any --cores: both engines give bitwise-equal weights and numbers.
     assert (smoke_repo / "paper/build/smoke/table1.md").read_text() == (dvc_root / "paper/build/smoke/table1.md").read_text()
     for model in models.NAMES:
-        a = checkpoint.load(smoke_repo / f"results/smoke/{model}/train/checkpoint.pt")["model"]
-        b = checkpoint.load(dvc_root / f"results/smoke/{model}/train/checkpoint.pt")["model"]
+        a = checkpoint.load(smoke_repo / f"results/smoke/{model}/seed1/train/checkpoint.pt")["model"]
+        b = checkpoint.load(dvc_root / f"results/smoke/{model}/seed1/train/checkpoint.pt")["model"]
         assert all(torch.equal(a[k], b[k]) for k in a), model
-        metrics = [json.loads((root / f"results/smoke/{model}/metrics.json").read_text())
+        metrics = [json.loads((root / f"results/smoke/{model}/seed1/metrics.json").read_text())
                    for root in (smoke_repo, dvc_root)]
         assert same_numbers(*metrics), model
     # A second run right after does nothing.
@@ -179,7 +185,10 @@ def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
         params = root / "params.yaml"
         text = params.read_text()
         params.write_text(text.replace("    neural_gpu: {maps: 8, height: 2}", "    neural_gpu: {maps: 12, height: 2}", 1))
-    assert set(snakemake_jobs(smoke_repo)) == {"train@neural_gpu", "evaluate@neural_gpu", "paper"}
+    assert set(snakemake_jobs(smoke_repo)) == {"train@neural_gpu-1", "evaluate@neural_gpu-1", "paper"}
+    # DVC: the edit reruns the `settings` stage, whose per-stage files then show what else must rerun
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "settings"], cwd=dvc_root, env=engine_env(), check=True,
+                   capture_output=True)
     status = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=dvc_root, env=engine_env(),
                             capture_output=True, text=True)
-    assert set(json.loads(status.stdout)) == {"train@neural_gpu"}  # DVC lists the first stale stage
+    assert set(json.loads(status.stdout)) == {"train@neural_gpu-1"}  # DVC lists the first stale stage

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from activemem import locking, models, provenance
-from activemem.config import load_params
+from activemem.config import load_params, read, scale_names
 from activemem.stages import evaluate as evaluate_stage
 from activemem.stages import train as train_stage
 from activemem.train import checkpoint, loop
@@ -111,12 +110,12 @@ def test_slow_steps_and_other_thread_counts_give_bitwise_equal_weights(prepared,
 
 
 def test_no_reported_preset_stops_on_the_clock():
-    raw = yaml.safe_load(PARAMS.read_text())
-    scales = [k for k, v in raw.items() if isinstance(v, dict) and "train" in v]
+    scales = scale_names(read(PARAMS))
     assert set(scales) >= {"demo", "smoke", "news", "paper"}
     for scale in scales:
-        assert raw[scale]["train"]["max_minutes"] == 0, scale
-        assert raw[scale]["train"]["threads"] >= 1, scale
+        train = load_params(PARAMS, scale)["train"]  # resolved: the scale's block over `defaults`
+        assert train["max_minutes"] == 0, scale
+        assert train["threads"] >= 1, scale
 
 
 def test_a_wall_clock_stop_is_marked_truncated_everywhere(prepared, tmp_path, monkeypatch):

@@ -25,7 +25,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
+
+from activemem.config import load_params
 
 from conftest import REPO
 from test_pipeline import engine_env, repo_copy
@@ -72,7 +73,7 @@ def free_port() -> int:
 
 
 def smoke_threads() -> int:
-    return yaml.safe_load((REPO / "params.yaml").read_text())["smoke"]["train"]["threads"]
+    return load_params(REPO / "params.yaml", "smoke")["train"]["threads"]
 
 
 def slurm_conf(root: Path, host: str) -> str:
@@ -262,12 +263,12 @@ def test_slurm_profile_runs_the_smoke_dag_as_slurm_jobs_with_local_results(slurm
     run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
     jobs = slurm_cluster.jobs(run_id)
     expected = {"rule_download", "rule_prepare", "rule_paper"} | {
-        f"rule_{rule}_wildcards_{model}" for rule in ("train", "evaluate") for model in MODELS}
+        f"rule_{rule}_wildcards_{model}_1" for rule in ("train", "evaluate") for model in MODELS}  # seed 1
     assert sorted(job["comment"] for job in jobs) == sorted(expected), jobs
     assert {job["state"] for job in jobs} == {"COMPLETED"}, jobs
     assert len(re.findall(r"has been submitted with SLURM jobid", log)) == len(expected)
     # What each job asked SLURM for came from params.yaml (threads, memory, wall time of the preset).
-    smoke = yaml.safe_load((cluster_root / "params.yaml").read_text())["smoke"]["train"]
+    smoke = load_params(cluster_root / "params.yaml", "smoke")["train"]
     for job in jobs:
         if job["comment"].startswith(("rule_train_", "rule_evaluate_")):
             assert int(job["cpus"]) == smoke["threads"], job
@@ -278,12 +279,13 @@ def test_slurm_profile_runs_the_smoke_dag_as_slurm_jobs_with_local_results(slurm
     # The plugin's per-job logs are kept (the profile asks so), one per job, under the rule's name.
     logs = cluster_root / ".snakemake/slurm_logs"
     for job in jobs:
-        rule, _, model = job["comment"].removeprefix("rule_").partition("_wildcards_")
-        assert (logs / f"rule_{rule}" / model / f"{job['id']}.log").is_file(), job
+        rule = job["comment"].removeprefix("rule_").partition("_wildcards_")[0]
+        assert list((logs / f"rule_{rule}").rglob(f"{job['id']}.log")), job
 
     # Same code, params and seeds: the cluster's results are the local run's.
     for model in MODELS:
-        cluster_results, local_results = cluster_root / "results/smoke" / model, local_root / "results/smoke" / model
+        run = f"results/smoke/{model}/seed1"
+        cluster_results, local_results = cluster_root / run, local_root / run
         cluster_metrics = json.loads((cluster_results / "metrics.json").read_text())
         assert comparable(cluster_metrics) == comparable(json.loads((local_results / "metrics.json").read_text()))
         assert cluster_metrics["perplexity"] > 1  # a real number, not an empty result on both sides
@@ -316,15 +318,15 @@ def dry_run_jobs(root: Path, scale: str) -> dict[str, SimpleNamespace]:
     jobs = {}
     for block in re.split(r"\n(?=rule \w+:)", out.stdout)[1:]:
         rule = re.match(r"rule (\w+):", block).group(1)
-        model = re.search(r"wildcards: model=(\w+)", block)
+        model = re.search(r"wildcards: model=(\w+), seed=(\d+)", block)
         threads = re.search(r"^\s+threads: (\d+)", block, re.M)
         listed = re.search(r"^\s+resources: (.*)$", block, re.M)
         resources = _Resources()
         for item in listed.group(1).split(", ") if listed else []:
             key, value = item.split("=", 1)
             resources[key] = int(value) if value.isdigit() else value
-        jobs[f"{rule}@{model.group(1)}" if model else rule] = SimpleNamespace(
-            name=rule, wildcards=[model.group(1)] if model else [], threads=int(threads.group(1)) if threads else 1,
+        jobs[f"{rule}@{model.group(1)}-{model.group(2)}" if model else rule] = SimpleNamespace(
+            name=rule, wildcards=list(model.groups()) if model else [], threads=int(threads.group(1)) if threads else 1,
             resources=resources)
     return jobs
 
@@ -343,11 +345,11 @@ def test_slurm_gpu_jobs_ask_for_the_presets_gpus_and_torchrun_starts_one_process
     from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting, get_gpu_setting
     root = repo_copy(tmp_path, "paper")
     fill_in_profile(root, "cpu-part", "gpu-part")
-    preset = yaml.safe_load((root / "params.yaml").read_text())["paper"]["train"]
+    preset = load_params(root / "params.yaml", "paper")["train"]
     assert preset["gpus"] > 1  # the case this test is about: several GPUs in one training job
     jobs = dry_run_jobs(root, "paper")
     for model in MODELS:
-        train = sbatch_line(jobs[f"train@{model}"]).split()
+        train = sbatch_line(jobs[f"train@{model}-1"]).split()
         assert f"--gpus={preset['gpus']}" in train and "-p" in train and "gpu-part" in train, train
         assert f"--cpus-per-task={preset['threads']}" in train, train
         assert ["--mem", str(preset["mem_mb"])] == train[train.index("--mem"):train.index("--mem") + 2]
@@ -355,10 +357,10 @@ def test_slurm_gpu_jobs_ask_for_the_presets_gpus_and_torchrun_starts_one_process
         # one task on one node: torchrun (--standalone) starts a process per GPU there
         assert "--nodes=1" in train and not any(arg.startswith("--ntasks") for arg in train), train
         # inside the job, the plugin's job step starts the rule with srun on the same GPUs and CPUs
-        step = jobs[f"train@{model}"]
+        step = jobs[f"train@{model}-1"]
         assert get_gpu_setting(step) == f"--gpus={preset['gpus']}"
         assert get_cpu_setting(step, True) == f"--cpus-per-task={preset['threads']}"
-        evaluate = sbatch_line(jobs[f"evaluate@{model}"]).split()
+        evaluate = sbatch_line(jobs[f"evaluate@{model}-1"]).split()
         assert "--gpus=1" in evaluate and "gpu-part" in evaluate, evaluate
     for rule in ("download", "prepare", "paper"):
         line = sbatch_line(jobs[rule]).split()
@@ -377,5 +379,5 @@ def test_slurm_gpu_jobs_ask_for_the_presets_gpus_and_torchrun_starts_one_process
     monkeypatch.chdir(root)
     with pytest.raises(SystemExit):
         train_stage.main(["--params", "params.yaml", "--scale", "paper", "--model", "neural_gpu",
-                          "--data", "data/paper/prepared", "--out", "results/paper/neural_gpu/train"])
+                          "--seed", "1", "--data", "data/paper/prepared", "--out", "results/paper/neural_gpu/seed1/train"])
     assert started and "torch.distributed.run" in started[0] and f"--nproc_per_node={preset['gpus']}" in started[0]

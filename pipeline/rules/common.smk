@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from activemem import locking
-from activemem.config import load_params, override_differences
+from activemem.config import ParamsError, load_params, override_differences, stage_settings
 
 # The stages read params.yaml, never Snakemake's `config`: an override given with --config would
 # rerun jobs that then ignore it. So the one override allowed is `scale` (passed to every stage as
@@ -18,10 +18,22 @@ if _OVERRIDES:
         f"edit params.yaml instead (both engines read it); only --config scale=<name> is passed on")
 
 SCALE = config["scale"]
-MODELS = config["models"]
-# Validates params.yaml when the workflow loads: a bad value fails here, naming its key.
-PARAMS = load_params("params.yaml", SCALE)
-S = config[SCALE]
+# Checks all of params.yaml when the workflow loads: a bad value fails here, naming its key path.
+try:
+    PARAMS = load_params("params.yaml", SCALE)
+except ParamsError as err:
+    raise WorkflowError(str(err)) from None
+S = PARAMS  # the scale's resolved settings (its block merged over `defaults`)
+MODELS = PARAMS["model_names"]
+SEEDS = PARAMS["seeds"]  # one training and evaluation per (model, seed): results/<scale>/<model>/seed<k>
+
+
+wildcard_constraints:
+    seed=r"\d+",
+# What each job reads, as its `params:`: Snakemake reruns a job when its entry changes. The same
+# entries are the DVC stages' settings files (activemem/stages/settings.py), so both engines rerun
+# exactly the stages whose resolved settings changed.
+SETTINGS = stage_settings(PARAMS)
 
 
 onstart:
@@ -44,5 +56,5 @@ def code(*parts):
     return files
 
 
-STAGE_CODE = code("stages/_common.py", "config.py", "tokens.py", "atomic.py", "locking.py", "provenance.py",
+STAGE_CODE = code("stages/_common.py", "config.py", "schema.py", "tokens.py", "atomic.py", "locking.py", "provenance.py",
                   "data/lines.py")

@@ -5,7 +5,7 @@ rule download:
         directory(f"data/{SCALE}/raw"),
     params:
         scale=SCALE,
-        settings=S["data"],
+        settings=SETTINGS["download"],
     shell:
         "python -m activemem.stages.download --params params.yaml --scale {params.scale} --out {output}"
 
@@ -18,7 +18,7 @@ rule prepare:
         directory(f"data/{SCALE}/prepared"),
     params:
         scale=SCALE,
-        settings=S["prepare"],
+        settings=SETTINGS["prepare"],
     shell:
         "python -m activemem.stages.prepare --params params.yaml --scale {params.scale} "
         "--raw {input.raw} --out {output}"

@@ -2,9 +2,10 @@ rule paper:
     input:
         # everything train and evaluate wrote under results/<scale> (dvc.yaml depends on that folder)
         results=expand(
-            "results/{scale}/{model}/{name}",
+            "results/{scale}/{model}/seed{seed}/{name}",
             scale=SCALE,
             model=MODELS,
+            seed=SEEDS,
             name=["train", "metrics.json", "bleu_by_length.json", "hypotheses.txt", "hypotheses.greedy.txt",
                   "hypotheses.test_long.txt"],
         ),
@@ -16,8 +17,7 @@ rule paper:
         directory(f"paper/build/{SCALE}"),
     params:
         scale=SCALE,
-        settings=[config["models"], config["report"], S["evaluate"]["bootstrap_resamples"], S["evaluate"]["seed"],
-                  S["evaluate"]["width"]],
+        settings=SETTINGS["paper"],
     shell:
         "python -m activemem.stages.paper --params params.yaml --scale {params.scale} "
         "--results results/{params.scale} --data {input.data} --paper paper --out {output}"

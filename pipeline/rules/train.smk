@@ -1,13 +1,13 @@
 rule train:
     input:
         data=rules.prepare.output,
-        code=code("stages/train.py", "train", "models", "data", "evaluate/perplexity.py") + STAGE_CODE,
+        code=code("stages/train.py", "train", "models", "data") + STAGE_CODE,
     output:
-        directory(f"results/{SCALE}/{{model}}/train"),
+        directory(f"results/{SCALE}/{{model}}/seed{{seed}}/train"),
     params:
         scale=SCALE,
         # the values this model's training reads: a change reruns this model only
-        settings=lambda w: [S["train"], S["models"][w.model], S["prepare"]["max_width"]],
+        settings=lambda w: SETTINGS[f"train@{w.model}"],
     # The preset fixes the thread count (it shapes the numbers on CPU); Snakemake only schedules it.
     threads: S["train"]["threads"]
     # Locally, `gpu` is counted against `snakemake --resources gpu=N`; on SLURM the executor plugin
@@ -20,5 +20,5 @@ rule train:
         runtime=S["train"]["runtime_min"],
     shell:
         "python -m activemem.stages.train --params params.yaml --scale {params.scale} "
-        "--model {wildcards.model} --data {input.data} --out {output} "
-        "--work checkpoints/{params.scale}/{wildcards.model}"
+        "--model {wildcards.model} --seed {wildcards.seed} --data {input.data} --out {output} "
+        "--work checkpoints/{params.scale}/{wildcards.model}/seed{wildcards.seed}"

@@ -1,59 +1,240 @@
-"""``params.yaml``: loading one scale's settings and checking them before any work starts.
+"""``params.yaml``: reading it, merging each scale over ``defaults``, checking all of it before any work.
 
-Layout of ``params.yaml`` (see the file's comments for every key):
+Layout of ``params.yaml`` (see the file's comments; every key's type and range is in ``schema.py``):
 
-    scale: demo                 # which block below the pipeline runs
+    scale: demo                 # which scale block the pipeline runs
     models: [neural_gpu, …]     # registry names to train and evaluate
-    demo:  {data, prepare, train, models, evaluate}
-    news:  {…}                  # a small real WMT preset
-    paper: {…}                  # WMT'14 at the paper's sizes
+    seeds: [1]                  # training seeds: one training and evaluation per (model, seed)
+    defaults: {prepare, train, evaluate, …}  # what the scales share
+    demo:  {data, prepare, train, models, evaluate}   # only what differs from defaults
+    smoke: {…}  news: {…}  paper: {…}
     report: {…}                 # the paper stage (scale-independent)
 
-``load_params(path, scale)`` returns that scale's block plus ``scale``, ``models`` and ``report``.
-A bad value raises ``ParamsError`` naming the dotted key, before any stage does work.
+A scale's settings are its block merged over ``defaults`` key by key (the scale wins; a list or a
+``null`` replaces the default whole). ``load_params(path, scale)`` checks the WHOLE file (every scale,
+``report``, duplicate keys) and returns that scale's resolved block plus ``scale``, ``model_names``,
+``report`` and ``path``. A bad file is a ``ParamsError`` naming each problem's key path as written in
+the file (``defaults.train.lr`` where the value comes from ``defaults``), so a mistake in any scale
+fails at once, in every stage and when either engine loads the DAG. The resolved ``train.seed`` is
+the first of ``seeds``; the train stage's ``--seed`` replaces it for the other seeds.
+
+Layers: this module and ``schema.py`` sit above ``models`` and ``data`` (they read the model registry
+and the WMT'14 corpus list) and below ``train``, ``evaluate``, ``paper`` and ``stages``.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-SECTIONS = ("data", "prepare", "train", "models", "evaluate")
+from activemem import schema
+
+TOP_LEVEL = ("scale", "models", "seeds", "defaults", "report")  # every other top-level mapping is a scale
+SECTIONS = schema.SECTIONS
 
 
 class ParamsError(ValueError):
     pass
 
 
-def load_params(path: str | Path = "params.yaml", scale: str | None = None) -> dict[str, Any]:
+# ---- reading -------------------------------------------------------------------------------------
+class _DuplicateKey(Exception):
+    def __init__(self, key, line: int, first: int):
+        super().__init__(key, line, first)
+        self.key, self.line, self.first = key, line, first
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key written twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` may repeat keys on purpose; complex keys: the loader refuses them
+            key = self.construct_object(key_node)
+            if key in first_line:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1, first_line[key])
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """The file as written (no merging), or a one-line ``ParamsError``."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ParamsError(f"{path}: no such params file") from None
+    except _DuplicateKey as dup:
+        raise ParamsError(f"{path}:{dup.line}: key {dup.key!r} is written twice in one mapping (first on "
+                          f"line {dup.first}); YAML would silently keep the last") from None
     except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
-    scale = scale or raw.get("scale")
-    if not scale or scale not in raw or not isinstance(raw[scale], dict):
-        known = [k for k, v in raw.items() if isinstance(v, dict) and "train" in v]
-        raise ParamsError(f"{path}: scale {scale!r} has no block; known scales: {known}")
-    block = raw[scale]
-    for section in SECTIONS:
-        if not isinstance(block.get(section), dict):
-            raise ParamsError(f"{path}: missing section '{scale}.{section}'")
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ParamsError(f"{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: must be a mapping of scale, models, defaults, report and the scale blocks")
+    return raw
+
+
+def merge(default: Any, override: Any) -> Any:
+    """``override`` merged over ``default``: mappings key by key, anything else replaced whole."""
+    if isinstance(default, dict) and isinstance(override, dict):
+        merged = {k: merge(v, override[k]) if k in override else copy.deepcopy(v) for k, v in default.items()}
+        return {**merged, **{k: copy.deepcopy(v) for k, v in override.items() if k not in default}}
+    return copy.deepcopy(override)
+
+
+def _source(block: Any) -> Any:
+    data = block.get("data") if isinstance(block, dict) else None
+    return data.get("source") if isinstance(data, dict) else None
+
+
+def resolve(raw: dict, scale: str) -> Any:
+    """A scale's block merged over ``defaults``. ``defaults.data`` is keyed by source (demo, wmt14): the
+    sources have different keys, so a scale's ``data`` merges over the defaults of its own source."""
+    defaults = raw.get("defaults") if isinstance(raw.get("defaults"), dict) else {}
+    base = {k: v for k, v in defaults.items() if k != "data"}
+    by_source = defaults.get("data")
+    if isinstance(by_source, dict) and isinstance(by_source.get(_source(raw[scale])), dict):
+        base["data"] = by_source[_source(raw[scale])]
+    return merge(base, raw[scale])
+
+
+def _near_top_level(name) -> list[str]:
+    return difflib.get_close_matches(str(name), TOP_LEVEL, n=1, cutoff=0.75)
+
+
+def scale_names(raw: dict) -> list[str]:
+    """Every top-level mapping but ``defaults`` and ``report`` (and near misses of them: typos)."""
+    return [k for k, v in raw.items()
+            if isinstance(k, str) and k not in TOP_LEVEL and isinstance(v, dict) and not _near_top_level(k)]
+
+
+# ---- checking ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """The whole file, checked: every scale resolved (defaults merged) and typed."""
+
+    scale: str                          # the scale the pipeline runs unless told otherwise
+    models: list[str]
+    seeds: list[int]
+    scales: dict[str, schema.Scale]
+    report: schema.Report
+
+
+def _has(node: Any, parts: tuple[str, ...]) -> bool:
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _where(raw: dict, parts: tuple[str, ...]) -> str:
+    """The key path as written in the file: a resolved value that came from ``defaults`` is named there."""
+    scale, rest = parts[0], parts[1:]
+    if scale in TOP_LEVEL or not rest or _has(raw[scale], rest):
+        return ".".join(parts)
+    written = ("defaults", "data", str(_source(raw[scale])), *rest[1:]) if rest[0] == "data" else ("defaults", *rest)
+    return ".".join(written if _has(raw, written) else parts)
+
+
+def _check_top_level(raw: dict, problems: schema.Problems) -> None:
     from activemem.models import NAMES
+    scales = scale_names(raw)
+    for name in raw:
+        near = _near_top_level(name)
+        if name not in TOP_LEVEL and name not in scales:
+            # a non-mapping is no scale; `reprot:` or `default:` is a typo, not a new scale
+            problems.append(((str(name),), "is not a known key (not scale, models, seeds, defaults, report, or a "
+                                           "scale block)" + (f"; did you mean '{near[0]}'?" if near else "")))
+    if raw.get("scale") not in scales:
+        problems.append((("scale",), f"must name a scale block ({', '.join(scales)}), got {raw.get('scale')!r}"))
     models = raw.get("models")
     if not isinstance(models, list) or not models:
-        raise ParamsError(f"{path}: 'models' must be a non-empty list of model names")
-    for name in models:
-        if name not in NAMES:
-            raise ParamsError(f"{path}: 'models' names unknown model {name!r}; known: {list(NAMES)}")
-        if name not in block["models"]:
-            raise ParamsError(f"{path}: missing '{scale}.models.{name}'")
-    return {**block, "scale": scale, "model_names": models, "report": raw.get("report", {}),
-            "path": str(path)}
+        problems.append((("models",), f"must be a non-empty list of model names, got {models!r}"))
+    else:
+        for name in models:
+            if name not in NAMES:
+                problems.append((("models",), f"names unknown model {name!r}{schema.suggest(str(name), NAMES)}"))
+        if len(set(map(str, models))) < len(models):
+            problems.append((("models",), f"names a model twice: {models!r}"))
+    seeds = raw.get("seeds")
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        problems.append((("seeds",), f"must be a non-empty list of integers >= 0 (training seeds), got {seeds!r}"))
+    elif len(set(seeds)) < len(seeds):
+        problems.append((("seeds",), f"names a seed twice: {seeds!r}"))
+    defaults = raw.get("defaults", {})
+    if not isinstance(defaults, dict):
+        problems.append((("defaults",), f"must be a mapping of sections ({', '.join(SECTIONS)}), got {defaults!r}"))
+    elif "data" in defaults:  # by source; checked here too, as a source no scale uses yet is checked nowhere else
+        if not isinstance(defaults["data"], dict):
+            problems.append((("defaults", "data"), f"must be a mapping of source ({', '.join(schema.DATA_SOURCES)}) "
+                                                   f"to its defaults, got {defaults['data']!r}"))
+        else:
+            for source, block in defaults["data"].items():
+                where = ("defaults", "data", str(source))
+                if source not in schema.DATA_SOURCES:
+                    problems.append((where, "is not a data source" + schema.suggest(str(source), schema.DATA_SOURCES)))
+                else:
+                    schema.check(schema.DATA_SOURCES[source], block, where, problems, partial=True)
+    if "report" not in raw:
+        problems.append((("report",), "is missing"))
+
+
+def check(raw: dict, path: str | Path) -> Settings:
+    """Every scale, ``report`` and the top-level keys of ``raw``; one ``ParamsError`` listing each problem."""
+    problems: schema.Problems = []
+    _check_top_level(raw, problems)
+    models = raw.get("models") if isinstance(raw.get("models"), list) else []
+    scales = {name: schema.check_scale(resolve(raw, name), (name,), models, problems) for name in scale_names(raw)}
+    report = schema.check(schema.Report, raw.get("report"), ("report",), problems) if "report" in raw else None
+    if problems:
+        lines = []
+        for parts, text in problems:
+            if text == "is missing" and parts[0] not in TOP_LEVEL and raw.get("defaults"):
+                text += " (set it in the scale's block or in defaults)"
+            line = f"{path}: '{_where(raw, parts)}' {text}"
+            if line not in lines:  # a bad default shows up once per scale
+                lines.append(line)
+        raise ParamsError("\n".join(lines))
+    return Settings(scale=raw["scale"], models=list(models), seeds=list(raw["seeds"]), scales=scales, report=report)
+
+
+# ---- what the stages use -------------------------------------------------------------------------
+def load_params(path: str | Path = "params.yaml", scale: str | None = None) -> dict[str, Any]:
+    """One scale's resolved settings as plain data (after checking the whole file)."""
+    raw = read(path)
+    scale = scale or raw.get("scale")
+    if scale not in scale_names(raw):
+        raise ParamsError(f"{path}: scale {scale!r} has no block; known scales: {scale_names(raw)}")
+    settings = check(raw, path)
+    params = {**schema.plain(settings.scales[scale]), "scale": scale, "model_names": settings.models,
+              "seeds": settings.seeds, "report": schema.plain(settings.report), "path": str(path)}
+    params["train"] = {**params["train"], "seed": settings.seeds[0]}  # --seed of the train stage replaces it
+    return params
+
+
+def stage_settings(params: dict) -> dict[str, Any]:
+    """The settings each stage reads, keyed like its DVC stage (``train@<model>``): a stage reruns when
+    its entry changes. Snakemake puts the entry under the rule's ``params:``; DVC depends on the file the
+    ``settings`` stage writes for it (``activemem/stages/settings.py``)."""
+    ev = params["evaluate"]
+    out: dict[str, Any] = {"download": params["data"], "prepare": params["prepare"]}
+    for name in params["model_names"]:
+        out[f"train@{name}"] = [params["train"], params["models"][name], params["prepare"]["max_width"]]
+        out[f"evaluate@{name}"] = [ev, params["train"]["device"]]
+    out["paper"] = [params["model_names"], params["seeds"], params["report"], ev["bootstrap_resamples"], ev["seed"],
+                    ev["width"]]
+    return out
 
 
 def override_differences(on_disk: Any, effective: Any, prefix: str = "") -> list[str]:

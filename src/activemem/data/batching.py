@@ -1,9 +1,10 @@
 """Token-budget batches from length buckets, shuffled per epoch from a seed, resumable.
 
 Every pair has a *width* ``max(|src|, |tgt| + 1)`` (the ``+ 1`` is EOS): the memory width a Neural
-GPU needs for it. Pairs are grouped into buckets by width (bucket edges from ``params.yaml``), as the
-original code did, so one batch has one small range of widths and little padding. A batch of bucket
-edge ``w`` holds ``max(1, max_tokens // w)`` pairs.
+GPU needs for it, ``pair_width`` here, the one definition every module uses. Pairs are grouped into
+buckets by width (bucket edges from ``params.yaml``), as the original code did, so one batch has one
+small range of widths and little padding. A batch of bucket edge ``w`` holds
+``max(1, max_tokens // w)`` pairs (``pairs_per_batch``).
 
 The order is a pure function of ``(seed, epoch)``: position ``p`` of epoch ``e`` is the same batch on
 every run, so training resumes from ``(epoch, position)`` exactly. ``max_tokens`` is the *global*
@@ -41,8 +42,25 @@ class Batch:
         return int((self.tgt_out != PAD).sum())
 
 
+def pair_width(src_length, tgt_length):
+    """The memory width a pair needs, ``max(|src|, |tgt| + 1)`` (the ``+ 1`` is EOS): the one place this
+    formula is written. Takes lengths as ints or as numpy arrays (one width per pair)."""
+    return np.maximum(src_length, tgt_length + 1)
+
+
 def pair_widths(split: EncodedSplit) -> np.ndarray:
-    return np.maximum(split.src_lengths, split.tgt_lengths + 1)
+    return pair_width(split.src_lengths, split.tgt_lengths)
+
+
+def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Batches of similar length (little padding), in a fixed order: for evaluation, not training."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def pairs_per_batch(max_tokens: int, width: int) -> int:
+    """How many pairs a batch of bucket ``width`` holds under a budget of ``max_tokens`` (at least one)."""
+    return max(1, max_tokens // width)
 
 
 def bucket_of(widths: np.ndarray, edges: list[int]) -> np.ndarray:
@@ -93,7 +111,7 @@ class BucketBatcher:
             if len(members) == 0:
                 continue
             order = rng.permutation(members) if self.shuffle else members
-            size = max(1, self.max_tokens // edge)
+            size = pairs_per_batch(self.max_tokens, edge)
             chunks = [order[i:i + size] for i in range(0, len(order), size)]
             if len(chunks) > 1 and len(chunks[-1]) < size / 2:
                 # fold a small remainder into the previous batch: fewer tiny, noisy steps, and a batch

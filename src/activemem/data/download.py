@@ -226,6 +226,9 @@ def fetch(url: str, dest: str | Path, expected: Expected = Expected(),
     except ValueError:
         part.unlink(missing_ok=True)  # complete but wrong: resuming cannot repair it
         raise
+    # The one rename outside activemem.atomic, on purpose: atomic.py's temporary files are private to
+    # one process and removed when it fails, but <dest>.part must keep a fixed name and survive a
+    # failed or killed run, because it is the state the next run resumes the download from.
     os.replace(part, dest)
     return dest
 

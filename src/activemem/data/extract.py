@@ -6,8 +6,8 @@
   corrupt file never becomes the reference later downloads are compared with.
 - ``extract_members`` writes chosen members to a target folder. A member with an absolute path, a
   ``..`` component, or a link pointing outside the target is refused with an error naming the
-  archive and the member, before anything is written. Files go to a temporary name and are renamed,
-  so an interrupted extraction leaves no half file.
+  archive and the member, before anything is written. Files are written through ``activemem.atomic``
+  (a private temporary name, then a rename), so an interrupted extraction leaves no half file.
 
 Every problem is an ``ArchiveError`` whose message is one line naming the archive.
 """
@@ -20,6 +20,8 @@ import shutil
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
+
+from activemem.atomic import open_atomic
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -115,11 +117,8 @@ def extract_members(archive: str | Path, members: list[str], target: str | Path)
             _missing(archive, members, by_name)
             for member in members:
                 dest = target / member
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_name(dest.name + ".part")
-                with tar.extractfile(by_name[member]) as src, open(tmp, "wb") as dst:
+                with tar.extractfile(by_name[member]) as src, open_atomic(dest, binary=True) as dst:
                     shutil.copyfileobj(src, dst, length=CHUNK)
-                os.replace(tmp, dest)
                 out.append(dest)
     except READ_ERRORS as err:
         # The archive was verified when it was downloaded, so it changed on disk since.

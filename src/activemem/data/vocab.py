@@ -7,12 +7,12 @@ the text the model was asked to produce.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterable
 
 import sentencepiece as spm
 
+from activemem.atomic import renamed_on_success
 from activemem.tokens import BOS, EOS, PAD, UNK
 
 
@@ -21,14 +21,17 @@ def train_vocab(sentences: Iterable[str], model_path: str | Path, vocab_size: in
     """Train a sentencepiece model and write ``<model_path>`` (and ``.vocab``) atomically."""
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
+    # sentencepiece writes <prefix>.model and <prefix>.vocab itself and records the prefix inside the
+    # model file, so the prefix is fixed (not atomic.py's random per-process name): spm.model is then
+    # the same bytes on every run. The stages' workspace lock (locking.py) keeps two runs apart.
     tmp_prefix = model_path.with_name(model_path.stem + ".tmp")
     spm.set_random_generator_seed(seed)
-    try:
-        _train(sentences, tmp_prefix, vocab_size, model_type, max_sentences, threads)
-    except RuntimeError as err:  # sentencepiece reports e.g. a vocabulary smaller than the alphabet
-        raise ValueError(f"prepare.vocab_size={vocab_size}: sentencepiece refused to train: {err}") from None
-    os.replace(f"{tmp_prefix}.vocab", model_path.with_suffix(".vocab"))
-    os.replace(f"{tmp_prefix}.model", model_path)
+    with renamed_on_success({f"{tmp_prefix}.vocab": model_path.with_suffix(".vocab"),
+                             f"{tmp_prefix}.model": model_path}):
+        try:
+            _train(sentences, tmp_prefix, vocab_size, model_type, max_sentences, threads)
+        except RuntimeError as err:  # sentencepiece reports e.g. a vocabulary smaller than the alphabet
+            raise ValueError(f"prepare.vocab_size={vocab_size}: sentencepiece refused to train: {err}") from None
     return model_path
 
 

@@ -1,2 +1,2 @@
-"""Evaluation: perplexity (``perplexity.py``), decoding (``translate.py``), BLEU and BLEU by length
+"""Evaluation: perplexity (``train/nll.py``, shared with training), decoding (``translate.py``), BLEU and BLEU by length
 (``bleu.py``)."""

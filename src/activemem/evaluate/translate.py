@@ -21,7 +21,7 @@ from activemem.data.batching import collate
 from activemem.data.lines import one_line
 from activemem.data.store import EncodedSplit
 from activemem.data.vocab import SubwordVocab
-from activemem.evaluate.perplexity import length_sorted_batches
+from activemem.data.batching import length_sorted_batches
 from activemem.models.active_memory import ActiveMemoryModel
 
 
@@ -34,10 +34,10 @@ def has_memory_width(model) -> bool:
 def translate(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_size: int, beam_size: int,
               length_penalty: float, max_len_ratio: float, max_len_offset: int, width: str = "fixed",
               desc: str = "decode", progress: bool = True,
-              max_width: int | None = None) -> tuple[list[str], dict]:
+              trained_widths: list[int] | None = None) -> tuple[list[str], dict]:
     """Hypotheses (one string per sentence, in split order) and decoding statistics.
 
-    ``max_width`` caps the widths ``width: search`` tries: the widest memory the model was trained on.
+    ``trained_widths``: the training buckets, the widths ``width: search`` tries (``width_search.py``).
     """
     model.eval()
     hypotheses: list[str] = [""] * len(split)
@@ -51,7 +51,7 @@ def translate(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_siz
         kwargs = {}
         if isinstance(model, ActiveMemoryModel) and width == "search":
             kwargs["width"] = "search"
-            kwargs["max_width"] = max_width
+            kwargs["trained_widths"] = trained_widths
         hyp = model.hypotheses(src.to(device), max_len, beam_size, length_penalty, **kwargs)
         for row, i in enumerate(indices):
             hypotheses[i] = one_line(vocab.decode(hyp.tokens[row].tolist()))  # never a line break

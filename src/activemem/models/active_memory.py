@@ -23,6 +23,8 @@ Deliberate differences from the original code, each a documented choice:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import math
 from dataclasses import dataclass
 
@@ -164,9 +166,10 @@ class ActiveMemoryModel(TranslationModel):
     - ``None``: ``max(S, T)`` in training, ``max(S, max_len)`` when decoding (the fixed-width mode);
     - an ``int``: that width (outputs are then at most ``width`` long);
     - in ``start`` only, a tensor ``[B]`` of per-row widths (see ``width_search.py``);
-    - ``"search"`` (decoding): every width from ``|src|`` to ``2·|src| + 8``, at most ``max_width``,
-      and per sentence the hypothesis with the best length-normalised score, as the original code
-      decoded (``width_search.py``); ``max_len`` does not apply, each width bounds its own output.
+    - ``"search"`` (decoding): the ``trained_widths`` (training buckets) from ``|src|`` to
+      ``2·|src| + 8`` (every width there when ``None``), and per sentence the hypothesis with the
+      best length-normalised score, as the original code decoded (``width_search.py``);
+      ``max_len`` does not apply, each width bounds its own output.
     """
 
     Config = ActiveMemoryConfig
@@ -181,9 +184,9 @@ class ActiveMemoryModel(TranslationModel):
         return width
 
     def hypotheses(self, src, max_len, beam_size=1, length_penalty=0.0, width=None,
-                   max_width: int | None = None):
+                   trained_widths: Sequence[int] | None = None):
         if width == "search":
-            return search_widths(self, src, beam_size, length_penalty, max_width)
+            return search_widths(self, src, beam_size, length_penalty, trained_widths)
         if width is not None:
             max_len = min(max_len, width)
         return decoding.search(self, src, max_len, beam_size, length_penalty, width)

@@ -2,11 +2,17 @@
 
 The memory width of a Neural GPU bounds its output and changes what it computes, and the right
 width for a sentence is unknown before decoding. The original trainer (``original-code.md`` §2.5)
-decoded each test sentence once per width from ``|src|`` to ``2·|src| + 8`` and kept the width whose
-hypothesis scored best. We do the same, with three choices of ours:
+decoded each test sentence once per *bucket* width from the smallest bucket holding ``|src|`` up to
+``2·|src| + 8`` and kept the width whose hypothesis scored best; its buckets were every integer
+width. We do the same over the model's own training buckets (``train.buckets``), with these choices:
 
-- the widths stop at ``max_width``, the widest memory the model was trained on (wider memories are
-  out of its training distribution); a source longer than that is decoded at its own length;
+- the widths tried are the training buckets between ``|src|`` and ``2·|src| + 8`` (at least the
+  smallest bucket holding the source): the model has only ever been trained at those widths, and a
+  wider memory than the widest bucket is out of its training distribution. A source longer than
+  every bucket is decoded at its own length. With buckets of every integer this is exactly the
+  original search; with the demo's buckets (every 4th width) it tries about a quarter of the
+  widths, which on the demo's dev set scored as well (Extended Neural GPU, beam 4: BLEU 12.8 vs
+  12.5, length ratio 0.88 vs 0.83) at twice the speed;
 - "best" is the length-normalised score ``log p / lp(n)`` that the beam search ranks by
   (``decoding.length_penalty``; the original minimised ``−log p − width·length_norm``);
 - all (sentence, width) pairs of a batch are decoded *together*: rows are sorted by width and cut
@@ -20,6 +26,8 @@ The encoder runs once per (sentence, width); the beams of a row share that encod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from activemem.models import decoding
@@ -28,13 +36,18 @@ from activemem.tokens import PAD
 FIRST_WIDTH_FACTOR, LAST_WIDTH_FACTOR, LAST_WIDTH_OFFSET = 1, 2, 8  # widths |src| … 2·|src| + 8 [K]
 
 
-def candidate_widths(length: int, max_width: int | None) -> range:
-    """The widths tried for a source of ``length`` tokens (at least one: its own length)."""
+def candidate_widths(length: int, trained_widths: Sequence[int] | None = None) -> list[int]:
+    """The widths tried for a source of ``length`` tokens: the ``trained_widths`` (bucket widths)
+    from ``length`` to ``2·length + 8``, or every width there when ``None``; never empty."""
     first = max(FIRST_WIDTH_FACTOR * length, 1)
     last = LAST_WIDTH_FACTOR * length + LAST_WIDTH_OFFSET
-    if max_width is not None:
-        last = min(last, max_width)
-    return range(first, max(first, last) + 1)
+    if trained_widths is None:
+        return list(range(first, last + 1))
+    widths = sorted(set(trained_widths))
+    tried = [w for w in widths if first <= w <= last]
+    if not tried:  # no bucket in range: the smallest that holds the source, or its own length
+        tried = [next((w for w in widths if w >= first), first)]
+    return tried
 
 
 def chunks(widths: list[int], rows_per_width_row: int, min_rows: int) -> list[list[int]]:
@@ -54,12 +67,12 @@ def chunks(widths: list[int], rows_per_width_row: int, min_rows: int) -> list[li
 
 @torch.no_grad()
 def search_widths(model, src: torch.Tensor, beam_size: int = 1, alpha: float = 0.0,
-                  max_width: int | None = None, min_rows: int = 256) -> decoding.Hypotheses:
+                  trained_widths: Sequence[int] | None = None, min_rows: int = 256) -> decoding.Hypotheses:
     """Per sentence of ``src`` [B, S], the best hypothesis over its candidate widths."""
     lengths = (src != PAD).sum(dim=1).tolist()
     sentence, width = [], []
     for b, length in enumerate(lengths):
-        for w in candidate_widths(length, max_width):
+        for w in candidate_widths(length, trained_widths):
             sentence.append(b)
             width.append(w)
     results = [None] * len(width)                    # per row: (normalised score, tokens, score, length)

@@ -50,11 +50,16 @@ def save(fig, stem: Path, facts: dict | None = None, title: str = "") -> list[Pa
 
 def bleu_by_length_figure(series: dict[str, list[dict]], stem: Path, title: str,
                           facts: dict | None = None) -> list[Path]:
-    """``series[model]`` is a ``bleu_by_length`` list (of metrics.json or its extrapolation block)."""
+    """``series[model]`` is a ``bleu_by_length`` list (of metrics.json or its extrapolation block);
+    rows pooled over several seeds carry ``sd``, drawn as error bars."""
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
     for name, rows in series.items():
         rows = [r for r in rows if r["n"] > 0 and r["bleu"] is not None]
-        ax.plot([r["bucket"] for r in rows], [r["bleu"] for r in rows], **_style(name))
+        x, y = [r["bucket"] for r in rows], [r["bleu"] for r in rows]
+        if any(r.get("sd") is not None for r in rows):
+            ax.errorbar(x, y, yerr=[r.get("sd") or 0.0 for r in rows], capsize=3, **_style(name))
+        else:
+            ax.plot(x, y, **_style(name))
     ax.set_xlabel("source sentence length (words)")
     ax.set_ylabel("BLEU")
     ax.set_title(title, fontsize=10)

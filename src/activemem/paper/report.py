@@ -24,6 +24,7 @@ from activemem.paper import figures, provenance, tables
 from activemem.paper.bootstrap import Sentences
 from activemem.paper.claims import check_claims, display_verdict
 from activemem.paper.published import load_published
+from activemem.paper.seeds import across_seeds, pooled, run_folder
 
 SCALE_NOTES = {
     "demo": "Embedded demo corpus (a small English→French grammar), CPU-sized models and a few minutes of "
@@ -68,7 +69,7 @@ def reference_streams(data: Path, references: list[str]) -> list[list[str]]:
 
 
 def check_sentences(sentences: Sentences, metrics: dict[str, dict], results: Path, data: Path,
-                    metric: str = "bleu") -> list[str]:
+                    metric: str = "bleu", seed: int = 1) -> list[str]:
     """The per-sentence data must be the test set the metrics were computed on: bucket counts must
     match (else error); a BLEU that differs from metrics.json is a warning naming both."""
     warnings = []
@@ -76,12 +77,12 @@ def check_sentences(sentences: Sentences, metrics: dict[str, dict], results: Pat
         for row in m.get("bleu_by_length") or []:
             have = len(sentences.members(row["lo"], row["hi"]))
             if have != row["n"]:
-                raise ValueError(f"{results / name / 'metrics.json'}: length bucket {row['bucket']} holds "
+                raise ValueError(f"{results / run_folder(name, seed) / 'metrics.json'}: length bucket {row['bucket']} holds "
                                  f"{row['n']} sentences but {data / 'test.en'} has {have}: the metrics come "
                                  f"from another test set")
         rescored = sentences.bleu(name, sentences.members())
         if m.get(metric) is not None and abs(rescored - m[metric]) > BLEU_MISMATCH:
-            warnings.append(f"{results / name / 'hypotheses.txt'} scores {metric} {rescored:.2f} but its "
+            warnings.append(f"{results / run_folder(name, seed) / 'hypotheses.txt'} scores {metric} {rescored:.2f} but its "
                             f"metrics.json says {m[metric]:.2f}: the claims' intervals use hypotheses.txt")
     return warnings
 
@@ -90,28 +91,52 @@ def png(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
+def load_runs(results: Path, names: list[str], seeds: list[int]) -> tuple[dict, dict]:
+    """Every (model, seed) run's metrics and test hypotheses: ``{model: {seed: ...}}``."""
+    metrics = {n: {s: load_metrics(results / run_folder(n, s) / "metrics.json") for s in seeds} for n in names}
+    hyps = {n: {s: read_lines(results / run_folder(n, s) / "hypotheses.txt") for s in seeds} for n in names}
+    return metrics, hyps
+
+
+def labelled_runs(names: list[str], seeds: list[int], runs: dict) -> dict[str, dict]:
+    """Runs keyed for the provenance checks: the model name, or "<model> (seed k)" with several seeds."""
+    if len(seeds) == 1:
+        return {n: runs[n][seeds[0]] for n in names}
+    return {f"{tables.label(n)} (seed {s})": runs[n][s] for n in tables.ordered(names) for s in seeds}
+
+
 def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, out: Path,
-          report_settings: dict, evaluate_settings: dict) -> dict:
+          report_settings: dict, evaluate_settings: dict, seeds: list[int] | None = None) -> dict:
+    """``seeds``: the training seeds of every model (results under ``<model>/seed<k>``); several
+    give mean ± sd in the tables and claims that must hold for every seed (``paper/seeds.py``)."""
+    seeds = sorted(seeds or [1])
     out.mkdir(parents=True, exist_ok=True)
-    metrics = {n: load_metrics(results / n / "metrics.json") for n in names}
+    runs, hyps = load_runs(results, names, seeds)
     # Split at "\n" only (see data/lines.py), and one hypothesis per reference or no report: a
     # misaligned pair of files would give significance tests on shifted sentences.
     references = read_lines(data / "test.fr")
-    hyps = {n: read_lines(results / n / "hypotheses.txt") for n in names}
     for n in names:
-        check_aligned(references, hypotheses=hyps[n])
-    require(metrics, results)
+        for s in seeds:
+            check_aligned(references, hypotheses=hyps[n][s])
+            require({run_folder(n, s): runs[n][s]}, results)
+    metrics = {n: pooled(n, runs[n]) for n in names}
     names = tables.ordered(names)
     sources = read_lines(data / "test.en")
     check_aligned(references, sources=sources)
     published = load_published(paper / "published.yaml")
     env = tables.environment(paper / "templates")
-    warnings = provenance.warnings(names, metrics)
+    flat = labelled_runs(names, seeds, runs)
+    warnings = provenance.warnings(list(flat), flat)
 
     # Table 1, regenerated and published, through one template
     regenerated = tables.regenerated_table1(names, metrics)
     published_table, missing_rows = tables.published_table1(published, names)
     warnings += missing_rows
+    absent = [tables.label(n) for n in published["models"] if n not in names]
+    if absent:  # a subset run (params.yaml `models`): say what it leaves out before any number
+        warnings.append(f"This run has {len(names)} model(s); the paper's {', '.join(absent)} "
+                        f"{'is' if len(absent) == 1 else 'are'} not in it (params.yaml models): their rows are "
+                        f"missing and the claims about them are not checked.")
     rendered = {}
     for fmt in ("md", "tex"):
         rendered[("regenerated", fmt)] = tables.render_table(env, fmt, regenerated)
@@ -122,23 +147,29 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
                                         rendered[("regenerated", "md")].splitlines(True),
                                         "table1.published.md", "table1.md"))
 
-    # claims, on per-sentence BLEU statistics of the same test set (and of all its references)
+    # claims, on per-sentence BLEU statistics of the same test set (and of all its references),
+    # checked on each seed's runs and then held to every seed (paper/seeds.py)
     resamples, seed = evaluate_settings["bootstrap_resamples"], evaluate_settings["seed"]
-    sentences = {"bleu": Sentences.from_text(sources, references, hyps, resamples, seed)}
-    warnings += check_sentences(sentences["bleu"], metrics, results, data)
     streams = reference_streams(data, references)
-    if len(streams) > 1:
-        sentences["bleu_multi_ref"] = Sentences.from_text(sources, streams, hyps, resamples, seed)
-        warnings += check_sentences(sentences["bleu_multi_ref"], metrics, results, data, "bleu_multi_ref")
-    claims = check_claims(paper / "claims.yaml", metrics, report_settings, sentences, scale)
+    claims_by_seed = {}
+    for s in seeds:
+        run_metrics = {n: runs[n][s] for n in names}
+        run_hyps = {n: hyps[n][s] for n in names}
+        sentences = {"bleu": Sentences.from_text(sources, references, run_hyps, resamples, seed)}
+        warnings += check_sentences(sentences["bleu"], run_metrics, results, data, seed=s)
+        if len(streams) > 1:
+            sentences["bleu_multi_ref"] = Sentences.from_text(sources, streams, run_hyps, resamples, seed)
+            warnings += check_sentences(sentences["bleu_multi_ref"], run_metrics, results, data, "bleu_multi_ref", s)
+        claims_by_seed[s] = check_claims(paper / "claims.yaml", run_metrics, report_settings, sentences, scale)
+    claims = across_seeds(claims_by_seed)
     write_json(out / "claims.json", claims)
 
     # figures, each with the run's provenance in a footer and in its metadata
     facts = provenance.summary(names, metrics, scale)
     series = {n: metrics[n]["bleu_by_length"] for n in names}
     figures.bleu_by_length_figure(series, out / "bleu_by_length", f"BLEU by source length ({scale})", facts)
-    logs = {n: tuple(pd.read_csv(results / n / "train" / f"{log}.csv") for log in ("train_log", "dev_log"))
-            for n in names}
+    logs = {n: tuple(pd.read_csv(results / run_folder(n, seeds[0]) / "train" / f"{log}.csv")
+                     for log in ("train_log", "dev_log")) for n in names}
     figures.learning_curves_figure(logs, out / "learning_curves", facts)
     extrapolation = tables.extrapolation_table(names, metrics)
     long_series = {n: metrics[n]["extrapolation"]["bleu_by_length"] for n in names
@@ -158,6 +189,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
         "table1": regenerated, "table1_published": published_table, "table_diff": diff,
         "side_by_side": tables.side_by_side(regenerated, published_table),
         "signature": metrics[names[0]].get("sacrebleu_signature", "?"),
+        "seeds": seeds,
         "beam_size": metrics[names[0]].get("beam_size", "?"),
         "length_penalty": metrics[names[0]].get("length_penalty", "?"),
         "measured": tables.measured_table(names, metrics),

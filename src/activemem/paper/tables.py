@@ -64,6 +64,22 @@ def number(x, digits: int, missing: str = UNKNOWN) -> str:
     return missing if x is None else f"{round(x, digits) + 0.0:.{digits}f}"  # + 0.0: never "-0.0"
 
 
+def cell(metrics: dict, dotted: str, digits: int, missing: str = UNKNOWN, scale: float = 1.0) -> str:
+    """``metrics[dotted]`` as text; ``mean ± sd`` when the run pooled several seeds (paper/seeds.py)."""
+    x = value(metrics, dotted)
+    text = number(None if x is None else scale * x, digits, missing)
+    sd = (metrics.get("spread") or {}).get(dotted)
+    return text if x is None or sd is None else f"{text} ± {number(scale * sd, digits)}"
+
+
+def seeds_note(names: list[str], metrics: dict[str, dict]) -> list[str]:
+    seeds = {tuple(metrics[n].get("seeds") or ()) for n in names}
+    if len(seeds) != 1 or len(next(iter(seeds))) < 2:
+        return []
+    listed = ", ".join(map(str, next(iter(seeds))))
+    return [f"Mean ± standard deviation over {len(next(iter(seeds)))} training seeds ({listed})."]
+
+
 def table(header: list[str], rows: list[list[str]], notes: list[str] | None = None) -> dict:
     return {"header": header, "align": "l" + "r" * (len(header) - 1), "rows": rows, "notes": notes or []}
 
@@ -85,9 +101,9 @@ def model_cell(name: str, metrics: dict) -> str:
 
 def regenerated_table1(names: list[str], metrics: dict[str, dict]) -> dict:
     names = ordered(names)
-    rows = [[model_cell(n, metrics[n]), *(number(value(metrics[n], c.key), c.digits) for c in TABLE1)]
-            for n in names]
-    return table(["Model", *(c.label for c in TABLE1)], rows, truncated_note(names, metrics))
+    rows = [[model_cell(n, metrics[n]), *(cell(metrics[n], c.key, c.digits) for c in TABLE1)] for n in names]
+    return table(["Model", *(c.label for c in TABLE1)], rows,
+                 seeds_note(names, metrics) + truncated_note(names, metrics))
 
 
 def published_table1(published: dict, names: list[str]) -> tuple[dict, list[str]]:
@@ -123,15 +139,13 @@ def measured_table(names: list[str], metrics: dict[str, dict]) -> dict | None:
         m = metrics[n]
         kinds = value(m, "agreement.errors_by_kind") or {}
         of = value(m, "agreement.checked_by_kind") or {}
-        rows.append([model_cell(n, m), number(value(m, "bleu"), 1),
-                     number(value(m, "bleu_multi_ref"), 1, NOT_APPLICABLE),
-                     number(None if value(m, "agreement.error_rate") is None
-                            else 100 * value(m, "agreement.error_rate"), 1, NOT_APPLICABLE),
+        rows.append([model_cell(n, m), cell(m, "bleu", 1), cell(m, "bleu_multi_ref", 1, NOT_APPLICABLE),
+                     cell(m, "agreement.error_rate", 1, NOT_APPLICABLE, scale=100),
                      (f"{value(m, 'agreement.checked')} / {value(m, 'agreement.noun_phrases')}"
                       if value(m, "agreement.noun_phrases") is not None else NOT_APPLICABLE),
                      ", ".join(f"{k} {v}" + (f"/{of[k]}" if k in of else "") for k, v in sorted(kinds.items()))
                      or NOT_APPLICABLE])
-    notes = ["BLEU (1 reference) is Table 1's number. "
+    notes = seeds_note(names, metrics) + ["BLEU (1 reference) is Table 1's number. "
              f"BLEU ({refs} references) scores the same output against every valid translation the demo "
              "grammar knows (noun synonyms of another gender change articles, adjectives and participles): "
              "a model is not penalised for choosing a different valid noun.",
@@ -162,17 +176,15 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
                  else f"{m['train_steps']}") + (f" {TRUNCATED_MARK}" if m.get("truncated") else "")
         family = n in NEURAL_GPU_FAMILY
         rows.append([model_cell(n, m), f"{m['parameters']:,}", steps, number(m.get("train_seconds"), 0),
-                     number(m.get("decode_sentences_per_s"), 1), number(m.get("bleu"), 1),
-                     *([number(value(m, "bleu_fixed_width"), 1, UNKNOWN if family else NOT_APPLICABLE)]
-                       if fixed else []),
-                     *([number(m.get("bleu_greedy"), 1)] if greedy else []), number(m.get("chrf"), 1),
-                     *([number(value(m, "length_ratio"), 2), number(value(m, "length_ratio_within_training"), 2)]
-                       if ratio else [])])
-    notes = truncated_note(names, metrics)
+                     number(m.get("decode_sentences_per_s"), 1), cell(m, "bleu", 1),
+                     *([cell(m, "bleu_fixed_width", 1, UNKNOWN if family else NOT_APPLICABLE)] if fixed else []),
+                     *([cell(m, "bleu_greedy", 1)] if greedy else []), cell(m, "chrf", 1),
+                     *([cell(m, "length_ratio", 2), cell(m, "length_ratio_within_training", 2)] if ratio else [])])
+    notes = seeds_note(names, metrics) + truncated_note(names, metrics)
     if fixed:
         notes.append("The Neural GPU family's output length is tied to its memory width. 'BLEU beam' decodes "
-                     + ("with the authors' width search (every width from |src| to 2·|src|+8, the best "
-                        "length-normalised hypothesis kept)" if width == "search" else f"with evaluate.width: {width}")
+                     + ("with the authors' width search (every training-bucket width from |src| to 2·|src|+8, "
+                        "the best length-normalised hypothesis kept)" if width == "search" else f"with evaluate.width: {width}")
                      + "; 'fixed width' decodes at one memory width per sentence, an ablation.")
     if ratio:
         pairs = {(value(metrics[n], "within_training_sentences"), value(metrics[n], "train_source_max_words"))
@@ -189,7 +201,8 @@ def length_table(names: list[str], series: dict[str, list[dict]]) -> dict:
     """One row per populated length bucket: sentences, then BLEU of each model."""
     names = ordered(names)
     first = series[names[0]]
-    rows = [[row["bucket"], str(row["n"]), *(number(series[n][i]["bleu"], 1) for n in names)]
+    rows = [[row["bucket"], str(row["n"]), *(number(series[n][i]["bleu"], 1) + (
+        f" ± {number(series[n][i]['sd'], 1)}" if series[n][i].get("sd") is not None else "") for n in names)]
             for i, row in enumerate(first) if row["n"] > 0]
     return table(["Length (words)", "Sentences", *(label(n) for n in names)], rows)
 
@@ -216,13 +229,11 @@ def extrapolation_table(names: list[str], metrics: dict[str, dict]) -> dict | No
     agree = any(value(metrics[n], "extrapolation.agreement.error_rate") is not None for n in names)
     rows = []
     for n in names:
-        rate = value(metrics[n], "extrapolation.agreement.error_rate")
-        rows.append([model_cell(n, metrics[n]), number(value(metrics[n], "bleu"), 1),
-                     number(value(metrics[n], "extrapolation.bleu"), 1),
-                     *([number(value(metrics[n], "extrapolation.bleu_multi_ref"), 1)] if multi else []),
-                     *([number(None if rate is None else 100 * rate, 1)] if agree else []),
-                     number(value(metrics[n], "extrapolation.perplexity"), 2),
-                     number(value(metrics[n], "extrapolation.length_ratio"), 2),
+        m = metrics[n]
+        rows.append([model_cell(n, m), cell(m, "bleu", 1), cell(m, "extrapolation.bleu", 1),
+                     *([cell(m, "extrapolation.bleu_multi_ref", 1)] if multi else []),
+                     *([cell(m, "extrapolation.agreement.error_rate", 1, scale=100)] if agree else []),
+                     cell(m, "extrapolation.perplexity", 2), cell(m, "extrapolation.length_ratio", 2),
                      str(value(metrics[n], "extrapolation.sentences") or UNKNOWN)])
     return table(["Model", "BLEU (Table 1 test)", "BLEU (longer test)",
                   *(["BLEU (longer test, all references)"] if multi else []),

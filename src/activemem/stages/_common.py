@@ -24,10 +24,15 @@ def parser(description: str) -> argparse.ArgumentParser:
 def run_stage(main, name: str, argv: list[str] | None = None) -> None:
     """``python -m activemem.stages.<name>``: the stage inside the workspace lock (``locking.py``), so a
     second pipeline run in the same workspace (the folder of the params file) fails at once instead
-    of interleaving files with this one."""
+    of interleaving files with this one.
+
+    The whole params file is checked first, before the lock and any work: DVC has no hook when it
+    loads the DAG, so under DVC this is where a bad file stops the run, naming its key path."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--params", default="params.yaml")
+    p.add_argument("--scale", default=None)
     known, _ = p.parse_known_args(sys.argv[1:] if argv is None else argv)
+    params_or_exit(known)
     try:
         with locking.workspace(f"stage {name}", root=Path(known.params).resolve().parent):
             main() if argv is None else main(argv)

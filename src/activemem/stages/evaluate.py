@@ -16,8 +16,8 @@ token, teacher-forced), ``perplexity_per_word``, ``dev`` (the same for dev), ``s
 ``train_seconds``, ``decode_sentences_per_s``, ``train_max_steps``, ``truncated`` (training cut by
 ``max_minutes``) and ``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash).
 
-Memory width (Neural GPU family): ``width`` (``search``: the authors' decode of every width from
-|src| to 2·|src|+8, capped by the widest trained bucket, best length-normalised score; or ``fixed``)
+Memory width (Neural GPU family): ``width`` (``search``: the authors' decode at every bucket width
+from |src| to 2·|src|+8, over the training buckets, best length-normalised score; or ``fixed``)
 and ``bleu_fixed_width`` (the same beam at one fixed width, the ablation; None for GRU+Attention).
 
 Several references and agreement (``evaluate/references.py``; None where the scale has one reference
@@ -50,13 +50,13 @@ from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, verify_files
 from activemem.data.vocab import SubwordVocab
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within
-from activemem.evaluate.perplexity import perplexities, split_nll
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
 from activemem.evaluate.translate import has_memory_width, translate
 from activemem.provenance import provenance
 from activemem.stages._common import params_or_exit, parser, run_stage, write_lines
 from activemem.train.checkpoint import CheckpointError, load_model
-from activemem.train.loop import pick_device
+from activemem.train.device import pick_device, use_threads
+from activemem.train.nll import perplexities, split_nll
 
 
 def split_perplexity(model, encoded: EncodedSplit, targets: list[str], device, batch_size: int) -> dict:
@@ -74,7 +74,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         raise ParamsError(f"'{params['scale']}.evaluate.width' must be fixed or search, got {ev['width']!r}")
     device = pick_device(get(params, "train.device", str))
     threads = get(params, "train.threads", int, 1)
-    torch.set_num_threads(threads)  # part of the result on CPU, like in training
+    use_threads(threads)  # part of the result on CPU, like in training
     manifest = json.loads((data / "manifest.json").read_text())
     long_split = EXTRAPOLATION_SPLIT if EXTRAPOLATION_SPLIT in manifest["pairs"] else None
     verify_files(data, manifest["files"], ("dev.npz", *split_files(manifest, "test"),
@@ -88,7 +88,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     test, sources, references = test_split.encoded, test_split.sources, test_split.references
 
     decode = {k: ev[k] for k in ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset", "width")}
-    decode["max_width"] = get(params, "train.buckets", list)[-1]  # the width search stops at the widest trained
+    decode["trained_widths"] = get(params, "train.buckets", list)  # the width search tries the training buckets
     beam, beam_stats = translate(model, test, vocab, device, beam_size=ev["beam_size"],
                                  desc=f"{model_name} beam", progress=progress, **decode)
     # The fixed-width ablation (same beam) beside the searched width; None where width means nothing.

@@ -3,7 +3,9 @@
     python -m activemem.stages.paper --params params.yaml --scale demo --results results/demo \\
         --data data/demo/prepared --paper paper --out paper/build/demo
 
-Reads every model's ``metrics.json``, logs and hypotheses under ``<results>``, the published table
+Reads every (model, seed) run's ``metrics.json``, logs and hypotheses under
+``<results>/<model>/seed<k>`` (``params.yaml`` ``seeds``; several give mean ± sd and claims that
+must hold for every seed, see ``activemem/paper/seeds.py``), the published table
 (``<paper>/published.yaml``), the claims (``<paper>/claims.yaml``) and the Jinja templates
 (``<paper>/templates``). Writes to ``<out>``: ``table1.{md,tex}`` and ``table1.published.{md,tex}``
 (same template: ``diff`` them), ``bleu_by_length.{png,pdf}``, ``learning_curves.{png,pdf}``,
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
                  f"got {settings['significance_level']}")
     try:
         result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
-                       Path(args.paper), Path(args.out), settings, evaluate)
+                       Path(args.paper), Path(args.out), settings, evaluate, params["seeds"])
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for warning in result["warnings"]:

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from activemem.atomic import write_json
 from activemem.config import ParamsError, get
+from activemem.data.batching import pair_width
 from activemem.data.clean import clean_pairs
 from activemem.data.lines import read_lines
 from activemem.data.readers import DataError, read_parallel
@@ -80,7 +81,7 @@ def prepare(params: dict, raw: Path, out: Path) -> dict:
         fr = vocab.encode([p[1] for p in texts[split]])
         if split == "train":
             # The Neural GPU memory must hold source and target+EOS: wider pairs cannot be trained.
-            keep = [i for i in range(len(en)) if max(len(en[i]), len(fr[i]) + 1) <= max_width]
+            keep = [i for i in range(len(en)) if pair_width(len(en[i]), len(fr[i])) <= max_width]
             if len(keep) < len(en):
                 reports[split].drop("wider_than_max_width", f"{split} (sub-words > {max_width})",
                                     count=len(en) - len(keep))

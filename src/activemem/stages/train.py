@@ -1,8 +1,11 @@
 """Stage ``train``: train one registry model on the prepared data (resumes by itself).
 
     python -m activemem.stages.train --params params.yaml --scale demo --model extended_neural_gpu \\
-        --data data/demo/prepared --out results/demo/extended_neural_gpu/train \\
-        --work checkpoints/demo/extended_neural_gpu
+        --seed 1 --data data/demo/prepared --out results/demo/extended_neural_gpu/seed1/train \\
+        --work checkpoints/demo/extended_neural_gpu/seed1
+
+``--seed`` is one of ``params.yaml`` ``seeds`` (default: the first): it sets the initial weights and
+the order of the training batches, nothing else (the data's own seed is ``data.seed``).
 
 With ``train.gpus`` > 1 in ``params.yaml`` the stage re-runs itself under ``torchrun`` (one process per
 GPU, DistributedDataParallel), so pipelines call it the same way for any number of GPUs. Calling
@@ -33,12 +36,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", required=True, help="the prepare stage's output directory")
     p.add_argument("--out", required=True, help="directory for the checkpoint and logs")
     p.add_argument("--work", help="directory for the resumable checkpoint (default: --out)")
+    p.add_argument("--seed", type=int, help="training seed (default: the first of params.yaml 'seeds')")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     params = params_or_exit(args)
     if args.model not in params["models"]:
         sys.exit(f"error: {args.params}: no '{params['scale']}.models.{args.model}' block "
                  f"(known: {sorted(params['models'])})")
+    if args.seed is not None and args.seed < 0:
+        sys.exit(f"error: --seed must be >= 0, got {args.seed}")
+    if args.seed is not None:
+        params["train"]["seed"] = args.seed
     gpus = params["train"].get("gpus", 0)
     if isinstance(gpus, int) and gpus > 1 and "LOCAL_RANK" not in os.environ:
         # hand over to torchrun: it starts and watches one process per GPU

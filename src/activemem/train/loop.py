@@ -5,6 +5,11 @@ clipping → Adam. Around it: dev perplexity every ``eval_every`` steps (with th
 learning-rate decay on plateau and optional early stopping), an atomic checkpoint every
 ``checkpoint_every`` steps, one CSV row of metrics every ``log_every`` steps and a tqdm bar.
 
+Read it in the order a run goes: ``train`` → ``_start`` (settings, data, device, model, optimiser) →
+``_resume_or_start_over`` → ``_run_steps``, which repeats ``_optimisation_step`` and, on their
+schedules, ``_log_step``, ``_evaluate_dev`` and ``_save_checkpoint`` → ``_finish`` (summary, copy out).
+The device settings are ``train/device.py``'s, the perplexity is ``train/nll.py``'s.
+
 A run keeps its checkpoint and logs in ``work_dir`` and continues from them: killed at any moment
 and restarted with the same command, it ends with the same parameters as a run never interrupted (on
 CPU with a fixed seed: the data order is a function of (seed, epoch, position) and the RNG states are
@@ -34,6 +39,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -42,14 +48,15 @@ from tqdm import tqdm
 from activemem import models
 from activemem.atomic import copy_file, open_atomic, write_json
 from activemem.config import ParamsError, get, model_hparams, train_settings
-from activemem.data.batching import BucketBatcher
+from activemem.data.batching import Batch, BucketBatcher
 from activemem.data.store import EncodedSplit, verify_files
-from activemem.evaluate.perplexity import split_nll
 from activemem.locking import exclusive
 from activemem.provenance import provenance
 from activemem.train import checkpoint, curriculum, distributed
+from activemem.train.device import bf16_autocast, pick_device, use_deterministic_kernels, use_threads, uses_bf16
 from activemem.train.fingerprint import differences, run_identity
-from activemem.train.loss import smoothed_loss, token_nll
+from activemem.train.loss import smoothed_loss
+from activemem.train.nll import perplexity, split_nll, token_nll
 from activemem.train.schedules import plateau_decay, sampling_rate
 
 LOG_FIELDS = ["step", "epoch", "loss", "perplexity", "lr", "grad_norm", "tokens_per_s", "sampling", "seconds"]
@@ -110,14 +117,6 @@ class TrainConfig:
         return cls(**values)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ParamsError("train.device is 'cuda' but no CUDA device is available")
-    return torch.device(name)
-
-
 def _rewrite_log(path: Path, fields: list[str], upto_step: int) -> None:
     """Keep only rows up to the checkpoint's step: rows after it will be produced again."""
     if not path.exists():
@@ -142,7 +141,125 @@ def _append(path: Path, fields: list[str], row: dict) -> None:
 OUTPUT_FILES = ("checkpoint.pt", "train_log.csv", "dev_log.csv", "summary.json")
 
 
-def _resume(ckpt_path: Path, identity: dict, main: bool) -> dict | None:
+@dataclass
+class Run:
+    """One training run: what ``_start`` builds, and what the named steps below read and update."""
+
+    model_name: str
+    cfg: TrainConfig
+    manifest: dict
+    work_dir: Path
+    device: torch.device
+    dist: distributed.Dist
+    train_split: EncodedSplit
+    dev_split: EncodedSplit
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    identity: dict            # the fingerprint a checkpoint must carry to be resumed by this run
+    state: dict               # step, data position, lr scale, dev history…: saved in every checkpoint
+    net: torch.nn.Module | None = None  # what the forward pass calls (the model, or its DDP/compiled wrapper)
+
+    @property
+    def autocast(self) -> bool:
+        return uses_bf16(self.cfg.bf16, self.device)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.work_dir / "checkpoint.pt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / "train_log.csv"
+
+    @property
+    def dev_log_path(self) -> Path:
+        return self.work_dir / "dev_log.csv"
+
+
+@dataclass
+class StepResult:
+    """What one optimisation step leaves for the training log and the length curriculum."""
+
+    logits: torch.Tensor
+    target: torch.Tensor      # the batch's ``tgt_out``
+    loss: torch.Tensor        # label-smoothed, mean over this rank's target tokens
+    grad_norm: torch.Tensor   # before clipping
+    local_tokens: int         # target tokens of this rank's share of the batch
+    global_tokens: float      # target tokens of the whole batch, over every rank
+    sampling_rate: float
+
+
+def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Path,
+          work_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """Train (or continue training) ``model_name``; returns the summary also written to summary.json."""
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    work_dir = Path(work_dir) if work_dir else out_dir
+    for d in (out_dir, work_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    with exclusive(work_dir / ".lock", f"training {model_name}"):
+        return _train(model_name, params, data_dir, out_dir, work_dir, progress)
+
+
+def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_dir: Path, progress: bool) -> dict:
+    run = _start(model_name, params, data_dir, work_dir)
+    _resume_or_start_over(run)
+    run.net = _forward_module(run)
+    if run.state["stop_reason"] is not None:
+        # this very run has already finished: nothing to train, its files are the result
+        if run.dist.main:
+            print(f"{run.checkpoint_path}: this run already finished ({run.state['stop_reason']} at step "
+                  f"{run.state['step']}): reusing it")
+    else:
+        run.state["stop_reason"] = _run_steps(run, _batches(run), progress)
+        if run.state["last_eval_step"] != run.state["step"]:
+            _evaluate_dev(run)
+        _save_checkpoint(run)
+    return _finish(run, params, out_dir)
+
+
+# --- setting up ---------------------------------------------------------------------------------
+
+def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run:
+    """Check the settings and the data, set up the device, build the model and optimiser: a fresh run."""
+    cfg = TrainConfig.from_params(params, model_name)
+    hparams = model_hparams(params, model_name)
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    if cfg.buckets[-1] < get(params, "prepare.max_width", int):
+        raise ParamsError(f"'{params['scale']}.train.buckets' ends at {cfg.buckets[-1]} but prepare.max_width "
+                          f"is {params['prepare']['max_width']}: the widest training pairs fit no bucket")
+    # the data this run reads must be the data the fingerprint names
+    verify_files(data_dir, manifest["files"], ("train.npz", "dev.npz"))
+    device, dist = _use_device(cfg)
+    train_split = EncodedSplit(data_dir / "train.npz")
+    dev_split = EncodedSplit(data_dir / "dev.npz")
+
+    torch.manual_seed(cfg.seed)
+    model = models.build(model_name, manifest["vocab_size"], **hparams).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+    torch.manual_seed(cfg.seed + dist.rank)  # same initial weights everywhere, own dropout per rank
+    identity = run_identity(model_name, dataclasses.asdict(model.config), dataclasses.asdict(cfg), manifest["files"])
+    return Run(model_name, cfg, manifest, work_dir, device, dist, train_split, dev_split, model, optimizer,
+               identity, _fresh_state(cfg))
+
+
+def _use_device(cfg: TrainConfig) -> tuple[torch.device, distributed.Dist]:
+    """The device of this process (under torchrun: its own GPU), with the preset's threads and kernels."""
+    device = pick_device(cfg.device)
+    use_threads(cfg.threads)
+    use_deterministic_kernels(cfg.deterministic)
+    dist = distributed.init(device.type)
+    if device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+    return device, dist
+
+
+def _fresh_state(cfg: TrainConfig) -> dict:
+    return {"step": 0, "epoch": 0, "position": 0, "lr_scale": 1.0, "dev_history": [], "last_eval_step": -1,
+            "best_dev_perplexity": math.inf, "evals_without_improvement": 0, "seconds": 0.0,
+            "stop_reason": None, "curriculum": curriculum.start(cfg.curriculum)}
+
+
+def _own_checkpoint(ckpt_path: Path, identity: dict, main: bool) -> dict | None:
     """The checkpoint of this very run, or None (and a line saying why training starts over)."""
     if not ckpt_path.exists():
         return None
@@ -161,197 +278,188 @@ def _resume(ckpt_path: Path, identity: dict, main: bool) -> dict | None:
     return ckpt
 
 
-def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Path,
-          work_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """Train (or continue training) ``model_name``; returns the summary also written to summary.json."""
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
-    work_dir = Path(work_dir) if work_dir else out_dir
-    for d in (out_dir, work_dir):
-        d.mkdir(parents=True, exist_ok=True)
-    with exclusive(work_dir / ".lock", f"training {model_name}"):
-        return _train(model_name, params, data_dir, out_dir, work_dir, progress)
+def _resume_or_start_over(run: Run) -> None:
+    """Continue this run from its checkpoint (weights, optimiser, state, RNG), or clear what an
+    earlier, different run left in the work directory."""
+    ckpt = _own_checkpoint(run.checkpoint_path, run.identity, run.dist.main)
+    if ckpt is None:
+        if run.dist.main:
+            for stale in (run.log_path, run.dev_log_path, run.work_dir / "summary.json"):
+                stale.unlink(missing_ok=True)
+        return
+    run.model.load_state_dict(ckpt["model"])
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    run.state = ckpt["state"]
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if run.device.type == "cuda" and "cuda" in ckpt["rng"]:
+        torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
+    if run.dist.main:
+        _rewrite_log(run.log_path, LOG_FIELDS, run.state["step"])
+        _rewrite_log(run.dev_log_path, DEV_FIELDS, run.state["step"])
 
 
-def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_dir: Path, progress: bool) -> dict:
-    cfg = TrainConfig.from_params(params, model_name)
-    hparams = model_hparams(params, model_name)
-    manifest = json.loads((data_dir / "manifest.json").read_text())
-    if cfg.buckets[-1] < get(params, "prepare.max_width", int):
-        raise ParamsError(f"'{params['scale']}.train.buckets' ends at {cfg.buckets[-1]} but prepare.max_width "
-                          f"is {params['prepare']['max_width']}: the widest training pairs fit no bucket")
-    # the data this run reads must be the data the fingerprint names
-    verify_files(data_dir, manifest["files"], ("train.npz", "dev.npz"))
-    device = pick_device(cfg.device)
-    # The thread count is part of the result on CPU (it sets the summation order of multi-threaded
-    # kernels), so it comes from the preset, never from the machine or the engine's --cores.
-    torch.set_num_threads(cfg.threads)
-    # Multi-threaded CPU kernels (e.g. embedding backward) otherwise sum in a varying order, and two
-    # runs of one commit drift apart; on CUDA, ops without a deterministic version only warn.
-    torch.use_deterministic_algorithms(cfg.deterministic, warn_only=True)
-    dist = distributed.init(device.type)
-    if device.type == "cuda":
-        device = torch.device("cuda", dist.local_rank)
-    train_split = EncodedSplit(data_dir / "train.npz")
-    dev_split = EncodedSplit(data_dir / "dev.npz")
-
-    torch.manual_seed(cfg.seed)
-    model = models.build(model_name, manifest["vocab_size"], **hparams).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
-    torch.manual_seed(cfg.seed + dist.rank)  # same initial weights everywhere, own dropout per rank
-    state = {"step": 0, "epoch": 0, "position": 0, "lr_scale": 1.0, "dev_history": [], "last_eval_step": -1,
-             "best_dev_perplexity": math.inf, "evals_without_improvement": 0, "seconds": 0.0,
-             "stop_reason": None, "curriculum": curriculum.start(cfg.curriculum)}
-    ckpt_path = work_dir / "checkpoint.pt"
-    log_path, dev_path = work_dir / "train_log.csv", work_dir / "dev_log.csv"
-    identity = run_identity(model_name, dataclasses.asdict(model.config), dataclasses.asdict(cfg), manifest["files"])
-    ckpt = _resume(ckpt_path, identity, dist.main)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        state = ckpt["state"]
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if device.type == "cuda" and "cuda" in ckpt["rng"]:
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
-        if dist.main:
-            _rewrite_log(log_path, LOG_FIELDS, state["step"])
-            _rewrite_log(dev_path, DEV_FIELDS, state["step"])
-    elif dist.main:
-        for stale in (log_path, dev_path, work_dir / "summary.json"):
-            stale.unlink(missing_ok=True)
-
-    if dist.world > 1:
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    else:
-        net = model
-    if cfg.compile and device.type == "cuda":
+def _forward_module(run: Run) -> torch.nn.Module:
+    """What the forward pass calls: the model, inside DDP across processes, compiled on CUDA if asked."""
+    net = run.model
+    if run.dist.world > 1:
+        net = DistributedDataParallel(net, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    if run.cfg.compile and run.device.type == "cuda":
         net = torch.compile(net)
-    autocast = cfg.bf16 and device.type == "cuda"
-    batcher = BucketBatcher(train_split, cfg.buckets, cfg.batch_tokens, cfg.seed, rank=dist.rank, world=dist.world)
+    return net
+
+
+def _batches(run: Run) -> Iterator[tuple[int, int, Batch]]:
+    """This rank's training batches from the run's data position on, as the length curriculum admits them."""
+    cfg = run.cfg
+    batcher = BucketBatcher(run.train_split, cfg.buckets, cfg.batch_tokens, cfg.seed,
+                            rank=run.dist.rank, world=run.dist.world)
     narrowest = min(edge for edge, members in zip(batcher.edges, batcher.members) if len(members))
-    stream = batcher.iterate(state["epoch"], state["position"],
-                             admit=lambda edge: curriculum.admits(state["curriculum"], edge, narrowest))
-
-    def save_checkpoint() -> None:
-        if not dist.main:
-            return
-        rng = {"torch": torch.get_rng_state()}
-        if device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state()
-        checkpoint.save(ckpt_path, {"model_name": model_name, "vocab_size": manifest["vocab_size"],
-                                    "identity": identity,
-                                    "model_config": dataclasses.asdict(model.config),
-                                    "train_config": dataclasses.asdict(cfg), "model": model.state_dict(),
-                                    "optimizer": optimizer.state_dict(), "state": state, "rng": rng})
-
-    def evaluate_dev() -> bool:
-        """Dev perplexity; returns True when patience is exhausted."""
-        nll, tokens = split_nll(model, dev_split, device, cfg.eval_batch_size, autocast=autocast)
-        ppl = math.exp(nll / tokens)
-        state["dev_history"].append(ppl)
-        state["last_eval_step"] = state["step"]
-        if plateau_decay(state["dev_history"], cfg.plateau_window):
-            state["lr_scale"] *= cfg.lr_decay
-        if ppl < state["best_dev_perplexity"]:
-            state["best_dev_perplexity"], state["evals_without_improvement"] = ppl, 0
-        else:
-            state["evals_without_improvement"] += 1
-        if dist.main:
-            _append(dev_path, DEV_FIELDS, {"step": state["step"], "dev_perplexity": ppl,
-                                           "lr": cfg.lr * state["lr_scale"]})
-        return cfg.patience > 0 and state["evals_without_improvement"] >= cfg.patience
-
-    if state["stop_reason"] is not None:
-        # this very run has already finished: nothing to train, its files are the result
-        if dist.main:
-            print(f"{ckpt_path}: this run already finished ({state['stop_reason']} at step {state['step']}): "
-                  f"reusing it")
-    else:
-        state["stop_reason"] = _run_steps(model_name, cfg, state, model, net, optimizer, stream, device, dist,
-                                          autocast, log_path, evaluate_dev, save_checkpoint, progress)
-        if state["last_eval_step"] != state["step"]:
-            evaluate_dev()
-        save_checkpoint()
-    summary = {"model": model_name, "steps": state["step"], "max_steps": cfg.max_steps,
-               "seconds": state["seconds"], "stop_reason": state["stop_reason"],
-               # a wall-clock stop depends on the machine: its numbers are not the preset's
-               "truncated": state["stop_reason"] == "max_minutes",
-               "best_dev_perplexity": state["best_dev_perplexity"],
-               "final_dev_perplexity": state["dev_history"][-1], "parameters": model.num_parameters(),
-               "world_size": dist.world, "device": device.type,
-               "provenance": provenance(params, device.type, cfg.threads, cfg.seed)}
-    if dist.main:
-        write_json(work_dir / "summary.json", summary)
-        if work_dir.resolve() != out_dir.resolve():
-            for name in OUTPUT_FILES:
-                copy_file(work_dir / name, out_dir / name)
-    dist.barrier()
-    distributed.shutdown(dist)
-    return summary
+    return batcher.iterate(run.state["epoch"], run.state["position"],
+                           admit=lambda edge: curriculum.admits(run.state["curriculum"], edge, narrowest))
 
 
-def _run_steps(model_name, cfg, state, model, net, optimizer, stream, device, dist, autocast, log_path,
-               evaluate_dev, save_checkpoint, progress) -> str:
+# --- training -----------------------------------------------------------------------------------
+
+def _run_steps(run: Run, stream: Iterator[tuple[int, int, Batch]], progress: bool) -> str:
     """The training steps from ``state["step"]`` on; returns why they stopped."""
-    bar = tqdm(total=cfg.max_steps, initial=state["step"], desc=model_name, unit="step",
-               disable=not (progress and dist.main), mininterval=1.0)
+    cfg, state = run.cfg, run.state
+    bar = tqdm(total=cfg.max_steps, initial=state["step"], desc=run.model_name, unit="step",
+               disable=not (progress and run.dist.main), mininterval=1.0)
     started = time.perf_counter() - state["seconds"]
-    window_tokens, window_start = 0, time.perf_counter()
+    window_tokens, window_start = 0, time.perf_counter()  # throughput since the last log row
     stop_reason = "max_steps"
-    model.train()
+    run.model.train()
     while state["step"] < cfg.max_steps:
         if cfg.max_minutes and time.perf_counter() - started > 60 * cfg.max_minutes:
             stop_reason = "max_minutes"
             break
         epoch, position, batch = next(stream)
-        batch = batch.to(device)
-        rate = sampling_rate(state["step"], cfg.sampling["start_rate"], cfg.sampling["max_rate"],
-                             cfg.sampling["double_every"])
-        if hasattr(model, "sampling_probability"):
-            model.sampling_probability = rate
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * state["lr_scale"]
-        local_tokens = batch.target_tokens
-        (global_tokens,) = dist.all_sum(local_tokens)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = net(batch.src, batch.tgt_in)
-        loss = smoothed_loss(logits, batch.tgt_out, cfg.label_smoothing)
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"{model_name}: non-finite loss {loss.item()} at step {state['step'] + 1} "
-                                f"(epoch {epoch}, batch {position}, pairs {batch.indices[:8].tolist()}…); "
-                                f"the last good checkpoint is intact")
-        optimizer.zero_grad(set_to_none=True)
-        (loss * (local_tokens * dist.world / global_tokens)).backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-        optimizer.step()
-
+        step = _optimisation_step(run, epoch, position, batch.to(run.device))
         state["step"] += 1
         state["epoch"], state["position"] = epoch, position + 1
-        if state["curriculum"]:
-            with torch.no_grad():
-                nll, _ = token_nll(logits.detach(), batch.tgt_out)
-            nll_sum, token_sum = dist.all_sum(nll.item(), local_tokens)
-            curriculum.record(state["curriculum"], cfg.curriculum, state["step"], nll_sum, int(token_sum))
+        _feed_curriculum(run, step)
         state["seconds"] = time.perf_counter() - started
-        window_tokens += global_tokens
+        window_tokens += step.global_tokens
         bar.update(1)
         if state["step"] % cfg.log_every == 0 or state["step"] == cfg.max_steps:
-            with torch.no_grad():
-                nll, n = token_nll(logits.detach(), batch.tgt_out)
-            loss_sum, nll_sum = dist.all_sum(loss.item() * local_tokens, nll.item())
-            now = time.perf_counter()
-            row = {"step": state["step"], "epoch": epoch, "loss": loss_sum / global_tokens,
-                   "perplexity": math.exp(min(nll_sum / global_tokens, 50.0)),  # no overflow early on
-                   "lr": cfg.lr * state["lr_scale"], "grad_norm": float(grad_norm),
-                   "tokens_per_s": window_tokens / max(now - window_start, 1e-9), "sampling": rate,
-                   "seconds": state["seconds"]}
+            now = _log_step(run, step, epoch, window_tokens, window_start, bar)
             window_tokens, window_start = 0, now
-            bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
-            if dist.main:
-                _append(log_path, LOG_FIELDS, row)
-        if state["step"] % cfg.eval_every == 0 and evaluate_dev():
+        if state["step"] % cfg.eval_every == 0 and _evaluate_dev(run):
             stop_reason = "patience"
             break
         if state["step"] % cfg.checkpoint_every == 0:
-            save_checkpoint()
+            _save_checkpoint(run)
     bar.close()
     return stop_reason
+
+
+def _optimisation_step(run: Run, epoch: int, position: int, batch: Batch) -> StepResult:
+    """One step: this step's sampling rate and learning rate, teacher-forced forward, label-smoothed
+    loss, backward, global-norm clipping, Adam."""
+    cfg, state, dist, model = run.cfg, run.state, run.dist, run.model
+    rate = sampling_rate(state["step"], cfg.sampling["start_rate"], cfg.sampling["max_rate"],
+                         cfg.sampling["double_every"])
+    if hasattr(model, "sampling_probability"):
+        model.sampling_probability = rate
+    for group in run.optimizer.param_groups:
+        group["lr"] = cfg.lr * state["lr_scale"]
+    local_tokens = batch.target_tokens
+    (global_tokens,) = dist.all_sum(local_tokens)
+    with bf16_autocast(run.device, run.autocast):
+        logits = run.net(batch.src, batch.tgt_in)
+    loss = smoothed_loss(logits, batch.tgt_out, cfg.label_smoothing)
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(f"{run.model_name}: non-finite loss {loss.item()} at step {state['step'] + 1} "
+                            f"(epoch {epoch}, batch {position}, pairs {batch.indices[:8].tolist()}…); "
+                            f"the last good checkpoint is intact")
+    run.optimizer.zero_grad(set_to_none=True)
+    # each rank's mean loss weighted by its share of the batch's tokens: the gradient DDP averages
+    # is then exactly the gradient of the global token-mean loss
+    (loss * (local_tokens * dist.world / global_tokens)).backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+    run.optimizer.step()
+    return StepResult(logits, batch.tgt_out, loss, grad_norm, local_tokens, global_tokens, rate)
+
+
+def _feed_curriculum(run: Run, step: StepResult) -> None:
+    """Give the length curriculum (if on) this step's training NLL, summed over ranks."""
+    if not run.state["curriculum"]:
+        return
+    with torch.no_grad():
+        nll, _ = token_nll(step.logits.detach(), step.target)
+    nll_sum, token_sum = run.dist.all_sum(nll.item(), step.local_tokens)
+    curriculum.record(run.state["curriculum"], run.cfg.curriculum, run.state["step"], nll_sum, int(token_sum))
+
+
+def _log_step(run: Run, step: StepResult, epoch: int, window_tokens: float, window_start: float, bar) -> float:
+    """One row of the training log (loss and perplexity over the whole batch); returns the time it was taken."""
+    cfg, state = run.cfg, run.state
+    with torch.no_grad():
+        nll, _ = token_nll(step.logits.detach(), step.target)
+    loss_sum, nll_sum = run.dist.all_sum(step.loss.item() * step.local_tokens, nll.item())
+    now = time.perf_counter()
+    row = {"step": state["step"], "epoch": epoch, "loss": loss_sum / step.global_tokens,
+           "perplexity": math.exp(min(nll_sum / step.global_tokens, 50.0)),  # no overflow early on
+           "lr": cfg.lr * state["lr_scale"], "grad_norm": float(step.grad_norm),
+           "tokens_per_s": window_tokens / max(now - window_start, 1e-9), "sampling": step.sampling_rate,
+           "seconds": state["seconds"]}
+    bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+    if run.dist.main:
+        _append(run.log_path, LOG_FIELDS, row)
+    return now
+
+
+def _evaluate_dev(run: Run) -> bool:
+    """Dev perplexity, the learning-rate decay on a plateau, and patience; True when patience is exhausted."""
+    cfg, state = run.cfg, run.state
+    nll, tokens = split_nll(run.model, run.dev_split, run.device, cfg.eval_batch_size, autocast=run.autocast)
+    ppl = perplexity(nll, tokens)
+    state["dev_history"].append(ppl)
+    state["last_eval_step"] = state["step"]
+    if plateau_decay(state["dev_history"], cfg.plateau_window):
+        state["lr_scale"] *= cfg.lr_decay
+    if ppl < state["best_dev_perplexity"]:
+        state["best_dev_perplexity"], state["evals_without_improvement"] = ppl, 0
+    else:
+        state["evals_without_improvement"] += 1
+    if run.dist.main:
+        _append(run.dev_log_path, DEV_FIELDS, {"step": state["step"], "dev_perplexity": ppl,
+                                               "lr": cfg.lr * state["lr_scale"]})
+    return cfg.patience > 0 and state["evals_without_improvement"] >= cfg.patience
+
+
+def _save_checkpoint(run: Run) -> None:
+    """Everything needed to continue bit for bit (main process only; written atomically)."""
+    if not run.dist.main:
+        return
+    rng = {"torch": torch.get_rng_state()}
+    if run.device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state()
+    checkpoint.save(run.checkpoint_path, {
+        "model_name": run.model_name, "vocab_size": run.manifest["vocab_size"], "identity": run.identity,
+        "model_config": dataclasses.asdict(run.model.config), "train_config": dataclasses.asdict(run.cfg),
+        "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "state": run.state,
+        "rng": rng})
+
+
+# --- finishing ----------------------------------------------------------------------------------
+
+def _finish(run: Run, params: dict, out_dir: Path) -> dict:
+    """Write summary.json, copy the finished files to ``out_dir``, end the processes; returns the summary."""
+    cfg, state, dist = run.cfg, run.state, run.dist
+    summary = {"model": run.model_name, "steps": state["step"], "max_steps": cfg.max_steps,
+               "seconds": state["seconds"], "stop_reason": state["stop_reason"],
+               # a wall-clock stop depends on the machine: its numbers are not the preset's
+               "truncated": state["stop_reason"] == "max_minutes",
+               "best_dev_perplexity": state["best_dev_perplexity"],
+               "final_dev_perplexity": state["dev_history"][-1], "parameters": run.model.num_parameters(),
+               "world_size": dist.world, "device": run.device.type,
+               "provenance": provenance(params, run.device.type, cfg.threads, cfg.seed)}
+    if dist.main:
+        write_json(run.work_dir / "summary.json", summary)
+        if run.work_dir.resolve() != out_dir.resolve():
+            for name in OUTPUT_FILES:
+                copy_file(run.work_dir / name, out_dir / name)
+    dist.barrier()
+    distributed.shutdown(dist)
+    return summary

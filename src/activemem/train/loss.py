@@ -2,7 +2,7 @@
 
 The original code smooths with 0.1 and averages over non-PAD target tokens; we use PyTorch's built-in
 ``label_smoothing``, which spreads the 0.1 over all V classes (the original spread it over V−1), a
-difference of order 0.1/V. Perplexity is always computed *without* smoothing (``token_nll``).
+difference of order 0.1/V. Perplexity is always computed *without* smoothing (``train/nll.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,3 @@ def smoothed_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float) 
     """Mean label-smoothed cross-entropy per non-PAD token; ``logits`` [B, T, V], ``target`` [B, T]."""
     return F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=PAD,
                            label_smoothing=smoothing)
-
-
-def token_nll(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed negative log-likelihood (nats) of the non-PAD targets, and how many there are."""
-    nll = F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=PAD,
-                          reduction="sum")
-    return nll, (target != PAD).sum()

@@ -1,0 +1,405 @@
+"""The schema of ``params.yaml``: every key of a scale, its type, its allowed values and what it is.
+
+One dataclass per section of a scale (``data``, ``prepare``, ``train``, ``evaluate``) and one for
+the top-level ``report``. A field is one key::
+
+    lr: float = key("Adam learning rate", above=0)
+
+Its annotation is the type (``Literal[...]`` for a choice, ``X | None`` where ``null`` is allowed, a
+nested dataclass for a nested mapping); ``key`` gives the one-line meaning and the range of a number
+(of every number of a list). Fields have no defaults: the values live in ``params.yaml`` only, so
+adding a key is one line here and its value in the file's ``defaults`` (or in every scale).
+
+The models' hyper-parameters are not repeated here: each model's own ``Config`` dataclass
+(``models/*.py``) gives their names, types and defaults, and ``MODEL_RANGES`` their ranges.
+
+``check(cls, value, path, problems)`` turns a mapping read from YAML into ``cls``, appending
+``(key path, what is wrong)`` to ``problems`` for every unknown key, missing key, wrong type, bad choice
+and number out of range. It never stops at the first problem: a user fixes a file in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import operator
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Literal, Union, get_args, get_origin, get_type_hints
+
+Path = tuple[str, ...]           # a key path, e.g. ("demo", "train", "lr")
+Problems = list[tuple[Path, str]]
+INVALID = object()               # a value that failed its check (its problem is already recorded)
+
+
+def key(doc: str, *, low: float | None = None, high: float | None = None, above: float | None = None,
+        below: float | None = None, choices: Callable[[], list[str]] | None = None) -> Any:
+    """One key of ``params.yaml``: ``doc`` says what it is; numbers must be ``>= low``, ``<= high``,
+    ``> above`` and ``< below``; ``choices`` lists the allowed strings where they live elsewhere."""
+    return field(metadata={"doc": doc, "low": low, "high": high, "above": above, "below": below,
+                           "choices": choices})
+
+
+@functools.cache
+def wmt14_corpora() -> list[str]:
+    """The corpus names of ``data/wmt14.yaml`` (read only when a wmt14 scale is checked)."""
+    from activemem.data.manifest import load_manifest
+    return sorted(load_manifest()[0])
+
+
+# ---- the sections of a scale ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class DemoData:
+    """``<scale>.data`` with ``source: demo``: the embedded English→French grammar."""
+
+    source: Literal["demo"] = key("where the corpus comes from: the embedded demo grammar")
+    seed: int = key("seed of the corpus generator", low=0)
+    sizes: dict[str, int] = key("sentence pairs per split (train, dev, test; more splits are optional)", low=1)
+    clauses: dict[str, list[int]] = key("[fewest, most] clauses per sentence, per split of sizes", low=1)
+    max_depth: int = key("nesting of 'of …' phrases and relative clauses", low=0)
+    references: int = key("reference streams of the evaluation splits (sacreBLEU nrefs)", low=1)
+
+    def problems(self) -> Iterator[tuple[Path, str]]:
+        for split in ("train", "dev", "test"):
+            if split not in self.sizes:
+                yield ("sizes", split), "is missing"
+        for split in self.sizes:
+            if split not in self.clauses:
+                yield ("clauses", split), "is missing"
+        for split, value in self.clauses.items():
+            if split not in self.sizes:
+                yield ("clauses", split), f"names no split of data.sizes ({', '.join(self.sizes)})"
+            elif len(value) != 2 or value[0] > value[1]:
+                yield ("clauses", split), f"must be [fewest, most] clauses with 1 <= fewest <= most, got {value!r}"
+
+
+@dataclass(frozen=True)
+class Wmt14Data:
+    """``<scale>.data`` with ``source: wmt14``: WMT'14 En-Fr corpora, downloaded and checksummed."""
+
+    source: Literal["wmt14"] = key("where the corpus comes from: WMT'14 archives (data/wmt14.yaml)")
+    train: list[str] = key("training corpora", choices=wmt14_corpora)
+    dev: str = key("development corpus (dev perplexity, lr decay)", choices=wmt14_corpora)
+    test: str = key("test corpus (Table 1, Figure 6)", choices=wmt14_corpora)
+    downloads: str = key("archive cache folder, shared by scales")
+    lock: str = key("checksum lock file, written on the first download")
+    mirror: str | None = key("base URL to download from instead (ACTIVEMEM_MIRROR overrides it)")
+    retries: int = key("retries of a dropped or short download", low=0)
+    backoff_seconds: float = key("wait before the first retry, doubled for each next one", low=0)
+
+    def problems(self) -> Iterator[tuple[Path, str]]:
+        if not self.train:
+            yield ("train",), "must name at least one corpus"
+
+
+DATA_SOURCES = {"demo": DemoData, "wmt14": Wmt14Data}
+
+
+@dataclass(frozen=True)
+class Prepare:
+    """``<scale>.prepare``: cleaning and the sub-word vocabulary."""
+
+    vocab_size: int = key("joint sentencepiece vocabulary size", low=8)
+    model_type: Literal["unigram", "bpe", "char", "word"] = key("sentencepiece model type")
+    seed: int = key("sentencepiece sampling seed", low=0)
+    max_vocab_sentences: int = key("sentences sampled to train the sub-word model", low=1)
+    max_ratio: float = key("train pairs with one side longer than this × the other are dropped", low=1)
+    max_words: int = key("train pairs longer than this (words, either side) are dropped", low=1)
+    max_width: int = key("train pairs wider than this (max(|src|, |tgt|+1) sub-words) are dropped", low=2)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """``<scale>.train.sampling``: scheduled sampling of the Extended Neural GPU."""
+
+    max_rate: float = key("the rate's cap", low=0, high=1)
+    start_rate: float = key("the rate at step 0", low=0, high=1)
+    double_every: float = key("steps over which the rate doubles", above=0)
+
+
+@dataclass(frozen=True)
+class Curriculum:
+    """``<scale>.train.curriculum``: the authors' length curriculum (``train/curriculum.py``)."""
+
+    start_width: int = key("widest bucket admitted at the start", low=1)
+    every: int = key("steps between widening checks", low=1)
+    max_perplexity: float = key("widen by one while the training perplexity is below this", low=1)
+
+
+@dataclass(frozen=True)
+class Train:
+    """``<scale>.train`` (and, per model, ``<scale>.models.<m>.train``): optimisation and the job."""
+
+    gpus: int = key("GPUs per training job (> 1 runs the stage under torchrun)", low=0)
+    threads: int = key("CPU threads per training/decoding job (part of the result on CPU)", low=1)
+    mem_mb: int = key("memory per training job, MB (cluster scheduling)", low=1)
+    runtime_min: int = key("wall time per training job, minutes (cluster scheduling)", low=1)
+    device: Literal["auto", "cpu", "cuda"] = key("where to train and decode (auto: cuda if available)")
+    bf16: bool = key("bf16 autocast on CUDA (ignored on CPU)")
+    compile: bool = key("torch.compile the model (CUDA only)")
+    deterministic: bool = key("deterministic kernels: the same numbers on every run")
+    buckets: list[int] = key("width buckets, increasing; the last >= prepare.max_width", low=1)
+    batch_tokens: int = key("tokens per step: pairs of width w per batch = batch_tokens // w", low=1)
+    max_steps: int = key("training steps", low=1)
+    max_minutes: float = key("opt-in wall-clock stop, minutes (0 = off)", low=0)
+    lr: float = key("Adam learning rate", above=0)
+    adam_eps: float = key("Adam epsilon", low=0)
+    clip_norm: float = key("global gradient-norm clipping", low=0)
+    label_smoothing: float = key("label smoothing of the training loss", low=0, below=1)
+    lr_decay: float = key("lr factor when dev perplexity exceeds the max of the last plateau_window", above=0, high=1)
+    plateau_window: int = key("dev evaluations the lr decay looks back", low=1)
+    patience: int = key("stop after this many dev evaluations without improvement (0 = off)", low=0)
+    eval_every: int = key("steps between dev evaluations", low=1)
+    eval_batch_size: int = key("sentences per batch for dev perplexity", low=1)
+    checkpoint_every: int = key("steps between checkpoints", low=1)
+    log_every: int = key("steps between training log lines", low=1)
+    sampling: Sampling = key("scheduled sampling (Extended Neural GPU)")
+    curriculum: Curriculum | None = key("the authors' length curriculum (null = off)")
+
+    def problems(self) -> Iterator[tuple[Path, str]]:
+        if not self.buckets:
+            yield ("buckets",), "must list at least one width"
+        elif self.buckets != sorted(set(self.buckets)):
+            yield ("buckets",), f"must be strictly increasing, got {self.buckets!r}"
+        if self.sampling.start_rate > self.sampling.max_rate:
+            yield ("sampling", "start_rate"), f"must be <= max_rate ({self.sampling.max_rate}), " \
+                                              f"got {self.sampling.start_rate!r}"
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    """``<scale>.evaluate``: decoding the test splits and scoring them."""
+
+    batch_size: int = key("sentences per decoding batch", low=1)
+    beam_size: int = key("beam width", low=1)
+    greedy: bool = key("also decode greedily, as a diagnostic")
+    length_penalty: float = key("GNMT length penalty alpha", low=0)
+    max_len_ratio: float = key("decode at most ratio·|src| + offset sub-words", above=0)
+    max_len_offset: int = key("see max_len_ratio", low=0)
+    width: Literal["search", "fixed"] = key("Neural GPU family: search the memory width, or one fixed width")
+    length_buckets: list[int] = key("edges of the source-length buckets (words), increasing", low=0)
+    bootstrap_resamples: int = key("paired-bootstrap resamples of BLEU", low=1)
+    seed: int = key("bootstrap seed", low=0)
+
+    def problems(self) -> Iterator[tuple[Path, str]]:
+        if len(self.length_buckets) < 2 or self.length_buckets != sorted(set(self.length_buckets)):
+            yield ("length_buckets",), f"must be at least two increasing edges, got {self.length_buckets!r}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """``report`` (top level, any scale): the thresholds of the claims check."""
+
+    far_below_margin: float = key("claim 'far below': at least this many BLEU points lower", low=0)
+    min_bucket_sentences: int = key("length claims use buckets holding at least this many sentences", low=1)
+    match_tolerance: float = key("claim 'matches or beats': at most this many points lower", low=0)
+    significance_level: float = key("bootstrap intervals are central 1 − this", above=0, below=1)
+    floor_bleu: float = key("length claim inconclusive when both models score below this", low=0)
+
+
+SECTIONS = ("data", "prepare", "train", "models", "evaluate")  # of every scale block
+
+# The models' Config fields carry no ranges: dropout is a probability, sizes are counts; every other
+# number must be >= 0 (as models.make_config insists).
+MODEL_RANGES = {"dropout": {"low": 0, "below": 1}}
+
+
+def model_range(name: str, kind: type) -> dict:
+    return MODEL_RANGES.get(name, {"low": 1} if kind is int else {"low": 0})
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One scale block, defaults merged: ``models`` holds each model's block as written (its
+    hyper-parameters and optional ``train`` overrides), checked against the model's ``Config``."""
+
+    data: DemoData | Wmt14Data
+    prepare: Prepare
+    train: Train
+    models: dict[str, dict[str, Any]]
+    evaluate: Evaluate
+
+
+# ---- checking ------------------------------------------------------------------------------------
+def suggest(name: str, known) -> str:
+    """" (did you mean 'x'?)" for a near miss, else the list of what is known."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else f"; known: {', '.join(known)}"
+
+
+def unknown_key(name: str, known) -> str:
+    return "is not a known key" + suggest(name, known)
+
+
+def _out_of_range(value: float, meta: dict) -> str | None:
+    """What is wrong with ``value`` against ``low``/``above`` and ``high``/``below``, or None."""
+    low = (">=", meta["low"]) if meta.get("low") is not None else (">", meta.get("above"))
+    high = ("<=", meta["high"]) if meta.get("high") is not None else ("<", meta.get("below"))
+    bounds = [(op, b) for op, b in (low, high) if b is not None]
+    passes = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+    if all(passes[op](value, b) for op, b in bounds):
+        return None
+    if len(bounds) == 1:
+        return f"must be {bounds[0][0]} {bounds[0][1]:g}, got {value!r}"
+    (lo_op, lo), (hi_op, hi) = bounds
+    flip = {">=": "<=", ">": "<"}
+    return f"must be between {lo:g} and {hi:g}, got {value!r} ({lo:g} {flip[lo_op]} value {hi_op} {hi:g})"
+
+
+def _scalar(tp, value, path: Path, meta: dict, problems: Problems):
+    """A non-container value of type ``tp`` (bool, int, float, str or a Literal)."""
+    if get_origin(tp) is Literal:
+        if value not in get_args(tp):
+            problems.append((path, f"must be one of {', '.join(map(str, get_args(tp)))}, got {value!r}"))
+            return INVALID
+        return value
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    kinds = (int, float) if tp is float else (tp,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and tp is not bool):
+        problems.append((path, f"must be {names[tp]}, got {value!r}"))
+        return INVALID
+    if tp in (int, float) and (wrong := _out_of_range(value, meta)):
+        problems.append((path, wrong))
+        return INVALID
+    allowed = meta["choices"]() if tp is str and meta.get("choices") else None
+    if allowed is not None and value not in allowed:
+        problems.append((path, f"must be one of {', '.join(allowed)}, got {value!r}"))
+        return INVALID
+    return value
+
+
+def check_value(tp, value, path: Path, meta: dict, problems: Problems):
+    """``value`` checked against the annotation ``tp``; INVALID (and a problem recorded) if it fails."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        arms = [a for a in get_args(tp) if a is not type(None)]
+        if value is None and len(arms) < len(get_args(tp)):
+            return None
+        return check_value(arms[0], value, path, meta, problems)
+    if dataclasses.is_dataclass(tp):
+        return check(tp, value, path, problems)
+    if origin is list:
+        if not isinstance(value, list):
+            problems.append((path, f"must be a list, got {value!r}"))
+            return INVALID
+        items = [check_value(get_args(tp)[0], v, path, meta, problems) for v in value]
+        return INVALID if INVALID in items else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.append((path, f"must be a mapping, got {value!r}"))
+            return INVALID
+        items = {k: check_value(get_args(tp)[1], v, (*path, str(k)), meta, problems) for k, v in value.items()}
+        return INVALID if INVALID in items.values() else items
+    return _scalar(tp, value, path, meta, problems)
+
+
+@functools.cache
+def _type_hints(cls) -> dict[str, Any]:
+    return get_type_hints(cls)  # resolves the annotations' text: slow, and the same every time
+
+
+def check(cls, value, path: Path, problems: Problems, partial: bool = False, meta=None):
+    """``value`` (a mapping) as an instance of dataclass ``cls``, or INVALID with its problems recorded.
+
+    A field without a default is required unless ``partial`` (overrides name only some keys; then a
+    dict of the checked keys is returned). ``meta(name, type)`` gives the range of a field that has no
+    ``key(...)`` metadata (the models' own Config classes)."""
+    if not isinstance(value, dict):
+        problems.append((path, f"must be a mapping of {', '.join(f.name for f in dataclasses.fields(cls))}, "
+                               f"got {value!r}"))
+        return INVALID
+    hints = _type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out, before = {}, len(problems)
+    for name in value:
+        if name not in fields:
+            problems.append(((*path, str(name)), unknown_key(str(name), fields)))
+    for name, f in fields.items():
+        if name not in value:
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required and not partial:
+                problems.append(((*path, name), "is missing"))
+            continue
+        rules = dict(f.metadata) if "doc" in f.metadata else (meta(name, hints[name]) if meta else {})
+        out[name] = check_value(hints[name], value[name], (*path, name), rules, problems)
+    if len(problems) > before:
+        return INVALID
+    if partial:
+        return out
+    instance = cls(**out)
+    for sub, message in getattr(instance, "problems", lambda: ())():
+        problems.append(((*path, *sub), message))
+    return INVALID if len(problems) > before else instance
+
+
+def check_scale(block: Any, path: Path, model_names: list[str], problems: Problems) -> Scale | Any:
+    """One scale block (defaults merged), including each listed model's block and cross-section rules."""
+    from activemem.models import NAMES, model_class
+    if not isinstance(block, dict):
+        problems.append((path, f"must be a mapping of {', '.join(SECTIONS)}, got {block!r}"))
+        return INVALID
+    before = len(problems)
+    for name in block:
+        if name not in SECTIONS:
+            problems.append(((*path, str(name)), unknown_key(str(name), SECTIONS)))
+    for name in SECTIONS:
+        if name not in block:
+            problems.append(((*path, name), "is missing"))
+    if len(problems) > before:
+        return INVALID
+    source = block["data"].get("source") if isinstance(block["data"], dict) else "demo"
+    if source not in DATA_SOURCES:  # the source decides which keys the data section has
+        problems.append(((*path, "data", "source"), f"must be one of {', '.join(DATA_SOURCES)}, got {source!r}"))
+        data = INVALID
+    else:
+        data = check(DATA_SOURCES[source], block["data"], (*path, "data"), problems)
+    prepare = check(Prepare, block["prepare"], (*path, "prepare"), problems)
+    train = check(Train, block["train"], (*path, "train"), problems)
+    evaluate = check(Evaluate, block["evaluate"], (*path, "evaluate"), problems)
+    models = block["models"]
+    if not isinstance(models, dict):
+        problems.append(((*path, "models"), f"must be a mapping of model name to its settings, got {models!r}"))
+        return INVALID
+    for name in model_names:
+        if name not in models:
+            problems.append(((*path, "models", name), "is missing"))
+    for name, hparams in models.items():
+        where = (*path, "models", str(name))
+        if name not in NAMES:
+            problems.append((where, "is not a registry model" + suggest(str(name), NAMES)))
+            continue
+        if not isinstance(hparams, dict):
+            problems.append((where, f"must be a mapping of hyper-parameters, got {hparams!r}"))
+            continue
+        config = {k: v for k, v in hparams.items() if k != "train"}
+        check(model_class(name).Config, config, where, problems, partial=True, meta=model_range)
+        if "train" in hparams:
+            overrides = check(Train, hparams["train"], (*where, "train"), problems, partial=True)
+            if overrides is not INVALID and train is not INVALID:
+                # the merged settings this model trains with must hold together too (buckets, rates)
+                merged = check(Train, {**block["train"], **hparams["train"]}, (*where, "train"), problems)
+                if merged is not INVALID:
+                    _check_widths(merged, prepare, (*where, "train"), problems)
+    if train is not INVALID:
+        _check_widths(train, prepare, (*path, "train"), problems)
+    if len(problems) > before:
+        return INVALID
+    return Scale(data=data, prepare=prepare, train=train, models=models, evaluate=evaluate)
+
+
+def _check_widths(train: Train, prepare: Prepare | Any, path: Path, problems: Problems) -> None:
+    if prepare is not INVALID and train.buckets and train.buckets[-1] < prepare.max_width:
+        problems.append(((*path, "buckets"), f"ends at {train.buckets[-1]} but prepare.max_width is "
+                                             f"{prepare.max_width}: the widest training pairs fit no bucket"))
+
+
+def plain(value):
+    """A checked value back as YAML data (mappings in schema order), e.g. for ``check-params``."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

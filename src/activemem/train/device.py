@@ -1,0 +1,45 @@
+"""Where a training or evaluation job runs, and how: the ``train.device``, ``train.threads``,
+``train.deterministic`` and ``train.bf16`` settings turned into torch state.
+
+The evaluation stage reads the same settings as training, so both ask this module, and a model is
+measured on the kind of device, with the thread count, that it was trained with.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+import torch
+
+from activemem.config import ParamsError
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` is CUDA when a GPU is visible, else the CPU; asking for ``cuda`` without one fails."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ParamsError("train.device is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def use_threads(threads: int) -> None:
+    # The thread count is part of the result on CPU (it sets the summation order of multi-threaded
+    # kernels), so it comes from the preset, never from the machine or the engine's --cores.
+    torch.set_num_threads(threads)
+
+
+def use_deterministic_kernels(deterministic: bool) -> None:
+    # Multi-threaded CPU kernels (e.g. embedding backward) otherwise sum in a varying order, and two
+    # runs of one commit drift apart; on CUDA, ops without a deterministic version only warn.
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
+def uses_bf16(bf16: bool, device: torch.device) -> bool:
+    """bf16 autocast is a GPU speed setting: a CPU run always computes in float32."""
+    return bf16 and device.type == "cuda"
+
+
+def bf16_autocast(device: torch.device, enabled: bool) -> AbstractContextManager:
+    """The forward pass under bf16 autocast when ``enabled`` (see ``uses_bf16``), else unchanged."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)

@@ -1,0 +1,161 @@
+"""params.yaml: one checked schema, defaults written once, every mistake refused with its key path.
+
+Each bad case is a small edit of the real file; it must fail in well under 5 seconds, naming the key
+path as written in the file, in-process (``load_params``), in a stage (before any work) and when
+Snakemake loads the DAG.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from activemem import cli
+from activemem.config import ParamsError, load_params, read, resolve, scale_names
+
+from conftest import REPO
+
+PARAMS = REPO / "params.yaml"
+TEXT = PARAMS.read_text()
+
+# (id, old text, new text, what the message must contain). The first ones are the cases of issue 12.
+CASES = [
+    ("negative train seed", "\nseeds: [1]\n", "\nseeds: [1, -1]\n",
+     "'seeds' must be a non-empty list of integers >= 0 (training seeds), got [1, -1]"),
+    ("repeated train seed", "\nseeds: [1]\n", "\nseeds: [2, 2]\n", "'seeds' names a seed twice: [2, 2]"),
+    ("train seed in a scale", "    lr: 0.003\n", "    lr: 0.003\n    seed: 3\n",
+     "'smoke.train.seed' is not a known key"),
+    ("negative data seed", "demo: {seed: 1,", "demo: {seed: -3,",
+     "'defaults.data.demo.seed' must be >= 0, got -3"),
+    ("empty buckets", "    buckets: [8, 16, 24, 32]", "    buckets: []",
+     "'smoke.train.buckets' must list at least one"),
+    ("label smoothing 2.5", "    label_smoothing: 0.1 ", "    label_smoothing: 2.5 ",
+     "'defaults.train.label_smoothing' must be between 0 and 1, got 2.5 (0 <= value < 1)"),
+    ("neural gpu dropout 1.5", "    neural_gpu: {maps: 8, height: 2}",
+     "    neural_gpu: {maps: 8, height: 2, dropout: 1.5}",
+     "'smoke.models.neural_gpu.dropout' must be between 0 and 1, got 1.5"),
+    ("typo in a model's train", "    neural_gpu: {maps: 8, height: 2}",
+     "    neural_gpu: {maps: 8, height: 2, train: {lr: 0.01, max_step: 3}}",
+     "'smoke.models.neural_gpu.train.max_step' is not a known key (did you mean 'max_steps'?)"),
+    ("unknown key under train", "    lr: 0.003\n", "    lr: 0.003\n    warmup_steps: 100\n",
+     "'smoke.train.warmup_steps' is not a known key; known: gpus, threads,"),
+    ("duplicate key", "    lr: 0.003\n", "    lr: 0.003\n    lr: 0.004\n",
+     "key 'lr' is written twice in one mapping"),
+    ("gpus typo", "    gpus: 4\n", "    gpu: 4\n", "'paper.train.gpu' is not a known key (did you mean 'gpus'?)"),
+    ("bad choice", "    width: search ", "    width: fxed ",
+     "'defaults.evaluate.width' must be one of search, fixed, got 'fxed'"),
+    ("wrong type", "    max_steps: 6\n", "    max_steps: six\n",
+     "'smoke.train.max_steps' must be an integer, got 'six'"),
+    ("report typo", "  floor_bleu: 5.0", "  floor_blue: 5.0",
+     "'report.floor_blue' is not a known key (did you mean 'floor_bleu'?)"),
+    ("evaluate typo", "    max_len_offset: 5\n", "    max_len_ofset: 5\n",
+     "'demo.evaluate.max_len_ofset' is not a known key"),
+    ("buckets narrower than max_width", "max_vocab_sentences: 100000, max_width: 32}",
+     "max_vocab_sentences: 100000, max_width: 40}", "'smoke.train.buckets' ends at 32 but prepare.max_width is 40"),
+    ("top-level typo", "\nreport:\n", "\nreprot:\n", "'reprot' is not a known key"),
+    ("unknown model", "models: [neural_gpu,", "models: [neural_gpux,",
+     "'models' names unknown model 'neural_gpux' (did you mean"),
+    ("unknown data source default", "    wmt14:\n      dev:", "    wmt15:\n      dev:",
+     "'defaults.data.wmt15' is not a data source"),
+    ("unknown corpus", "train: [news_commentary_v9]", "train: [news_comentary_v9]",
+     "'news.data.train' must be one of commoncrawl,"),
+]
+BY_ID = {case[0]: case for case in CASES}
+ISSUE_CASES = [case for case in CASES if case[0] in ("negative train seed", "empty buckets", "label smoothing 2.5",
+                                                     "neural gpu dropout 1.5", "typo in a model's train",
+                                                     "unknown key under train", "duplicate key", "gpus typo")]
+
+
+def bad_params(tmp_path, old: str, new: str):
+    assert TEXT.count(old) == 1, old
+    path = tmp_path / "params.yaml"
+    path.write_text(TEXT.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("name,old,new,expected", CASES, ids=[c[0] for c in CASES])
+def test_each_mistake_is_refused_naming_its_key_path(tmp_path, name, old, new, expected):
+    path = bad_params(tmp_path, old, new)
+    start = time.monotonic()
+    with pytest.raises(ParamsError) as err:
+        load_params(path, "smoke")  # the whole file is checked, whichever scale is asked for
+    assert time.monotonic() - start < 5
+    assert expected in str(err.value), str(err.value)
+    assert all(line.startswith(f"{path}") for line in str(err.value).splitlines())
+
+
+@pytest.mark.parametrize("name,old,new,expected", ISSUE_CASES, ids=[c[0] for c in ISSUE_CASES])
+def test_a_stage_refuses_a_bad_file_before_any_work(tmp_path, name, old, new, expected):
+    path = bad_params(tmp_path, old, new)
+    out = tmp_path / "out"
+    start = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "activemem.stages.train", "--params", str(path), "--scale", "smoke",
+                          "--model", "neural_gpu", "--data", str(tmp_path / "none"), "--out", str(out)],
+                         capture_output=True, text=True)
+    assert time.monotonic() - start < 5
+    assert run.returncode == 1 and run.stderr.startswith("error: ") and expected in run.stderr, run.stderr
+    assert not out.exists() and not (tmp_path / ".activemem").exists()  # no output, not even the lock
+
+
+@pytest.mark.parametrize("name,old,new,expected", [BY_ID["label smoothing 2.5"], BY_ID["typo in a model's train"], BY_ID["duplicate key"]], ids=["default", "model", "duplicate"])
+def test_snakemake_refuses_a_bad_file_when_it_loads_the_dag(tmp_path, name, old, new, expected):
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "pipeline/rules", root / "pipeline/rules")
+    shutil.copy(REPO / "Snakefile", root / "Snakefile")
+    bad_params(root, old, new)
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1"], cwd=root,
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and expected in run.stdout + run.stderr, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "Job stats" not in run.stdout + run.stderr  # refused while loading: no job planned
+
+
+def assert_kept(before, now, where: str) -> None:
+    """Every value of ``before`` is in ``now``, equal and of the same type (4.0 stays a float); keys
+    added since are allowed."""
+    if isinstance(before, dict):
+        assert isinstance(now, dict), where
+        for key, value in before.items():
+            assert key in now, f"{where}.{key} is gone"
+            assert_kept(value, now[key], f"{where}.{key}")
+    else:
+        assert json.dumps(now) == json.dumps(before), f"{where}: {now!r}, was {before!r}"
+
+
+def test_every_scale_resolves_to_the_settings_it_had_before_defaults():
+    """tests/data/params_resolved_before.json: each scale as load_params returned it before the
+    defaults block existed (generated from that params.yaml), with the demo values issue 10 changed on
+    purpose afterwards (1-clause data, its buckets and widths, test sizes, length penalty and length
+    buckets). Moving a value to `defaults` must not change it."""
+    before = json.loads((REPO / "tests/data/params_resolved_before.json").read_text())
+    assert set(scale_names(read(PARAMS))) == set(before)
+    for scale, expected in before.items():
+        assert_kept(expected, load_params(PARAMS, scale), scale)
+
+
+def test_a_scale_overrides_defaults_key_by_key():
+    raw = yaml.safe_load("""
+defaults: {train: {lr: 1, sampling: {a: 1, b: 2}, buckets: [1, 2]}, data: {demo: {seed: 1}, wmt14: {dev: x}}}
+s: {data: {source: demo}, train: {sampling: {b: 3}, buckets: [5], curriculum: null}}
+""")
+    assert resolve(raw, "s") == {"train": {"lr": 1, "sampling": {"a": 1, "b": 3}, "buckets": [5], "curriculum": None},
+                                 "data": {"seed": 1, "source": "demo"}}
+
+
+def test_check_params_prints_the_resolved_scale_as_a_params_file(tmp_path, capsys):
+    cli.main(["check-params", "--params", str(PARAMS), "--scale", "smoke"])
+    printed = yaml.safe_load(capsys.readouterr().out)
+    smoke = load_params(PARAMS, "smoke")
+    assert printed["scale"] == "smoke" and printed["seeds"] == smoke["seeds"] == [1]
+    assert {**printed["smoke"]["train"], "seed": 1} == smoke["train"]  # train.seed: the first of `seeds`
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(printed, sort_keys=False))
+    assert load_params(tmp_path / "params.yaml") == {**smoke, "path": str(tmp_path / "params.yaml")}
+    bad = bad_params(tmp_path, *BY_ID['bad choice'][1:3])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["check-params", "--params", str(bad)])
+    assert exit_.value.code == f"error: {bad}: {BY_ID['bad choice'][3]}"
