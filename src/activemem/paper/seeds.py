@@ -8,7 +8,8 @@ draws stay the same, so the seeds' spread is the spread of training alone.
 - ``pooled`` turns one model's per-seed metrics into one metrics dict: every measured real number
   (BLEU, perplexity, length ratio, agreement error rate, BLEU by length, …) is the mean over the
   seeds, and ``spread`` holds the sample standard deviation under the same dotted key
-  (``bleu``, ``bleu_by_length.2.bleu``). Counts (parameters, steps, sentences) must agree.
+  (``bleu``, ``bleu_by_length.2.bleu``). Integers are counts: parameters, steps and sentences must
+  agree between seeds; other counts (e.g. agreement errors) are the first seed's.
 - ``across_seeds`` turns the claims checked on each seed into one verdict per claim: a claim is
   reproduced (or not reproduced) only if every seed says so; seeds that disagree make it
   inconclusive, and the evidence lists every seed's.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import statistics
 
+from activemem.paper.claims import INCONCLUSIVE, NOT_CHECKED
 from activemem.paper.tables import value
 
 SEED_FOLDER = "seed{seed}"
@@ -29,14 +31,15 @@ def run_folder(model: str, seed: int) -> str:
     return f"{model}/{SEED_FOLDER.format(seed=seed)}"
 
 
-def _is_real(x) -> bool:
-    return isinstance(x, float)
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _pool(values: list, key: str, spread: dict):
+    """Mean of a measured real number (a float in some seed: 14 and 14.5 are one BLEU) with its sd
+    in ``spread``; mappings and equal-length lists element by element; anything else the first's."""
     first = values[0]
-    if all(_is_real(v) or isinstance(v, int) and not isinstance(v, bool) for v in values) and any(
-            _is_real(v) for v in values):
+    if all(_is_number(v) for v in values) and any(isinstance(v, float) for v in values):
         spread[key] = statistics.stdev(values) if len(values) > 1 else 0.0
         return statistics.fmean(values)
     if all(isinstance(v, dict) for v in values):
@@ -73,7 +76,6 @@ def across_seeds(per_seed: dict[int, list[dict]]) -> list[dict]:
     seeds = sorted(per_seed)
     if len(seeds) == 1:
         return per_seed[seeds[0]]
-    from activemem.paper.claims import INCONCLUSIVE, NOT_CHECKED
     combined = []
     for i, first in enumerate(per_seed[seeds[0]]):
         claims = {s: per_seed[s][i] for s in seeds}

@@ -4,8 +4,9 @@
         --seed 1 --data data/demo/prepared --out results/demo/extended_neural_gpu/seed1/train \\
         --work checkpoints/demo/extended_neural_gpu/seed1
 
-``--seed`` is one of ``params.yaml`` ``seeds`` (default: the first): it sets the initial weights and
-the order of the training batches, nothing else (the data's own seed is ``data.seed``).
+``--seed`` is one of ``params.yaml`` ``seeds`` (default: the first): it sets the initial weights, the
+order of the training batches, dropout and the scheduled-sampling coins, nothing else (the data has
+its own ``data.seed``).
 
 With ``train.gpus`` > 1 in ``params.yaml`` the stage re-runs itself under ``torchrun`` (one process per
 GPU, DistributedDataParallel), so pipelines call it the same way for any number of GPUs. Calling
@@ -43,9 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.model not in params["models"]:
         sys.exit(f"error: {args.params}: no '{params['scale']}.models.{args.model}' block "
                  f"(known: {sorted(params['models'])})")
-    if args.seed is not None and args.seed < 0:
-        sys.exit(f"error: --seed must be >= 0, got {args.seed}")
     if args.seed is not None:
+        if args.seed < 0:
+            sys.exit(f"error: --seed must be >= 0, got {args.seed}")
         params["train"]["seed"] = args.seed
     gpus = params["train"].get("gpus", 0)
     if isinstance(gpus, int) and gpus > 1 and "LOCAL_RANK" not in os.environ:
