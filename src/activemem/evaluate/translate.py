@@ -17,11 +17,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from activemem.data.batching import collate
+from activemem.data.batching import collate, length_sorted_batches
 from activemem.data.lines import one_line
 from activemem.data.store import EncodedSplit
 from activemem.data.vocab import SubwordVocab
-from activemem.data.batching import length_sorted_batches
 from activemem.models.active_memory import ActiveMemoryModel
 
 

@@ -70,8 +70,6 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         ("batch_size", int, 1), ("beam_size", int, 1), ("length_penalty", float, 0),
         ("max_len_ratio", float, 0), ("max_len_offset", int, 0), ("width", str, None),
         ("length_buckets", list, None), ("greedy", bool, None)]}
-    if ev["width"] not in ("fixed", "search"):
-        raise ParamsError(f"'{params['scale']}.evaluate.width' must be fixed or search, got {ev['width']!r}")
     device = pick_device(get(params, "train.device", str))
     threads = get(params, "train.threads", int, 1)
     use_threads(threads)  # part of the result on CPU, like in training

@@ -22,7 +22,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from activemem.config import ParamsError, get
 from activemem.paper.claims import display_verdict
 from activemem.paper.report import build
 from activemem.stages._common import params_or_exit, parser, run_stage
@@ -36,17 +35,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="output folder, e.g. paper/build/<scale>")
     args = p.parse_args(argv)
     params = params_or_exit(args)
-    try:
-        settings = {k: get(params, f"report.{k}", float, 0)
-                    for k in ("far_below_margin", "match_tolerance", "significance_level", "floor_bleu")}
-        settings["min_bucket_sentences"] = get(params, "report.min_bucket_sentences", int, 1)
-        evaluate = {"bootstrap_resamples": get(params, "evaluate.bootstrap_resamples", int, 1),
-                    "seed": get(params, "evaluate.seed", int), "width": get(params, "evaluate.width", str)}
-    except ParamsError as err:
-        sys.exit(f"error: {err}")
-    if not 0 < settings["significance_level"] < 1:
-        sys.exit(f"error: {params['path']}: 'report.significance_level' must be between 0 and 1, "
-                 f"got {settings['significance_level']}")
+    # checked by the schema when the params file was loaded (types, ranges: config.py, schema.py)
+    settings = {k: params["report"][k] for k in ("far_below_margin", "match_tolerance", "significance_level",
+                                                 "floor_bleu", "min_bucket_sentences")}
+    evaluate = {k: params["evaluate"][k] for k in ("bootstrap_resamples", "seed", "width")}
     try:
         result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
                        Path(args.paper), Path(args.out), settings, evaluate, params["seeds"])
