@@ -17,7 +17,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 import baseline_decoding as decoding  # frozen too, so the old decode is timed as it was
-from activemem.models.base import TranslationModel, make_config
+from activemem.models.base import TranslationModel
+from activemem.models.configs import make_config
 from activemem.tokens import PAD
 
 def cutoff_sigmoid(x: torch.Tensor, cutoff: float = 1.2) -> torch.Tensor:

@@ -24,6 +24,15 @@ def build(name, **extra):
 def test_registry_names_are_the_contract():
     assert models.NAMES == ("neural_gpu", "markovian_neural_gpu", "extended_neural_gpu", "gru_attention")
     assert set(models.PAPER_NAMES) == set(models.NAMES)
+    for name in models.NAMES:  # each entry's Config is the one its class builds from
+        assert models.model_class(name).Config is models.config_class(name)
+
+
+def test_a_registry_entry_whose_config_disagrees_with_its_class_is_refused(monkeypatch):
+    wrong = models.Entry("activemem.models.gru_attention:GRUAttention", models.ActiveMemoryConfig)
+    monkeypatch.setitem(models.REGISTRY, "gru_attention", wrong)
+    with pytest.raises(TypeError, match="'gru_attention' names ActiveMemoryConfig, but .*GRUAttentionConfig"):
+        models.build("gru_attention", VOCAB)
 
 
 def test_shapes_and_every_parameter_gets_a_gradient(model_name):

@@ -1,7 +1,7 @@
 """Adding a model is three touches, and a run of a subset of the models works end to end.
 
-In a copy of the repository: (1) a new file in ``models/``, (2) its line in the registry (and the
-import beside it), (3) one entry in ``params.yaml`` (its sizes, and its name in ``models``). Then the smoke DAG runs with the new
+In a copy of the repository: (1) a new file in ``models/``, (2) its line in the registry (its
+class by module path and its ``Config``, here an existing one), (3) one entry in ``params.yaml`` (its sizes, and its name in ``models``). Then the smoke DAG runs with the new
 model beside GRU+Attention only: train, evaluate, Table 1, figures, claims and report follow the
 models they are given, the report says which of the paper's models the run leaves out, and the new
 model, which the paper has no row for, shows ``?`` in the published table with a warning.
@@ -28,15 +28,13 @@ def test_a_fifth_model_takes_three_touches_and_a_subset_run_works(tmp_path, monk
     root = repo_copy(tmp_path, "smoke")
     # 1. a new file in models/
     (root / "src/activemem/models/echo_attention.py").write_text(NEW_MODEL)
-    # 2. the registry: its import and its line
+    # 2. the registry: its line
     registry = root / "src/activemem/models/__init__.py"
     text = registry.read_text()
-    assert text.count('    "gru_attention": GRUAttention,\n') == 1
-    text = text.replace("from activemem.models.gru_attention import GRUAttention\n",
-                        "from activemem.models.gru_attention import GRUAttention\n"
-                        "from activemem.models.echo_attention import EchoAttention\n")
-    text = text.replace('    "gru_attention": GRUAttention,\n',
-                        '    "gru_attention": GRUAttention,\n    "echo_attention": EchoAttention,\n')
+    line = '    "gru_attention": Entry("activemem.models.gru_attention:GRUAttention", GRUAttentionConfig),\n'
+    assert text.count(line) == 1
+    text = text.replace(line, line + '    "echo_attention": Entry("activemem.models.echo_attention:EchoAttention", '
+                                     'GRUAttentionConfig),\n')
     registry.write_text(text)
     # 3. one params entry: its sizes in `defaults` (so every scale has them), and its name in the models
     params = root / "params.yaml"

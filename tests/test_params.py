@@ -159,3 +159,16 @@ def test_check_params_prints_the_resolved_scale_as_a_params_file(tmp_path, capsy
     with pytest.raises(SystemExit) as exit_:
         cli.main(["check-params", "--params", str(bad)])
     assert exit_.value.code == f"error: {bad}: {BY_ID['bad choice'][3]}"
+
+
+def test_checking_params_and_building_stage_settings_never_import_torch():
+    # Both engines check params.yaml when they build the DAG; importing torch there would cost more
+    # than the rest of a no-op run (models/configs.py holds the hyper-parameters apart from torch).
+    code = ("import sys\n"
+            "from activemem.config import load_params, stage_settings\n"
+            "from activemem import models, paper\n"
+            f"for scale in {sorted(scale_names(read(REPO / 'params.yaml')))!r}:\n"
+            f"    stage_settings(load_params({str(REPO / 'params.yaml')!r}, scale))\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

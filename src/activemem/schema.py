@@ -335,7 +335,7 @@ def check(cls, value, path: Path, problems: Problems, partial: bool = False, met
 
 def check_scale(block: Any, path: Path, model_names: list[str], problems: Problems) -> Scale | Any:
     """One scale block (defaults merged), including each listed model's block and cross-section rules."""
-    from activemem.models import NAMES, model_class
+    from activemem.models import NAMES, config_class
     if not isinstance(block, dict):
         problems.append((path, f"must be a mapping of {', '.join(SECTIONS)}, got {block!r}"))
         return INVALID
@@ -373,7 +373,7 @@ def check_scale(block: Any, path: Path, model_names: list[str], problems: Proble
             problems.append((where, f"must be a mapping of hyper-parameters, got {hparams!r}"))
             continue
         config = {k: v for k, v in hparams.items() if k != "train"}
-        check(model_class(name).Config, config, where, problems, partial=True, meta=model_range)
+        check(config_class(name), config, where, problems, partial=True, meta=model_range)
         if "train" in hparams:
             overrides = check(Train, hparams["train"], (*where, "train"), problems, partial=True)
             if overrides is not INVALID and train is not INVALID:

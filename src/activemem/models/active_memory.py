@@ -26,8 +26,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import math
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,25 +34,9 @@ from torch.utils.checkpoint import checkpoint
 from activemem.models import decoding
 from activemem.models.base import TranslationModel
 from activemem.models.cgru import CGRU, StateKernels, cgru_step
+from activemem.models.configs import ActiveMemoryConfig
 from activemem.models.width_search import search_widths
 from activemem.tokens import PAD
-
-
-@dataclass
-class ActiveMemoryConfig:
-    """Hyper-parameters of the Neural GPU family (defaults: the original code's WMT run [K])."""
-
-    maps: int = 256              # M, feature maps per memory cell ("nmaps" = "vec_size", README WMT) [K]
-    height: int = 4              # H, memory rows [K]
-    kernel_width: int = 3        # conv kernel along the width [K]
-    kernel_height: int = 3       # conv kernel along the height [K]
-    layers: int = 2              # CGRU layers per step ("nconvs") [K]
-    dropout: float = 0.1         # state dropout rate per step is 3·dropout/sqrt(W) [K]
-    gate_cutoff: float = 1.2     # σ_c(x) = clamp(1.2·σ(x) − 0.1, 0, 1) [K]
-    gate_bias: float = 1.0       # initial bias of both gates [K]; larger keeps more state per step
-    init_gain: float = 1.44      # orthogonal init gain of every kernel [K]
-    embedding_init: float = 1.7  # embeddings ~ U(−1.7, 1.7) [K]
-    checkpoint_steps: bool = False  # recompute each step during backward: O(1) steps of activations
 
 
 def step_dropout_rate(dropout: float, width: int) -> float:

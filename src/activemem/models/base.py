@@ -1,4 +1,4 @@
-"""What every registry model shares: the config check and the ``forward``/``generate`` contract.
+"""What every registry model shares: the ``forward``/``start``/``step``/``generate`` contract.
 
 - ``forward(src, tgt_in)`` → logits ``[B, T, V]``, teacher-forced. ``src`` is ``[B, S]`` and ``tgt_in``
   is ``[B, T]``, both padded with ``PAD`` (0); ``tgt_in[:, k]`` is the token *before* output ``k``
@@ -9,36 +9,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from activemem.models import decoding
-
-
-def make_config(config_cls: type, hparams: dict[str, Any], model_name: str):
-    """Build a model config, rejecting unknown keys and wrongly typed values by name."""
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(hparams) - set(fields))
-    if unknown:
-        raise ValueError(f"{model_name}: unknown hyper-parameter(s) {unknown}; "
-                         f"known: {sorted(fields)}")
-    for key, value in hparams.items():
-        default = getattr(config_cls, key, None)
-        expected = type(default)
-        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if default is not None and not ok:
-            raise ValueError(f"{model_name}: hyper-parameter {key!r} must be {expected.__name__}, "
-                             f"got {value!r}")
-    config = config_cls(**hparams)
-    for key, value in dataclasses.asdict(config).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-            raise ValueError(f"{model_name}: hyper-parameter {key!r} must be >= 0, got {value!r}")
-    return config
 
 
 class TranslationModel(nn.Module):

@@ -18,24 +18,13 @@ Legend: ``B`` batch, ``S`` source length, ``T`` outputs, ``D`` decoder size, ``A
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from activemem.models.base import TranslationModel
+from activemem.models.configs import GRUAttentionConfig
 from activemem.tokens import PAD
-
-
-@dataclass
-class GRUAttentionConfig:
-    """Sizes of the attention baseline; the paper's own are unknown, these are our choice [U]."""
-
-    embedding_dim: int = 256     # E, source and target embeddings
-    hidden: int = 512            # D, decoder GRU size and size of each encoder direction
-    attention_dim: int = 512     # A, size of the additive-attention hidden layer
-    dropout: float = 0.1         # on embeddings and on the deep output
 
 
 def additive_attention(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,

@@ -1,0 +1,63 @@
+"""The models' hyper-parameters, and the check that builds them: plain dataclasses, no torch.
+
+Kept apart from the models so that reading and checking ``params.yaml`` (which every engine does
+when it builds the DAG, and every stage when it starts) does not import torch: on a 2-core machine
+that import costs longer than the whole rest of a no-op pipeline run. A model names its ``Config``
+here; models that share hyper-parameters share a class (the three Neural GPUs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class ActiveMemoryConfig:
+    """Hyper-parameters of the Neural GPU family (defaults: the original code's WMT run [K])."""
+
+    maps: int = 256              # M, feature maps per memory cell ("nmaps" = "vec_size", README WMT) [K]
+    height: int = 4              # H, memory rows [K]
+    kernel_width: int = 3        # conv kernel along the width [K]
+    kernel_height: int = 3       # conv kernel along the height [K]
+    layers: int = 2              # CGRU layers per step ("nconvs") [K]
+    dropout: float = 0.1         # state dropout rate per step is 3·dropout/sqrt(W) [K]
+    gate_cutoff: float = 1.2     # σ_c(x) = clamp(1.2·σ(x) − 0.1, 0, 1) [K]
+    gate_bias: float = 1.0       # initial bias of both gates [K]; larger keeps more state per step
+    init_gain: float = 1.44      # orthogonal init gain of every kernel [K]
+    embedding_init: float = 1.7  # embeddings ~ U(−1.7, 1.7) [K]
+    checkpoint_steps: bool = False  # recompute each step during backward: O(1) steps of activations
+
+
+@dataclass
+class GRUAttentionConfig:
+    """Sizes of the attention baseline; the paper's own are unknown, these are our choice [U]."""
+
+    embedding_dim: int = 256     # E, source and target embeddings
+    hidden: int = 512            # D, decoder GRU size and size of each encoder direction
+    attention_dim: int = 512     # A, size of the additive-attention hidden layer
+    dropout: float = 0.1         # on embeddings and on the deep output
+
+
+def make_config(config_cls: type, hparams: dict[str, Any], model_name: str):
+    """Build a model config, rejecting unknown keys and wrongly typed values by name."""
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(hparams) - set(fields))
+    if unknown:
+        raise ValueError(f"{model_name}: unknown hyper-parameter(s) {unknown}; "
+                         f"known: {sorted(fields)}")
+    for key, value in hparams.items():
+        default = getattr(config_cls, key, None)
+        expected = type(default)
+        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if default is not None and not ok:
+            raise ValueError(f"{model_name}: hyper-parameter {key!r} must be {expected.__name__}, "
+                             f"got {value!r}")
+    config = config_cls(**hparams)
+    for key, value in dataclasses.asdict(config).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"{model_name}: hyper-parameter {key!r} must be >= 0, got {value!r}")
+    return config
