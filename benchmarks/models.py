@@ -32,6 +32,7 @@ import time
 import torch
 
 from activemem import models
+from activemem.models.width_search import candidate_widths
 from activemem.tokens import BOS, PAD, RESERVED
 from activemem.train.loss import smoothed_loss
 
@@ -161,9 +162,15 @@ def decode_table(rounds: int, sentences: int) -> None:
     print(f"\nDecoding, demo-sized Extended Neural GPU (untrained: every hypothesis runs to its width), "
           f"{sentences} sentences of 4–16 sub-words, beam {beam}, batch {batch}, search widths: every "
           f"width or the training buckets {buckets} in |src|…2|src|+8")
-    print(f"{'decode':<26} {'sentences/s':>11}")
+    # The search decodes every sentence once per candidate width: its cost per (sentence, width)
+    # decode is the fair comparison with one fixed-width decode per sentence.
+    every = list(range(1, buckets[-1] + 1))
+    decodes = {"search every width": sum(len(candidate_widths(n, every)) for n in lengths.tolist()),
+               "search buckets": sum(len(candidate_widths(n, buckets)) for n in lengths.tolist())}
+    print(f"{'decode':<26} {'sentences/s':>11} {'widths/sentence':>15} {'decodes/s':>9}")
     for name, seconds in best.items():
-        print(f"{name:<26} {sentences / seconds:>11.1f}")
+        count = next((c for key, c in decodes.items() if name.endswith(key)), sentences)
+        print(f"{name:<26} {sentences / seconds:>11.1f} {count / sentences:>15.2f} {count / seconds:>9.1f}")
 
 
 def main(argv=None) -> None:

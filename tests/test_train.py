@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -110,11 +111,24 @@ def test_beam_beats_greedy_on_average_on_a_trained_model(prepared, tmp_path):
     assert beam.scores.mean() >= greedy.scores.mean()
 
 
-def run_train_cli(params_file: Path, prepared: Path, out: Path, work: Path) -> subprocess.Popen:
+def package_snapshot(dest: Path) -> Path:
+    """A copy of the package source as it is now, for subprocesses to import (``PYTHONPATH``).
+
+    The editable install imports the working tree afresh in every subprocess: a source file saved
+    while a long test session runs would otherwise give the straight run and the resumed run
+    different code, i.e. different weights (the fingerprint sees a change between the killed and
+    the resumed run, not one between the straight run and the others)."""
+    package = Path(loop.__file__).resolve().parents[1]
+    shutil.copytree(package, dest / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def run_train_cli(params_file: Path, prepared: Path, out: Path, work: Path, source: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "activemem.stages.train", "--params", str(params_file), "--scale", "smoke",
            "--model", "extended_neural_gpu", "--data", str(prepared), "--out", str(out), "--work", str(work),
            "--no-progress"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -124,11 +138,12 @@ def test_sigkilled_run_resumes_to_the_same_parameters(prepared, tmp_path):
     raw["smoke"]["models"]["extended_neural_gpu"].update(maps=16)
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(raw))
+    source = package_snapshot(tmp_path / "src")  # one code for all three runs
 
-    straight = run_train_cli(params_file, prepared, tmp_path / "a", tmp_path / "a_work")
+    straight = run_train_cli(params_file, prepared, tmp_path / "a", tmp_path / "a_work", source)
     assert straight.wait() == 0, straight.stderr.read().decode()
 
-    killed = run_train_cli(params_file, prepared, tmp_path / "b", tmp_path / "b_work")
+    killed = run_train_cli(params_file, prepared, tmp_path / "b", tmp_path / "b_work", source)
     ckpt = tmp_path / "b_work" / "checkpoint.pt"
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline:
@@ -139,17 +154,65 @@ def test_sigkilled_run_resumes_to_the_same_parameters(prepared, tmp_path):
     interrupted_at = checkpoint.load(ckpt)["state"]["step"]
     assert 0 < interrupted_at < 80, "the run was not interrupted mid-way"
     assert not (tmp_path / "b" / "checkpoint.pt").exists()
-    resumed = run_train_cli(params_file, prepared, tmp_path / "b", tmp_path / "b_work")
+    resumed = run_train_cli(params_file, prepared, tmp_path / "b", tmp_path / "b_work", source)
     assert resumed.wait() == 0, resumed.stderr.read().decode()
 
     a = checkpoint.load(tmp_path / "a" / "checkpoint.pt")
     b = checkpoint.load(tmp_path / "b" / "checkpoint.pt")
+    assert a["identity"] == b["identity"], "the straight and the resumed run are not the same run"
     assert a["state"]["step"] == b["state"]["step"] == 80
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
     rows_a, rows_b = read_csv(tmp_path / "a" / "train_log.csv"), read_csv(tmp_path / "b" / "train_log.csv")
     assert [r["step"] for r in rows_a] == [r["step"] for r in rows_b]
     assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
+
+
+def test_resuming_from_any_checkpoint_ends_as_the_straight_run(prepared, tmp_path, monkeypatch):
+    """The SIGKILL test above resumes from wherever the kill fell (mostly the first checkpoint); this
+    one resumes, deterministically, from a dev-evaluation step (dev history) and from the last
+    batch of an epoch, each with the logs a later kill leaves (rows past the checkpoint) and a
+    half-written checkpoint beside."""
+    params = smoke_params(max_steps=50, checkpoint_every=4, eval_every=20, log_every=2)
+    snapshots = tmp_path / "snapshots"
+    real_save = loop._save_checkpoint
+
+    def keeping_every_checkpoint(run):
+        real_save(run)
+        copy = snapshots / str(run.state["step"])
+        copy.mkdir(parents=True, exist_ok=True)  # the last step saves twice (loop, then the end)
+        shutil.copy2(run.checkpoint_path, copy / "checkpoint.pt")
+
+    monkeypatch.setattr(loop, "_save_checkpoint", keeping_every_checkpoint)
+    train("extended_neural_gpu", params, prepared, tmp_path / "straight", progress=False)
+    monkeypatch.setattr(loop, "_save_checkpoint", real_save)
+    straight = checkpoint.load(tmp_path / "straight" / "checkpoint.pt")
+    epoch_end = checkpoint.load(snapshots / "48" / "checkpoint.pt")["state"]
+    assert (epoch_end["epoch"], epoch_end["position"]) == (0, 48), "step 48 should end the smoke epoch"
+
+    def columns(path, names):
+        return [[r[n] for n in names] for r in read_csv(path)]
+
+    for step in (40, 48):
+        work = tmp_path / f"from_{step}"
+        work.mkdir()
+        shutil.copy2(snapshots / str(step) / "checkpoint.pt", work / "checkpoint.pt")
+        for name in ("train_log.csv", "dev_log.csv"):
+            shutil.copy2(tmp_path / "straight" / name, work / name)
+        (work / ".checkpoint.pt.999.0badc0de.tmp").write_bytes(b"PK\x03\x04 cut short")
+        summary = train("extended_neural_gpu", params, prepared, work, progress=False)
+        assert summary["steps"] == 50
+        resumed = checkpoint.load(work / "checkpoint.pt")
+        for key in straight["model"]:
+            assert torch.equal(straight["model"][key], resumed["model"][key]), f"resumed from step {step}: {key}"
+        for key in ("exp_avg", "exp_avg_sq"):
+            for i, state in straight["optimizer"]["state"].items():
+                assert torch.equal(state[key], resumed["optimizer"]["state"][i][key]), f"from step {step}: {key}"
+        assert torch.equal(straight["rng"]["torch"], resumed["rng"]["torch"]), f"resumed from step {step}"
+        log = ["step", "epoch", "loss", "perplexity", "lr", "grad_norm", "sampling"]
+        assert columns(work / "train_log.csv", log) == columns(tmp_path / "straight" / "train_log.csv", log)
+        dev = ["step", "dev_perplexity", "lr"]
+        assert columns(work / "dev_log.csv", dev) == columns(tmp_path / "straight" / "dev_log.csv", dev)
 
 
 def test_changed_settings_start_over_instead_of_resuming(prepared, tmp_path):
