@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
