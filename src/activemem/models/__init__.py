@@ -69,11 +69,12 @@ def config_class(name: str) -> type:
 
 def model_class(name: str) -> type[TranslationModel]:
     """Model ``name``'s class, imported on first use."""
-    module, _, attribute = entry(name).model.partition(":")
+    registered = entry(name)
+    module, _, attribute = registered.model.partition(":")
     cls = getattr(importlib.import_module(module), attribute)
-    if cls.Config is not entry(name).config:  # the registry and the class must agree on the sizes
-        raise TypeError(f"registry entry {name!r} names {entry(name).config.__name__}, "
-                        f"but {entry(name).model}.Config is {cls.Config.__name__}")
+    if cls.Config is not registered.config:  # the registry and the class must agree on the sizes
+        raise TypeError(f"registry entry {name!r} names {registered.config.__name__}, "
+                        f"but {registered.model}.Config is {cls.Config.__name__}")
     return cls
 
 
