@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from activemem.data.batching import BucketBatcher, pair_widths
-from activemem.data.clean import clean_pairs
+from activemem.data.clean import SplitReport, clean_pairs
 from activemem.data.lines import read_lines
 from activemem.data.readers import DataError, read_parallel, read_sgm
 from activemem.data.store import EncodedSplit, save_split
@@ -76,13 +76,24 @@ def test_cleaning_counts_every_dropped_pair(tmp_path):
     with gzip.open(en, "wb") as f:
         f.write(b"good  one\n\xff\xfe bad bytes\n\nfine\na b c d e f g h\nlong " + b"w " * 50 + b"\n")
     (tmp_path / "a.fr").write_text("bien\nmauvais\nvide\nbien\nun\nlong\n")
-    kept, report = clean_pairs(read_parallel(en, tmp_path / "a.fr"), True, max_ratio=3.0, max_words=40)
-    assert kept == [("good one", "bien"), ("fine", "bien")]
+    report = SplitReport()
+    kept = list(clean_pairs(read_parallel(en, tmp_path / "a.fr"), True, 3.0, 40, report))
+    assert kept == [(f"{en}:1", "good one", "bien"), (f"{en}:4", "fine", "bien")]
     assert dict(report.dropped) == {"non_utf8": 1, "empty": 1, "length_ratio": 1, "too_long": 1}
     assert report.read == report.kept + sum(report.dropped.values()) == 6
     assert report.examples["non_utf8"] == [f"{en}:2"]
-    kept_eval, report_eval = clean_pairs(read_parallel(en, tmp_path / "a.fr"), False, 3.0, 40)
+    report_eval = SplitReport()
+    kept_eval = list(clean_pairs(read_parallel(en, tmp_path / "a.fr"), False, 3.0, 40, report_eval))
     assert len(kept_eval) == 4 and dict(report_eval.dropped) == {"non_utf8": 1, "empty": 1}
+
+
+def test_a_bad_target_line_is_reported_against_the_target_file(tmp_path):
+    (tmp_path / "a.en").write_text("one\ntwo\nthree\n")
+    (tmp_path / "a.fr").write_bytes(b"un\n\xff deux\n\n")
+    report = SplitReport()
+    kept = list(clean_pairs(read_parallel(tmp_path / "a.en", tmp_path / "a.fr"), True, 3.0, 40, report))
+    assert [src for _, src, _ in kept] == ["one"]
+    assert report.examples == {"non_utf8": [f"{tmp_path / 'a.fr'}:2"], "empty": [f"{tmp_path / 'a.fr'}:3"]}
 
 
 def test_sentencepiece_round_trip_on_real_french(tmp_path):
@@ -99,8 +110,8 @@ def toy_split(tmp_path, n=200, seed=0):
     rng = np.random.default_rng(seed)
     src = [list(rng.integers(4, 50, rng.integers(1, 30))) for _ in range(n)]
     tgt = [list(rng.integers(4, 50, rng.integers(1, 30))) for _ in range(n)]
-    save_split(tmp_path / "toy.npz", src, tgt)
-    return EncodedSplit(tmp_path / "toy.npz"), src, tgt
+    save_split(tmp_path, "toy", src, tgt)
+    return EncodedSplit(tmp_path, "toy"), src, tgt
 
 
 def test_storage_round_trip(tmp_path):
@@ -159,5 +170,5 @@ def test_ranks_split_the_global_batches_of_a_single_process(tmp_path):
 
 def test_too_wide_pairs_are_an_error_naming_the_file(tmp_path):
     split, _, _ = toy_split(tmp_path)
-    with pytest.raises(ValueError, match="toy.npz: .* wider than the largest bucket edge 16"):
+    with pytest.raises(ValueError, match="toy: .* wider than the largest bucket edge 16"):
         BucketBatcher(split, [8, 16], 64, seed=0)

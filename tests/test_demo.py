@@ -126,7 +126,7 @@ def test_demo_stages_write_in_distribution_test_long_and_reference_streams(prepa
     manifest = json.loads((prepared / "manifest.json").read_text())
     train_words = [len(s.split()) for s in read_lines(prepared / "train.en")]
     assert manifest["longest_train_source"]["words"] == max(train_words)
-    longest_subwords = int(EncodedSplit(prepared / "train.npz").src_lengths.max())
+    longest_subwords = int(EncodedSplit(prepared, "train").src_lengths.max())
     assert manifest["longest_train_source"]["subwords"] == longest_subwords
     lengths = {s: [len(x.split()) for x in read_lines(prepared / f"{s}.en")] for s in ("test", "test_long")}
     assert max(lengths["test"]) <= max(train_words) + 3  # same clause counts as train

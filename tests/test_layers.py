@@ -1,6 +1,6 @@
 """The package's layers only look down: no module imports from a layer above its own.
 
-    bottom (tokens, atomic, locking, provenance) → data → models → settings (config, schema: they
+    bottom (tokens, atomic, locking, provenance, cores) → data → models → settings (config, schema: they
     check params.yaml against the model registry and the corpus list) → train → evaluate → paper
     → top (stages, cli, and every package's ``__main__``: command-line entry points)
 
@@ -26,7 +26,7 @@ LAYERS = ["bottom", "data", "models", "settings", "train", "evaluate", "paper", 
 # the test refuses to guess its layer.
 LAYER_OF = {
     "activemem": "bottom",  # the package's own __init__ (its version)
-    "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom",
+    "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom", "cores": "bottom",
     "config": "settings", "schema": "settings",
     "data": "data", "models": "models", "train": "train", "evaluate": "evaluate", "paper": "paper",
     "stages": "top", "cli": "top", "__main__": "top",

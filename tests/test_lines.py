@@ -104,8 +104,8 @@ def test_decoded_hypotheses_never_hold_a_line_break(tmp_path):
     ids = vocab.encode(["Bonjour"])[0] + [newline] + vocab.encode(["le monde"])[0] + [form_feed] \
         + vocab.encode(["!"])[0]
     assert "\n" in vocab.decode(ids) and "\x0c" in vocab.decode(ids)  # what sentencepiece gives back
-    save_split(tmp_path / "test.npz", [[5, 6, 7]] * 3, [[5]] * 3)
-    hypotheses, _ = translate(BytePieceModel(ids), EncodedSplit(tmp_path / "test.npz"), vocab, "cpu",
+    save_split(tmp_path, "test", [[5, 6, 7]] * 3, [[5]] * 3)
+    hypotheses, _ = translate(BytePieceModel(ids), EncodedSplit(tmp_path, "test"), vocab, "cpu",
                               batch_size=2, beam_size=1, length_penalty=0.0, max_len_ratio=2.0,
                               max_len_offset=5, progress=False)
     assert hypotheses == ["Bonjour le monde !"] * 3

@@ -156,7 +156,8 @@ def same_numbers(metrics_a: dict, metrics_b: dict) -> bool:
 
 def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
     dvc_root = repo_copy(tmp_path, "smoke")
-    snakemake(smoke_repo, cores="1")  # DVC runs with torch's own default: the preset's threads win
+    # the preset's 2 threads under both (Snakemake's --cores 1 would cap them at 1: a different, recorded run)
+    snakemake(smoke_repo, cores="2")
     dvc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=dvc_root, env=engine_env(),
                          capture_output=True, text=True)
     assert dvc.returncode == 0, dvc.stdout[-3000:] + dvc.stderr[-3000:]
@@ -166,7 +167,7 @@ def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
                      "bleu_by_length.pdf", "report.md", "report.html", "claims.json"):
             assert (build / name).stat().st_size > 0, name
         assert len(json.loads((build / "claims.json").read_text())) == len(load_claims(REPO / "paper/claims.yaml"))
-    # Same code, same params, same seeds, any --cores: both engines give bitwise-equal weights and numbers.
+    # Same code, same params, same seeds: both engines give bitwise-equal weights and numbers.
     assert (smoke_repo / "paper/build/smoke/table1.md").read_text() == (dvc_root / "paper/build/smoke/table1.md").read_text()
     for model in models.NAMES:
         a = checkpoint.load(smoke_repo / f"results/smoke/{model}/seed1/train/checkpoint.pt")["model"]

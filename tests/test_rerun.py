@@ -160,12 +160,12 @@ def test_replaced_prepared_data_is_refused_before_training(prepared, tmp_path):
     data.mkdir()
     for f in prepared.iterdir():
         (data / f.name).write_bytes(f.read_bytes())
-    (data / "train.npz").write_bytes((prepared / "dev.npz").read_bytes())  # another valid npz
+    (data / "train.src.npy").write_bytes((prepared / "dev.src.npy").read_bytes())  # another valid array
     argv = ["--params", str(PARAMS), "--scale", "smoke", "--model", MODEL, "--data", str(data),
             "--out", str(tmp_path / "out"), "--no-progress"]
     with pytest.raises(SystemExit) as stop:
         train_stage.main(argv)
-    assert f"{data / 'train.npz'}: changed since the prepare stage wrote it" in str(stop.value.code)
+    assert f"{data / 'train.src.npy'}: changed since the prepare stage wrote it" in str(stop.value.code)
     assert not (tmp_path / "out" / "checkpoint.pt").exists()
 
 

@@ -46,7 +46,7 @@ def test_prepare_reports_every_pair(prepared):
     for split, r in report.items():
         assert r["read"] == r["kept"] + r["dropped_total"]
     manifest = json.loads((prepared / "manifest.json").read_text())
-    assert manifest["pairs"]["test"] == 40 and "train.npz" in manifest["files"]
+    assert manifest["pairs"]["test"] == 40 and "train.src.npy" in manifest["files"]
 
 
 @pytest.mark.parametrize("name", models.NAMES)
@@ -102,7 +102,7 @@ def test_beam_beats_greedy_on_average_on_a_trained_model(prepared, tmp_path):
     train("gru_attention", params, prepared, tmp_path, progress=False)
     model, _ = checkpoint.load_model(tmp_path / "checkpoint.pt")
     from activemem.data.store import EncodedSplit
-    test = EncodedSplit(prepared / "test.npz")
+    test = EncodedSplit(prepared, "test")
     src = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(test.source(i).astype("int64")) for i in range(40)],
                                           batch_first=True)
     model.eval()
@@ -252,7 +252,7 @@ def test_bad_params_fail_before_training_naming_the_key(prepared, tmp_path):
         load_params(PARAMS, "huge")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "manifest.json").write_text((prepared / "manifest.json").read_text())
-    with pytest.raises(FileNotFoundError, match="train.npz does not exist"):
+    with pytest.raises(FileNotFoundError, match="train.src.npy does not exist"):
         train("neural_gpu", smoke_params(), tmp_path / "data", tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "checkpoint.pt").exists()
 
@@ -284,7 +284,7 @@ def test_length_curriculum_admits_only_short_buckets_and_widens_on_low_perplexit
     from activemem.data.batching import BucketBatcher, pair_widths
     from activemem.data.store import EncodedSplit
     from activemem.train import curriculum
-    split = EncodedSplit(prepared / "train.npz")
+    split = EncodedSplit(prepared, "train")
     edges = [8, 16, 24, 32]
     batcher = BucketBatcher(split, edges, 128, seed=1)
     everything = [b for _, b in zip(range(len(batcher)), batcher.iterate())]

@@ -57,4 +57,4 @@ def code(*parts):
 
 
 STAGE_CODE = code("stages/_common.py", "config.py", "schema.py", "tokens.py", "atomic.py", "locking.py", "provenance.py",
-                  "data/lines.py")
+                  "cores.py", "data/lines.py")

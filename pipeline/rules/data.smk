@@ -19,6 +19,8 @@ rule prepare:
     params:
         scale=SCALE,
         settings=SETTINGS["prepare"],
+    # sentencepiece's threads (the stage lowers them to the cores given; spm.model records the count)
+    threads: S["prepare"]["threads"]
     shell:
         "python -m activemem.stages.prepare --params params.yaml --scale {params.scale} "
         "--raw {input.raw} --out {output}"

@@ -107,6 +107,7 @@ class Prepare:
     max_ratio: float = key("train pairs with one side longer than this × the other are dropped", low=1)
     max_words: int = key("train pairs longer than this (words, either side) are dropped", low=1)
     max_width: int = key("train pairs wider than this (max(|src|, |tgt|+1) sub-words) are dropped", low=2)
+    threads: int = key("threads of sentencepiece (training, encoding); at most the cores given", low=1)
 
 
 @dataclass(frozen=True)

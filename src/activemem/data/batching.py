@@ -1,7 +1,7 @@
 """Token-budget batches from length buckets, shuffled per epoch from a seed, resumable.
 
 Every pair has a *width* ``max(|src|, |tgt| + 1)`` (the ``+ 1`` is EOS): the memory width a Neural
-GPU needs for it, ``pair_width`` here, the one definition every module uses. Pairs are grouped into
+GPU needs for it, ``store.pair_width``, the one definition every module uses. Pairs are grouped into
 buckets by width (bucket edges from ``params.yaml``), as the original code did, so one batch has one
 small range of widths and little padding. A batch of bucket edge ``w`` holds
 ``max(1, max_tokens // w)`` pairs (``pairs_per_batch``).
@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from activemem.data.store import EncodedSplit
+from activemem.data.store import EncodedSplit, pair_width
 from activemem.tokens import BOS, EOS, PAD
 
 
@@ -40,12 +40,6 @@ class Batch:
     @property
     def target_tokens(self) -> int:
         return int((self.tgt_out != PAD).sum())
-
-
-def pair_width(src_length, tgt_length):
-    """The memory width a pair needs, ``max(|src|, |tgt| + 1)`` (the ``+ 1`` is EOS): the one place this
-    formula is written. Takes lengths as ints or as numpy arrays (one width per pair)."""
-    return np.maximum(src_length, tgt_length + 1)
 
 
 def pair_widths(split: EncodedSplit) -> np.ndarray:

@@ -14,7 +14,9 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
+
+from activemem.data.readers import ParallelLine
 
 SPACES = re.compile(r"[ \t\n\r\f\v]+")
 EXAMPLES_KEPT = 5
@@ -42,30 +44,29 @@ class SplitReport:
                 "dropped_total": sum(self.dropped.values()), "examples": self.examples}
 
 
-def clean_pairs(pairs: Iterable[tuple[str, int, str | None, str | None]], training: bool,
-                max_ratio: float, max_words: int) -> tuple[list[tuple[str, str]], SplitReport]:
-    """Clean ``(location, line, source, target)`` tuples (``readers.read_parallel``); ``training``
-    switches on normalisation and the length filters."""
-    report = SplitReport()
-    kept: list[tuple[str, str]] = []
-    for location, _, src, tgt in pairs:
+def clean_pairs(pairs: Iterable[ParallelLine], training: bool, max_ratio: float, max_words: int,
+                report: SplitReport) -> Iterator[tuple[str, str, str]]:
+    """Clean the pairs of ``readers.read_parallel`` one at a time, counting each in ``report``; yields
+    ``(location, source, target)`` for every pair kept. ``training`` switches on normalisation and the
+    length filters. A generator, so a corpus of any size streams through in constant memory."""
+    for pair in pairs:
         report.read += 1
-        if src is None or tgt is None:
-            report.drop("non_utf8", location)
+        src, tgt = pair.source, pair.target
+        if src is None or tgt is None:  # named by the side whose bytes are bad
+            report.drop("non_utf8", pair.location if src is None else pair.target_location)
             continue
         if training:
             src, tgt = normalize(src), normalize(tgt)
         if not src.strip() or not tgt.strip():
-            report.drop("empty", location)
+            report.drop("empty", pair.location if not src.strip() else pair.target_location)
             continue
         if training:
             ns, nt = len(src.split()), len(tgt.split())
             if max(ns, nt) > max_words:
-                report.drop("too_long", location)
+                report.drop("too_long", pair.location)
                 continue
             if max(ns, nt) > max_ratio * min(ns, nt):
-                report.drop("length_ratio", location)
+                report.drop("length_ratio", pair.location)
                 continue
-        kept.append((src, tgt))
-    report.kept = len(kept)
-    return kept, report
+        report.kept += 1
+        yield pair.location, src, tgt

@@ -69,6 +69,21 @@ def read_lines(path: str | Path) -> Lines:
     return lines
 
 
+class LineWriter:
+    """Lines written one at a time to a file opened with ``atomic.open_atomic``, each checked as
+    ``write_lines`` checks it: for writers that stream (the prepare stage writes corpora of any size)."""
+
+    def __init__(self, file, path: str | Path):
+        self.file, self.path, self.count = file, path, 0
+
+    def write(self, line: str) -> None:
+        self.count += 1
+        if "\n" in line or line.endswith("\r"):
+            raise DataError(f"{self.path}:{self.count}: refusing to write a line that contains a line "
+                            f"break or ends in a carriage return: {line[:80]!r}")
+        self.file.write(line + "\n")
+
+
 def write_lines(path: str | Path, lines: Iterable[str]) -> None:
     """Write one string per line (UTF-8, ``"\\n"`` after each), atomically.
 
@@ -76,11 +91,9 @@ def write_lines(path: str | Path, lines: Iterable[str]) -> None:
     and the line number, and nothing is written.
     """
     with open_atomic(path) as f:  # removes its temporary file if we raise
-        for number, line in enumerate(lines, start=1):
-            if "\n" in line or line.endswith("\r"):
-                raise DataError(f"{path}:{number}: refusing to write a line that contains a line "
-                                f"break or ends in a carriage return: {line[:80]!r}")
-            f.write(line + "\n")
+        writer = LineWriter(f, path)
+        for line in lines:
+            writer.write(line)
 
 
 # Every character some line splitter treats as a break: the C0 and C1 control ranges (Unicode

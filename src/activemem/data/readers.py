@@ -11,11 +11,11 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from activemem.data.lines import DataError, numbered_lines
 
-__all__ = ["DataError", "read_any", "read_parallel", "read_sgm"]
+__all__ = ["DataError", "ParallelLine", "read_any", "read_parallel", "read_sgm"]
 
 SEG = re.compile(r"<seg[^>]*>(.*)</seg>\s*$", re.IGNORECASE)
 
@@ -40,11 +40,19 @@ def read_any(path: str | Path) -> Iterator[tuple[int, str | None]]:
     return read_sgm(path) if path.name.endswith((".sgm", ".sgm.gz")) else numbered_lines(path)
 
 
-def read_parallel(src_path: str | Path, tgt_path: str | Path) -> Iterator[tuple[str, int, str | None, str | None]]:
-    """Zip two aligned files; a different number of lines is an error naming both files and the line.
+class ParallelLine(NamedTuple):
+    """One aligned pair as read: each side's ``file:line`` (an SGM file's segments are not on the same
+    line numbers as a plain file's), and each side's text (None where its bytes are not UTF-8)."""
 
-    Yields ``(location, source_line_number, source, target)`` where ``location`` is ``file:line``.
-    """
+    location: str          # the source side's file:line, where most problems are reported
+    line: int              # the source side's line number
+    source: str | None
+    target: str | None
+    target_location: str   # the target side's file:line: where a problem of the target is reported
+
+
+def read_parallel(src_path: str | Path, tgt_path: str | Path) -> Iterator[ParallelLine]:
+    """Zip two aligned files; a different number of lines is an error naming both files and the line."""
     src_iter, tgt_iter = read_any(src_path), read_any(tgt_path)
     count = 0
     while True:
@@ -58,4 +66,4 @@ def read_parallel(src_path: str | Path, tgt_path: str | Path) -> Iterator[tuple[
             raise DataError(f"{longer}:{line}: {Path(shorter).name} ended after {count} segments but "
                             f"{Path(longer).name} goes on: the two sides are not aligned")
         count += 1
-        yield f"{src_path}:{s[0]}", s[0], s[1], t[1]
+        yield ParallelLine(f"{src_path}:{s[0]}", s[0], s[1], t[1], f"{tgt_path}:{t[0]}")

@@ -54,8 +54,10 @@ class SubwordVocab:
     def __len__(self) -> int:
         return self.sp.get_piece_size()
 
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        return self.sp.encode(texts, out_type=int)
+    def encode(self, texts: list[str], threads: int = 1) -> list[list[int]]:
+        """Sub-word ids of each text; ``threads`` encode in parallel inside sentencepiece (the ids do
+        not depend on it)."""
+        return self.sp.encode(texts, out_type=int, num_threads=threads)
 
     def decode(self, ids: list[int]) -> str:
         """The text of ``ids`` exactly as sentencepiece decodes it. Byte fall-back pieces can decode

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activemem.data.lines import DataError, Lines, read_lines
-from activemem.data.store import EncodedSplit
+from activemem.data.store import EncodedSplit, encoded_files
 from activemem.evaluate.agreement import agreement_scores, load_records
 from activemem.evaluate.bleu import check_aligned, corpus_scores
 
@@ -40,7 +40,7 @@ def reference_names(manifest: dict, split: str) -> list[str]:
 def split_files(manifest: dict, split: str) -> list[str]:
     """The files of ``split`` the evaluate stage reads, to check against the manifest first."""
     records = manifest.get("noun_phrases", {}).get(split)
-    return [f"{split}.npz", f"{split}.en", *reference_names(manifest, split), *([records] if records else [])]
+    return [*encoded_files(split), f"{split}.en", *reference_names(manifest, split), *([records] if records else [])]
 
 
 def load_split(data: Path, manifest: dict, split: str) -> EvalSplit:
@@ -53,7 +53,7 @@ def load_split(data: Path, manifest: dict, split: str) -> EvalSplit:
     check_aligned(references, sources=sources,
                   **{f"reference_stream_{i}": r for i, r in enumerate(more, start=2)},
                   **({"noun_phrase_records": records} if records is not None else {}))
-    encoded = EncodedSplit(data / f"{split}.npz")
+    encoded = EncodedSplit(data, split)
     if len(encoded) != len(references):
         raise DataError(f"{encoded.path} holds {len(encoded)} pairs but {references.source} has "
                         f"{len(references)} lines: refusing to score misaligned text")

@@ -47,7 +47,7 @@ import torch
 from activemem.atomic import write_json
 from activemem.config import ParamsError, get
 from activemem.data.lines import DataError, read_lines
-from activemem.data.store import EncodedSplit, verify_files
+from activemem.data.store import EncodedSplit, encoded_files, verify_files
 from activemem.data.vocab import SubwordVocab
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
@@ -71,11 +71,10 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         ("max_len_ratio", float, 0), ("max_len_offset", int, 0), ("width", str, None),
         ("length_buckets", list, None), ("greedy", bool, None)]}
     device = pick_device(get(params, "train.device", str))
-    threads = get(params, "train.threads", int, 1)
-    use_threads(threads)  # part of the result on CPU, like in training
+    threads = use_threads(params["train"]["threads"], f"{params['scale']}.train.threads")  # as in training
     manifest = json.loads((data / "manifest.json").read_text())
     long_split = EXTRAPOLATION_SPLIT if EXTRAPOLATION_SPLIT in manifest["pairs"] else None
-    verify_files(data, manifest["files"], ("dev.npz", *split_files(manifest, "test"),
+    verify_files(data, manifest["files"], (*encoded_files("dev"), *split_files(manifest, "test"),
                                            *(split_files(manifest, long_split) if long_split else ())))
     model, ckpt = load_model(checkpoint, device)
     if ckpt["model_name"] != model_name:
@@ -103,7 +102,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     scores = corpus_scores(beam, references)
     by_length = bleu_by_length(sources, beam, references, ev["length_buckets"])
     test_ppl = split_perplexity(model, test, references, device, ev["batch_size"])
-    dev_ppl = split_perplexity(model, EncodedSplit(data / "dev.npz"), read_lines(data / "dev.fr"), device,
+    dev_ppl = split_perplexity(model, EncodedSplit(data, "dev"), read_lines(data / "dev.fr"), device,
                                ev["batch_size"])
     if "longest_train_source" not in manifest:
         raise DataError(f"{data / 'manifest.json'} has no longest_train_source: rerun the prepare stage")

@@ -7,11 +7,13 @@ measured on the kind of device, with the thread count, that it was trained with.
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractContextManager
 
 import torch
 
 from activemem.config import ParamsError
+from activemem.cores import capped_threads
 
 
 def pick_device(name: str) -> torch.device:
@@ -23,10 +25,17 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def use_threads(threads: int) -> None:
-    # The thread count is part of the result on CPU (it sets the summation order of multi-threaded
-    # kernels), so it comes from the preset, never from the machine or the engine's --cores.
-    torch.set_num_threads(threads)
+def use_threads(threads: int, setting: str = "train.threads") -> int:
+    """Run torch on the preset's thread count, lowered to the cores the job was given (``cores.py``);
+    returns the count used, which callers record.
+
+    The thread count is part of the result on CPU (it sets the summation order of multi-threaded
+    kernels), so it comes from the preset, not from the machine; but a preset for a cluster node run
+    on a laptop would oversubscribe it many times over, so the cores given are its ceiling. Under
+    torchrun the ranks of one node (``LOCAL_WORLD_SIZE``) share them."""
+    used = capped_threads(threads, setting, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    torch.set_num_threads(used)
+    return used
 
 
 def use_deterministic_kernels(deterministic: bool) -> None:

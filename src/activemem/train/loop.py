@@ -36,6 +36,7 @@ import csv
 import dataclasses
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ from activemem import models
 from activemem.atomic import copy_file, open_atomic, write_json
 from activemem.config import ParamsError, get, model_hparams, train_settings
 from activemem.data.batching import Batch, BucketBatcher
-from activemem.data.store import EncodedSplit, verify_files
+from activemem.data.store import EncodedSplit, encoded_files, verify_files
 from activemem.locking import exclusive
 from activemem.provenance import provenance
 from activemem.train import checkpoint, curriculum, distributed
@@ -228,10 +229,17 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
         raise ParamsError(f"'{params['scale']}.train.buckets' ends at {cfg.buckets[-1]} but prepare.max_width "
                           f"is {params['prepare']['max_width']}: the widest training pairs fit no bucket")
     # the data this run reads must be the data the fingerprint names
-    verify_files(data_dir, manifest["files"], ("train.npz", "dev.npz"))
-    device, dist = _use_device(cfg)
-    train_split = EncodedSplit(data_dir / "train.npz")
-    dev_split = EncodedSplit(data_dir / "dev.npz")
+    verify_files(data_dir, manifest["files"], encoded_files("train") + encoded_files("dev"))
+    device, dist, threads = _use_device(cfg, params["scale"])
+    cfg = dataclasses.replace(cfg, threads=threads)  # the count used: part of the run's identity on a CPU
+    gpus = params["train"]["gpus"]
+    if gpus and device.type == "cpu" and dist.main:
+        print(f"warning: the {params['scale']} scale is sized for {gpus} GPU(s) (train.gpus) but no GPU is "
+              f"visible: training on the CPU, {threads} thread(s) per process; one step of its models takes "
+              f"seconds to minutes there (`python benchmarks/models.py --preset {params['scale']}` measures it)",
+              file=sys.stderr)
+    train_split = EncodedSplit(data_dir, "train")
+    dev_split = EncodedSplit(data_dir, "dev")
 
     torch.manual_seed(cfg.seed)
     model = models.build(model_name, manifest["vocab_size"], **hparams).to(device)
@@ -242,15 +250,16 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
                identity, _fresh_state(cfg))
 
 
-def _use_device(cfg: TrainConfig) -> tuple[torch.device, distributed.Dist]:
-    """The device of this process (under torchrun: its own GPU), with the preset's threads and kernels."""
+def _use_device(cfg: TrainConfig, scale: str) -> tuple[torch.device, distributed.Dist, int]:
+    """The device of this process (under torchrun: its own GPU), with the preset's threads (at most the
+    cores given: the count used is returned) and kernels."""
     device = pick_device(cfg.device)
-    use_threads(cfg.threads)
+    threads = use_threads(cfg.threads, f"{scale}.train.threads")
     use_deterministic_kernels(cfg.deterministic)
     dist = distributed.init(device.type)
     if device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
-    return device, dist
+    return device, dist, threads
 
 
 def _fresh_state(cfg: TrainConfig) -> dict:
