@@ -39,10 +39,12 @@ from activemem.data.vocab import SubwordVocab, train_vocab
 from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage, write_lines
 
 
-def read_split(raw: Path, files: list[list[str]]):
+def read_split(raw: Path, files: list[list[str]], downloads: str | None = None):
+    """The pairs of a split's files: relative to ``downloads`` where sources.json names that folder
+    (WMT'14), else to the raw folder (the demo)."""
+    root = Path(downloads) if downloads is not None else raw
     for en, fr in files:
-        en_path, fr_path = raw / en, raw / fr  # absolute paths stay absolute
-        yield from read_parallel(en_path, fr_path)
+        yield from read_parallel(root / en, root / fr)
 
 
 def copy_aligned(raw: Path, out: Path, name: str, report, split: str) -> None:
@@ -65,7 +67,8 @@ def prepare(params: dict, raw: Path, out: Path) -> dict:
     for split in splits:
         if split not in sources:
             raise ParamsError(f"{raw / 'sources.json'} has no '{split}' split")
-        pairs = tqdm(read_split(raw, sources[split]), desc=f"clean {split}", unit="pairs", mininterval=1.0)
+        pairs = tqdm(read_split(raw, sources[split], listing.get("downloads")), desc=f"clean {split}",
+                     unit="pairs", mininterval=1.0)
         texts[split], report = clean_pairs(pairs, split == "train", max_ratio, max_words)
         reports[split] = report
         if not texts[split]:
