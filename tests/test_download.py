@@ -3,9 +3,11 @@ broken archive, mirror; the published checksums of the manifest; safe extraction
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import socket
 import subprocess
 import sys
 import tarfile
@@ -15,10 +17,12 @@ import pytest
 import yaml
 
 from activemem.data import manifest as manifest_module
-from activemem.data.download import (ChecksumError, ChecksumLock, DownloadError, Expected, Retry, fetch,
-                                     fetch_locked, resolve_url)
-from activemem.data.extract import BrokenArchiveError, UnsafeArchiveError, check_archive, extract_members
-from activemem.data.manifest import Corpus, ManifestError, fetch_corpus, load_manifest
+from activemem.data.download import (BadURLError, ChecksumError, ChecksumLock, DownloadError, Expected, Retry,
+                                     fetch, fetch_locked, resolve_url)
+from activemem.data.extract import (ArchiveBombError, BrokenArchiveError, UnsafeArchiveError, check_archive,
+                                    extract_members)
+from activemem.data.archives import ArchiveStore
+from activemem.data.manifest import Corpus, ManifestError, load_manifest
 from activemem.stages import download as download_stage
 
 from conftest import REPO
@@ -154,6 +158,89 @@ def test_a_missing_file_is_not_retried(tmp_path):
         assert len(server.requests) == 1 and waits == []
 
 
+# --- no network, bad URLs, file:// mirrors ----------------------------------------------------
+
+def test_a_host_name_that_does_not_resolve_is_retried_once_not_for_minutes(tmp_path, monkeypatch):
+    """Offline: urllib wraps the resolver's gaierror in a URLError. With retries 5 and backoff 5 s
+    that used to wait 5+10+20+40+80 s; now one 5 s retry, then advice that fits."""
+    asked = []
+
+    def no_resolver(host, *args, **kwargs):
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_resolver)
+    waits, sleep = recording_sleep()
+    with pytest.raises(DownloadError) as err:
+        fetch("http://mirror.example.org/wmt/f.bin", tmp_path / "f.bin", retry=Retry(5, 5, sleep), progress=False)
+    message = str(err.value)
+    assert waits == [5] and asked == ["mirror.example.org"] * 2
+    assert "'mirror.example.org' does not resolve" in message and "(2 attempts)" in message
+    assert "no network? put the archives in the folder named by data.archives" in message and "\n" not in message
+    assert not (tmp_path / "f.bin.part").exists()
+
+
+def test_a_refused_connection_is_retried_once(tmp_path):
+    with socket.socket() as probe:  # a loopback port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    waits, sleep = recording_sleep()
+    with pytest.raises(DownloadError, match=f"127.0.0.1:{port} refused the connection .2 attempts.; no network"):
+        fetch(f"http://127.0.0.1:{port}/f.bin", tmp_path / "f.bin", retry=Retry(5, 2, sleep), progress=False)
+    assert waits == [2]
+
+
+@pytest.mark.parametrize("url,problem", [
+    ("htp:/x/f.bin", "unknown scheme 'htp'"),
+    ("http:/x/f.bin", "no host"),
+    ("file:relative/f.bin", "needs an absolute path"),
+    ("file://server/share/f.bin", "not on host 'server'"),
+    ("/data/mirror/f.bin", "no scheme (a folder on this machine is written file:///absolute/folder)"),
+    ("http://127.0.0.1:port/f.bin", "not a URL"),
+])
+def test_a_malformed_url_fails_at_once_without_retries(tmp_path, url, problem):
+    waits, sleep = recording_sleep()
+    with pytest.raises(BadURLError) as err:
+        fetch(url, tmp_path / "f.bin", retry=Retry(5, 5, sleep), progress=False)
+    assert problem in str(err.value) and waits == [] and list(tmp_path.iterdir()) == []
+
+
+def test_file_urls_are_copied_verified_and_resumed(tmp_path):
+    source = tmp_path / "mirror" / "f.bin"
+    source.parent.mkdir()
+    source.write_bytes(PAYLOAD)
+    url = source.as_uri()
+    assert url.startswith("file:///")
+    dest = tmp_path / "dl" / "f.bin"
+    assert fetch(url, dest, Expected(sha256=SHA, size=len(PAYLOAD)), progress=False).read_bytes() == PAYLOAD
+    # a .part no longer than the source is continued from its end, like an HTTP Range request
+    # (zeros here, so the result shows it was appended to, not copied afresh)
+    resumed = tmp_path / "r" / "f.bin"
+    resumed.parent.mkdir()
+    (tmp_path / "r" / "f.bin.part").write_bytes(bytes(1000))
+    fetch(url, resumed, progress=False)
+    assert resumed.read_bytes() == bytes(1000) + PAYLOAD[1000:]
+    # ... which the checksum then refuses, naming the file, and the next run copies it whole
+    (tmp_path / "r" / "f.bin").unlink()
+    (tmp_path / "r" / "f.bin.part").write_bytes(bytes(1000))
+    with pytest.raises(ChecksumError, match="download was removed.*serves different bytes"):
+        fetch(url, resumed, Expected(sha256=SHA), progress=False)
+    assert fetch(url, resumed, Expected(sha256=SHA), progress=False).read_bytes() == PAYLOAD
+    # a .part longer than the source is not a prefix of it: discarded
+    longer = tmp_path / "l" / "f.bin"
+    longer.parent.mkdir()
+    (tmp_path / "l" / "f.bin.part").write_bytes(PAYLOAD + b"tail")
+    assert fetch(url, longer, progress=False).read_bytes() == PAYLOAD
+    # a source of the wrong size is refused before a byte is copied; a missing one is not retried
+    waits, sleep = recording_sleep()
+    with pytest.raises(ChecksumError, match=f"expected 10 bytes .*has {len(PAYLOAD)}: it is a different file"):
+        fetch(url, tmp_path / "s" / "f.bin", Expected(size=10), retry=Retry(3, 1, sleep), progress=False)
+    with pytest.raises(DownloadError, match="cannot read .*nothing.bin"):
+        fetch((tmp_path / "mirror" / "nothing.bin").as_uri(), tmp_path / "s" / "g.bin", retry=Retry(3, 1, sleep),
+              progress=False)
+    assert waits == [] and not (tmp_path / "s" / "f.bin.part").exists()
+
+
 # --- checksums: sha256, md5, size, the lock ---------------------------------------------------
 
 def test_checksum_mismatch_is_an_error_naming_its_source_and_leaves_no_file(tmp_path):
@@ -218,6 +305,17 @@ def test_check_archive_reads_to_the_end(tmp_path):
         check_archive(tmp_path / "good.tgz", ["a/x.en", "a/x.de"])
 
 
+def test_an_archive_announcing_absurd_contents_is_refused_before_they_are_read(tmp_path):
+    """A member whose header claims 2 GiB in an archive of a few hundred bytes (a decompression bomb):
+    refused from the header, without inflating anything."""
+    info = tarfile.TarInfo("training/huge.en")
+    info.size = 2 << 30
+    (tmp_path / "bomb.tgz").write_bytes(gzip.compress(info.tobuf() + bytes(4096)))
+    with pytest.raises(ArchiveBombError, match=r"bomb.tgz: member 'training/huge.en' brings the contents to "
+                                               r"2147483648 bytes, over 100× the archive's \d+ bytes"):
+        check_archive(tmp_path / "bomb.tgz", ["training/huge.en"])
+
+
 def stage_params(tmp_path, **data) -> str:
     """params.yaml with the news scale's downloads, lock and corpora pointed at the test."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -269,11 +367,15 @@ def test_mirror_override_fetches_and_extracts_from_the_mirror(tmp_path, monkeypa
     assert resolve_url(corpus.url, "http://mirror/x/") == "http://mirror/x/toy.tgz"
     with LoopbackServer({"/wmt/toy.tgz": archive}) as server:
         monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/wmt")
-        en, fr = fetch_corpus(corpus, tmp_path / "dl", tmp_path / "x", ChecksumLock(tmp_path / "l.json"),
-                              {}, manifest_module.mirror_from(None), progress=False)
+        store = ArchiveStore(tmp_path / "dl", ChecksumLock(tmp_path / "l.json"), {}, {}, tmp_path / "v.yaml",
+                             mirror=manifest_module.mirror_from(None), progress=False)
+        accepted = store.obtain("toy.tgz", corpus.url, [corpus.en, corpus.fr])
+        extracted = store.extract(accepted, [corpus.en, corpus.fr])
         assert server.requests == [("/wmt/toy.tgz", None)]
-    assert en.read_text() == "hello\n" and fr.read_text() == "bonjour\n"
-    assert not (tmp_path / "x" / "toy" / "other").exists()
+    target = tmp_path / "dl" / "extracted" / f"toy-{hashlib.sha256(archive).hexdigest()[:16]}"
+    assert (target / "corpus/a.en").read_text() == "hello\n" and (target / "corpus/a.fr").read_text() == "bonjour\n"
+    assert extracted["corpus/a.en"] == {"bytes": 6, "sha256": hashlib.sha256(b"hello\n").hexdigest()}
+    assert accepted.verified_by == "lock" and not (target / "other").exists()
 
 
 # --- the shipped manifest -----------------------------------------------------------------------

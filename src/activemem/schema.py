@@ -83,14 +83,24 @@ class Wmt14Data:
     dev: str = key("development corpus (dev perplexity, lr decay)", choices=wmt14_corpora)
     test: str = key("test corpus (Table 1, Figure 6)", choices=wmt14_corpora)
     downloads: str = key("archive cache folder, shared by scales")
+    archives: str | None = key("folder of archives you already have, used in place after the same "
+                               "checks as a download (null: download them)")
     lock: str = key("checksum lock file, written on the first download")
-    mirror: str | None = key("base URL to download from instead (ACTIVEMEM_MIRROR overrides it)")
+    vouched: str = key("committed file of archive copies that differ from the published ones, "
+                       "each with who vouches for it")
+    mirror: str | None = key("base URL (http://, https:// or file:///) to download from instead "
+                             "(ACTIVEMEM_MIRROR overrides it)")
     retries: int = key("retries of a dropped or short download", low=0)
     backoff_seconds: float = key("wait before the first retry, doubled for each next one", low=0)
 
     def problems(self) -> Iterator[tuple[Path, str]]:
         if not self.train:
             yield ("train",), "must name at least one corpus"
+        if self.mirror is not None:
+            from activemem.data.download import url_problem  # only when a wmt14 scale is checked
+            problem = url_problem(self.mirror)
+            if problem:
+                yield ("mirror",), f"is not a usable mirror URL: {problem}"
 
 
 DATA_SOURCES = {"demo": DemoData, "wmt14": Wmt14Data}

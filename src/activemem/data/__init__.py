@@ -1,8 +1,11 @@
 """Data: where the parallel text comes from and how it becomes training batches.
 
 - ``manifest.py`` + ``wmt14.yaml``  the WMT'14 En-Fr sources (URLs, archive members, checksums)
-- ``download.py``                   resumable, verified, atomic HTTP downloads with a mirror override
-- ``extract.py``                    archive extraction that refuses members escaping the target
+- ``archives.py``                   where each archive comes from (own folder, cache, download) and
+                                    whether a copy is accepted (published, lock, vouched)
+- ``vouched.py``                    the committed entries vouching for copies that differ
+- ``download.py``                   resumable, verified, atomic HTTP and file:// downloads
+- ``extract.py``                    archive checks and extraction keyed by the archive's checksum
 - ``readers.py``                    plain, gzip and SGM readers with file:line errors
 - ``demo.py`` + ``demo_lexicon.py`` the embedded demo corpus (a grammar, generated from a seed)
 - ``clean.py``                      normalisation and filtering, every dropped pair counted

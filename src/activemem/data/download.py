@@ -1,15 +1,22 @@
-"""HTTP downloads that resume, retry, verify, and never put a short or wrong file under the final name.
+"""Downloads that resume, retry, verify, and never put a short or wrong file under the final name.
 
-- Streams to ``<dest>.part``; if that exists, asks the server for the rest (``Range: bytes=N-``) and
-  appends. A server that ignores ``Range`` (answers 200) is handled by starting over.
+- ``http(s)://`` URLs are streamed to ``<dest>.part``; if that exists, the server is asked for the
+  rest (``Range: bytes=N-``) and it is appended. A server that ignores ``Range`` (answers 200) is
+  handled by starting over. ``file:///folder/name`` URLs (a mirror on a mounted disk) are copied the
+  same way: an existing ``.part`` that is a possible prefix is continued from its end.
 - Counts the bytes received against what the server announced (``Content-Length``, or the total of a
-  206 ``Content-Range``) and against the published size. A connection that closes early is not an
-  end of file: the ``.part`` file is kept (it is resumable state) and the request is retried, at most
-  ``retries`` times, waiting ``backoff_seconds`` × 2^k between tries; every retry resumes.
+  206 ``Content-Range``; a file's size) and against the published size. A connection that closes
+  early is not an end of file: the ``.part`` file is kept (it is resumable state) and the request is
+  retried, at most ``retries`` times, waiting ``backoff_seconds`` × 2^k between tries; every retry
+  resumes. A host that cannot be reached at all (its name does not resolve, or nothing listens) is
+  tried once more only: on a machine without network, minutes of waiting would help nobody.
+- A URL that cannot work (unknown scheme, no host, a relative file path) fails at once, untried.
 - Once the file is complete: its size, SHA-256 and MD5 are checked against every value known
   (published, or recorded in the lock file), then an optional ``check`` (the archive readable to the
   end). A complete file that fails is deleted, since resuming it cannot repair it, and a one-line
-  ``ChecksumError`` / archive error names the file, what was expected and what was found.
+  ``ChecksumError`` / archive error names the file, what was expected and what was found. Such a
+  failure is deterministic (the source serves those bytes), so the advice is another source, never
+  "try again".
 - Only then is ``.part`` renamed to the final name (atomic on one filesystem), and only then may a
   checksum be recorded in the lock file (JSON, committed with the project).
 - A file already present under its final name is used as it is, after checking the known checksums
@@ -23,9 +30,11 @@ import http.client
 import json
 import os
 import re
+import socket
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +48,17 @@ CHUNK = 1 << 20
 # HTTP answers worth asking again: the server is busy or briefly broken, not refusing the file.
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 DIGESTS = {"sha256": "SHA-256", "md5": "MD5"}  # hashlib name -> name in messages
-TRY_AGAIN = ("run again to fetch it afresh; if this repeats, check that the server or mirror "
-             "(ACTIVEMEM_MIRROR or data.mirror in params.yaml) serves the WMT'14 file")
 OTHER_SERVER = "set ACTIVEMEM_MIRROR or data.mirror in params.yaml to use another server"
+ANOTHER_SOURCE = ("use another mirror (ACTIVEMEM_MIRROR or data.mirror in params.yaml) or a copy of the "
+                  "published file in the folder named by data.archives")
+NO_NETWORK = ("no network? put the archives in the folder named by data.archives, or set a reachable "
+              "mirror (ACTIVEMEM_MIRROR or data.mirror in params.yaml)")
 DELETE_IT = "delete it to download it again"
+SCHEMES = ("http", "https", "file")
+# A host that cannot be reached (no name resolution, nothing listening) gets this many retries at
+# most, whatever ``retries`` says: a resolver hiccup deserves one more try, an offline node does not
+# deserve minutes of backoff.
+UNREACHABLE_RETRIES = 1
 
 
 class ChecksumError(ValueError):
@@ -53,8 +69,16 @@ class DownloadError(RuntimeError):
     """The server could not be made to send the whole file."""
 
 
+class BadURLError(ValueError):
+    """A URL that no request could serve (unknown scheme, no host, relative file path)."""
+
+
 class _Interrupted(Exception):
     """One request ended early or failed in a way that a later request may not (retry it)."""
+
+
+class _Unreachable(_Interrupted):
+    """The host could not be reached at all: its name did not resolve or nothing listened."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,27 @@ def digests_of(path: str | Path, names: tuple[str, ...] = tuple(DIGESTS)) -> dic
 
 def sha256_of(path: str | Path) -> str:
     return digests_of(path, ("sha256",))["sha256"]
+
+
+def url_problem(url: str) -> str | None:
+    """What makes ``url`` unusable for ``fetch``, in a few words, or None when it is usable."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  raises ValueError on a port that is not a number
+    except ValueError as err:
+        return f"not a URL ({err})"
+    if not parts.scheme:
+        return "no scheme (a folder on this machine is written file:///absolute/folder)"
+    if parts.scheme not in SCHEMES:
+        return f"unknown scheme {parts.scheme!r} (use http://, https:// or file:///)"
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            return f"a file URL names a folder on this machine (file:///absolute/folder), not on host {parts.netloc!r}"
+        if not parts.path.startswith("/"):
+            return "a file URL needs an absolute path (file:///absolute/folder)"
+    elif not parts.hostname:
+        return f"no host (write {parts.scheme}://host/path)"
+    return None
 
 
 def resolve_url(url: str, mirror: str | None) -> str:
@@ -149,6 +194,11 @@ def _request_rest(url: str, part: Path, expected: Expected, timeout: float, prog
                             f"({OTHER_SERVER})") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
+        host = urllib.parse.urlsplit(url).netloc
+        if isinstance(reason, socket.gaierror):
+            raise _Unreachable(f"the host name {host!r} does not resolve ({reason})") from None
+        if isinstance(reason, ConnectionRefusedError):
+            raise _Unreachable(f"{host} refused the connection") from None
         raise _Interrupted(f"{type(err).__name__}: {reason}") from None
     with response:
         length = response.headers.get("Content-Length")
@@ -166,8 +216,8 @@ def _request_rest(url: str, part: Path, expected: Expected, timeout: float, prog
         total = total if total is not None else expected.size
         if expected.size is not None and total != expected.size:  # refuse before sending gigabytes
             raise ChecksumError(f"{label}: expected {expected.size} bytes ({expected.source('size')}), "
-                                f"but {url} announces {total}; check that the server or mirror "
-                                f"serves the WMT'14 file")
+                                f"but {url} announces {total}: it serves a different file, so "
+                                f"downloading it again cannot help; {ANOTHER_SOURCE}")
         try:
             with open(part, "ab" if have else "wb") as out, tqdm(
                     total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
@@ -183,15 +233,61 @@ def _request_rest(url: str, part: Path, expected: Expected, timeout: float, prog
         raise _Interrupted(f"the connection closed after {got} of {total} bytes")
 
 
+def _copy_rest(url: str, part: Path, expected: Expected, progress: bool, label: Path) -> None:
+    """``_request_rest`` for a ``file://`` URL: append the rest of the source file to ``part``.
+
+    The source's size plays the part of ``Content-Length``: a ``.part`` no longer than it is taken
+    as a prefix and continued (the checksums at the end catch one that was not), a longer one is
+    discarded. A missing or unreadable source is final; a read error midway (a network mount
+    dropping out) is retried like a dropped connection."""
+    source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    try:
+        size = source.stat().st_size
+        if not source.is_file():
+            raise IsADirectoryError(f"{source} is not a file")
+    except OSError as err:
+        raise DownloadError(f"{label}: cannot read {url}: {err.strerror or err} ({OTHER_SERVER})") from None
+    if expected.size is not None and size != expected.size:
+        raise ChecksumError(f"{label}: expected {expected.size} bytes ({expected.source('size')}), "
+                            f"but {source} has {size}: it is a different file, so copying it again "
+                            f"cannot help; {ANOTHER_SOURCE}")
+    have = part.stat().st_size if part.exists() else 0
+    if have > size:  # longer than the source: not a prefix of it
+        part.unlink()
+        have = 0
+    try:
+        with open(source, "rb") as src, open(part, "ab" if have else "wb") as out, tqdm(
+                total=size, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=label.name, disable=not progress) as bar:
+            src.seek(have)
+            for block in iter(lambda: src.read(CHUNK), b""):
+                out.write(block)
+                bar.update(len(block))
+    except (PermissionError, IsADirectoryError) as err:
+        raise DownloadError(f"{label}: cannot read {url}: {err.strerror or err}") from None
+    except OSError as err:
+        raise _Interrupted(f"{type(err).__name__}: {err}") from None
+    got = part.stat().st_size
+    if got < size:
+        raise _Interrupted(f"{source} ended after {got} of {size} bytes")
+
+
 def fetch(url: str, dest: str | Path, expected: Expected = Expected(),
           check: Callable[[Path, Path], None] | None = None, retry: Retry = Retry(),
           progress: bool = True, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``), verify it and move it into place.
 
     ``check(part, dest)`` may inspect the complete file before the rename (an archive's integrity)
-    and raises a ``ValueError`` subclass if it is unusable.
+    and raises a ``ValueError`` subclass if it is unusable. A ``ChecksumError`` from it is taken to
+    be complete advice (its message is passed on as it is); any other error gets the advice for a
+    broken file appended.
     """
     dest = Path(dest)
+    problem = url_problem(url)
+    if problem:  # no request can serve it: fail before trying, not after minutes of retries
+        raise BadURLError(f"{dest}: cannot download {url!r}: {problem}")
+    request_rest = _copy_rest if urllib.parse.urlsplit(url).scheme == "file" else (
+        lambda url, part, expected, progress, label: _request_rest(url, part, expected, timeout, progress, label))
     if dest.exists():
         verify(dest, expected, dest, DELETE_IT)
         if check is not None and not (expected.sha256 or expected.md5):
@@ -201,28 +297,41 @@ def fetch(url: str, dest: str | Path, expected: Expected = Expected(),
     part = dest.with_name(dest.name + ".part")
     if expected.size is not None and part.exists() and part.stat().st_size > expected.size:
         part.unlink()  # longer than the file can be: not a prefix of it
+    unreachable = 0  # attempts that found no host at all
     for attempt in range(retry.retries + 1):
         if expected.size is not None and part.exists() and part.stat().st_size == expected.size:
             break  # already complete: nothing to ask the server for
         try:
-            _request_rest(url, part, expected, timeout, progress, dest)
+            request_rest(url, part, expected, progress, dest)
             break
         except _Interrupted as err:
             kept = part.stat().st_size if part.exists() else 0
+            unreachable += isinstance(err, _Unreachable)
+            if isinstance(err, _Unreachable) and unreachable > UNREACHABLE_RETRIES:
+                raise DownloadError(f"{dest}: cannot download {url}: {err} ({attempt + 1} attempts); "
+                                    f"{NO_NETWORK}") from None
             if attempt == retry.retries:
                 resume = (f"{kept} bytes are kept in {part.name} and the next run resumes from there"
                           if kept else "nothing was received")
+                advice = NO_NETWORK if isinstance(err, _Unreachable) else OTHER_SERVER
                 raise DownloadError(f"{dest}: download from {url} failed after {attempt + 1} attempt(s): "
-                                    f"{err}; {resume} ({OTHER_SERVER})") from None
+                                    f"{err}; {resume} ({advice})") from None
             wait = retry.delay(attempt)
             print(f"{dest.name}: {err}; retry {attempt + 1} of {retry.retries} in {wait:g} s, "
                   f"resuming at byte {kept}", file=sys.stderr)
             retry.sleep(wait)
-    removed = f"the download was removed; {TRY_AGAIN}"
     try:
-        verify(part, expected, dest, removed)
+        # a complete file that fails a check is what the source serves: a new download gets it again
+        verify(part, expected, dest, f"the download was removed; {url} serves different bytes, so "
+                                     f"downloading it again cannot help; {ANOTHER_SOURCE}")
         if check is not None:
-            _run_check(check, part, dest, removed)
+            try:
+                check(part, dest)
+            except ChecksumError:
+                raise
+            except ValueError as err:
+                raise type(err)(f"{err}; the download was removed; {url} serves a broken file; "
+                                f"{ANOTHER_SOURCE}") from None
     except ValueError:
         part.unlink(missing_ok=True)  # complete but wrong: resuming cannot repair it
         raise
@@ -242,7 +351,11 @@ def _run_check(check: Callable[[Path, Path], None], path: Path, label: Path, act
 
 
 class ChecksumLock:
-    """A JSON file ``{file name: {"sha256": ..., "size": ...}}`` recorded on first download."""
+    """A JSON file ``{file name: {"sha256": ..., "size": ...}}`` recorded on first download.
+
+    It pins the first verified copy of a file whose SHA-256 nobody published, so that every later
+    copy must be the same. It only fills what was not published: an entry never overrides a
+    published value (``completed`` ignores it and ``conflicts`` reports it)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -251,9 +364,27 @@ class ChecksumLock:
     def get(self, name: str) -> dict:
         return self.entries.get(name, {})
 
-    def record(self, name: str, file: Path) -> None:
-        self.entries[name] = {"sha256": sha256_of(file), "size": file.stat().st_size}
+    def record(self, name: str, file: Path, sha256: str | None = None) -> None:
+        """Pin ``file`` (``sha256``: its digest where the caller has it, saving a second read)."""
+        self.entries[name] = {"sha256": sha256 or sha256_of(file), "size": file.stat().st_size}
         write_json(self.path, self.entries, sort_keys=True)
+
+    def completed(self, name: str, published: Expected) -> Expected:
+        """``published``, with its missing sha256 and size taken from this file's entry for ``name``."""
+        recorded = self.get(name)
+        where = f"recorded in {self.path} at the first download; if that entry is stale, remove it"
+        sources, values = dict(published.sources), {}
+        for key in ("sha256", "size"):
+            if getattr(published, key) is None and recorded.get(key) is not None:
+                values[key], sources[key] = recorded[key], where
+        return Expected(sha256=values.get("sha256", published.sha256), md5=published.md5,
+                        size=values.get("size", published.size), sources=sources)
+
+    def conflicts(self, name: str, published: Expected) -> list[str]:
+        """The keys where the entry for ``name`` contradicts a published value (and is ignored)."""
+        recorded = self.get(name)
+        return [key for key in ("sha256", "size") if getattr(published, key) is not None
+                and recorded.get(key) is not None and recorded[key] != getattr(published, key)]
 
 
 def fetch_locked(url: str, dest: Path, lock: ChecksumLock, published: Expected = Expected(),
@@ -262,16 +393,7 @@ def fetch_locked(url: str, dest: Path, lock: ChecksumLock, published: Expected =
     """``fetch`` against the published checksums, completed by the lock file's where none was
     published; the file's SHA-256 is recorded in the lock only when none was published and the
     file passed every check (complete, matching what is known, ``check``)."""
-    recorded = lock.get(dest.name)
-    where = f"recorded in {lock.path} at the first download; if that entry is stale, remove it"
-    merged = dict(published.sources)
-    values = {}
-    for key in ("sha256", "size"):
-        if getattr(published, key) is None and recorded.get(key) is not None:
-            values[key] = recorded[key]
-            merged[key] = where
-    expected = Expected(sha256=values.get("sha256", published.sha256), md5=published.md5,
-                        size=values.get("size", published.size), sources=merged)
+    expected = lock.completed(dest.name, published)
     path = fetch(url, dest, expected, check, retry, progress)
     if expected.sha256 is None:
         lock.record(dest.name, path)

@@ -1,4 +1,4 @@
-"""The WMT'14 manifest (``wmt14.yaml``) and the download-and-extract step built on it."""
+"""The WMT'14 manifest (``wmt14.yaml``) and the mirror setting (``archives.py`` uses both)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from activemem.data.download import ChecksumLock, Expected, Retry, fetch_locked, resolve_url
-from activemem.data.extract import check_archive, extract_members
+from activemem.data.download import BadURLError, Expected, url_problem
 
 MIRROR_ENV = "ACTIVEMEM_MIRROR"
 # What a checksums entry may hold; each value needs a ``sources`` line saying who published it.
@@ -71,26 +70,14 @@ def load_manifest(path: str | Path | None = None) -> tuple[dict[str, Corpus], di
     return corpora, checksums
 
 
-def mirror_from(params_mirror: str | None) -> str | None:
-    """The environment variable wins over ``params.yaml`` so a user can redirect one run."""
-    return os.environ.get(MIRROR_ENV) or params_mirror or None
-
-
-def fetch_corpus(corpus: Corpus, downloads: Path, extracted: Path, lock: ChecksumLock,
-                 checksums: dict[str, Expected], mirror: str | None, progress: bool = True,
-                 retry: Retry = Retry()) -> tuple[Path, Path]:
-    """Download (or reuse) the corpus's archive and extract its two sides; returns (en, fr) paths.
-
-    A fresh download is read to the end and must hold both sides before it is renamed into place
-    or its checksum is recorded.
-    """
-    members = [corpus.en, corpus.fr]
-    archive = fetch_locked(resolve_url(corpus.url, mirror), downloads / corpus.archive_name, lock,
-                           checksums.get(corpus.archive_name, Expected()),
-                           lambda path, label: check_archive(path, members, label), retry, progress)
-    target = extracted / corpus.archive_name.split(".")[0]
-    paths = [target / corpus.en, target / corpus.fr]
-    missing = [m for m, p in zip(members, paths) if not p.exists()]
-    if missing:
-        extract_members(archive, missing, target)
-    return paths[0], paths[1]
+def mirror_from(params_mirror: str | None, setting: str = "data.mirror") -> str | None:
+    """The mirror to use: the environment variable wins over ``params.yaml`` so a user can redirect
+    one run. One that cannot work is refused here, naming where it was set (``setting``)."""
+    from_env = os.environ.get(MIRROR_ENV)
+    mirror, where = (from_env, MIRROR_ENV) if from_env else (params_mirror, setting)
+    if not mirror:
+        return None
+    problem = url_problem(mirror)
+    if problem:
+        raise BadURLError(f"{where} = {mirror!r} is not a usable mirror URL: {problem}")
+    return mirror

@@ -4,7 +4,22 @@
 
 Writes ``<out>/sources.json``: for each split (train, dev, test) the list of aligned
 ``[english_file, french_file]`` pairs that the prepare stage reads. The demo corpus is written into
-``<out>`` itself; WMT archives go to a download cache (``data.downloads``) shared by scales.
+``<out>`` itself and its paths are relative to ``<out>``. WMT archives go to a download cache
+(``data.downloads``) shared by scales, or are used where they are (``data.archives``); see
+``data/archives.py`` for where a copy comes from and which copies are accepted. For WMT,
+``sources.json`` holds no absolute path::
+
+    {"source": "wmt14",
+     "downloads": "<data.downloads as written in params.yaml>",
+     "splits": {"train": [["extracted/<key>/<english member>", "extracted/<key>/<french member>"], …], …},
+     "files": {"extracted/<key>/<member>": {"bytes": …, "sha256": …}, …},
+     "archives": {"<archive file name>": {"sha256": …, "bytes": …,
+                                          "verified_by": "published" | "lock" | "vouched",
+                                          "vouched_by": null | "who, and why", "corpora": [<corpus>, …]}}}
+
+Paths in ``splits`` and ``files`` are relative to ``downloads`` (the cache can move: point
+``data.downloads`` at the new place); ``<key>`` is the archive's stem and the first 16 hex digits of
+its SHA-256.
 
 The demo corpus (``generate_demo``) also writes, for each evaluation split (every split but train
 and dev: ``test``, and ``test_long`` where ``data.sizes`` has it):
@@ -30,9 +45,11 @@ from tqdm import tqdm
 from activemem.atomic import write_json
 from activemem.config import ParamsError, get
 from activemem.data import demo
-from activemem.data.download import ChecksumError, ChecksumLock, Retry
+from activemem.data.archives import ArchiveStore
+from activemem.data.download import BadURLError, ChecksumError, ChecksumLock, Retry
 from activemem.data.extract import ArchiveError
-from activemem.data.manifest import ManifestError, fetch_corpus, load_manifest, mirror_from
+from activemem.data.manifest import ManifestError, load_manifest, mirror_from
+from activemem.data.vouched import VouchedError, load_vouched
 from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage, write_lines
 
 
@@ -84,25 +101,49 @@ def generate_demo(params: dict, out: Path) -> tuple[dict, dict]:
 
 
 def fetch_wmt(params: dict) -> dict:
+    """Obtain, judge and extract the archives of the scale's corpora; returns sources.json's keys
+    after ``source`` (see the module docstring)."""
     corpora, checksums = load_manifest()
-    downloads = Path(get(params, "data.downloads", str))
-    lock = ChecksumLock(get(params, "data.lock", str))
-    mirror = mirror_from(params["data"].get("mirror"))
-    retry = Retry(get(params, "data.retries", int, minimum=0),
-                  get(params, "data.backoff_seconds", float, minimum=0))
+    where = f"{params.get('path', 'params')}: '{params['scale']}.data"
+    downloads = get(params, "data.downloads", str)
+    own = get(params, "data.archives", (str, type(None)))
+    if own is not None and not Path(own).is_dir():
+        raise ParamsError(f"{where}.archives' names {own}, which is not a folder")
+    vouched = Path(get(params, "data.vouched", str))
+    vouches = load_vouched(vouched)
+    archive_names = {c.archive_name for c in corpora.values()}
+    for name, vouch in vouches.items():
+        if name not in archive_names:
+            raise VouchedError(f"{vouched}:{vouch.line}: {name} is no WMT'14 archive; known: {sorted(archive_names)}")
+    store = ArchiveStore(Path(downloads), ChecksumLock(get(params, "data.lock", str)), checksums, vouches,
+                         vouched, Path(own) if own is not None else None,
+                         mirror_from(params["data"].get("mirror"), f"{where}.mirror'"),
+                         Retry(get(params, "data.retries", int, minimum=0),
+                               get(params, "data.backoff_seconds", float, minimum=0)))
     wanted = {"train": get(params, "data.train", list), "dev": [get(params, "data.dev", str)],
               "test": [get(params, "data.test", str)]}
-    sources = {}
-    for split, names in wanted.items():
-        sources[split] = []
+    by_archive: dict[str, list] = {}  # archive file name -> its corpora (dev.tgz holds two test sets)
+    for names in wanted.values():
         for name in names:
             if name not in corpora:
                 raise ParamsError(f"'{params['scale']}.data' names unknown corpus {name!r}; "
                                   f"known: {sorted(corpora)}")
-            en, fr = fetch_corpus(corpora[name], downloads / "archives", downloads / "extracted",
-                                  lock, checksums, mirror, retry=retry)
-            sources[split].append([str(en.resolve()), str(fr.resolve())])
-    return sources
+            if corpora[name] not in by_archive.setdefault(corpora[name].archive_name, []):
+                by_archive[corpora[name].archive_name].append(corpora[name])
+    paths, files, archives = {}, {}, {}
+    for archive_name, users in by_archive.items():
+        members = [m for c in users for m in (c.en, c.fr)]
+        archive = store.obtain(archive_name, users[0].url, members)
+        for member, digest in store.extract(archive, members).items():
+            paths[member, archive_name] = f"extracted/{archive.key}/{member}"
+            files[paths[member, archive_name]] = digest
+        archives[archive_name] = {"sha256": archive.sha256, "bytes": archive.size,
+                                  "verified_by": archive.verified_by, "vouched_by": archive.vouched_by,
+                                  "corpora": [c.name for c in users]}
+    splits = {split: [[paths[c.en, c.archive_name], paths[c.fr, c.archive_name]]
+                      for c in (corpora[n] for n in names)] for split, names in wanted.items()}
+    return {"downloads": downloads, "splits": splits, "files": dict(sorted(files.items())),
+            "archives": archives}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,18 +155,19 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     try:
         source = get(params, "data.source", str)
-        extras = {}  # sources.json keys beyond the splits (the demo's extra references)
         if source == "demo":
-            sources, extras = generate_demo(params, out)
+            sources, extras = generate_demo(params, out)  # extras: the demo's further references
+            listing = {"splits": sources, **extras}
         elif source == "wmt14":
-            sources = fetch_wmt(params)
+            listing = fetch_wmt(params)
         else:
             raise ParamsError(f"'{params['scale']}.data.source' must be 'demo' or 'wmt14', got {source!r}")
     # Bad settings, a server that would not send the whole file (DownloadError is a RuntimeError),
     # a wrong or broken file, a full disk: one line naming the file and what to do, no traceback.
-    except (ParamsError, RuntimeError, ChecksumError, ArchiveError, ManifestError, OSError) as err:
+    except (ParamsError, RuntimeError, ChecksumError, ArchiveError, ManifestError, VouchedError, BadURLError,
+            OSError) as err:
         sys.exit(f"error: {err}")
-    write_json(out / "sources.json", {"source": source, "splits": sources, **extras})
+    write_json(out / "sources.json", {"source": source, **listing})
 
 
 if __name__ == "__main__":

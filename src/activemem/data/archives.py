@@ -1,0 +1,179 @@
+"""Where each WMT'14 archive comes from, whether it may be used, and its extracted members.
+
+A copy is looked for in this order, and the first found is used:
+
+1. ``<data.archives>/<archive file name>``: archives a user already has (an offline cluster). Used
+   in place: these are gigabytes, and a hard link or copy into the cache would only cost disk
+   (a copy) or fail across filesystems (a link) without making anything safer.
+2. ``<data.downloads>/archives/<archive file name>``: the download cache.
+3. A download from the mirror (``ACTIVEMEM_MIRROR`` / ``data.mirror``: ``http(s)://`` or
+   ``file:///``) or the published URL, into the cache (``download.fetch``: resumable, atomic).
+
+Every copy, whatever its origin, is judged the same way (``ArchiveStore.judge``): its size,
+SHA-256 and MD5 against every published value (completed by the lock file where none was
+published), and it is read to the end (``check_archive``) before anything is unpacked from it or
+its checksum is pinned in the lock. A copy that differs from the published file is refused with
+one line that says so and what to do, unless ``data.vouched`` has an entry for exactly this copy;
+then it is accepted and labelled ``vouched``, with who vouched for it (``Accepted``).
+
+Members are extracted to ``<downloads>/extracted/<archive stem>-<first 16 hex of its SHA-256>/``
+(``extract.extract_once``), so another copy of an archive never reuses the text of the last one.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from activemem.data.download import (ANOTHER_SOURCE, DIGESTS, ChecksumError, ChecksumLock, Expected, Retry,
+                                     digests_of, fetch, resolve_url)
+from activemem.data.extract import check_archive, extract_once, reusable
+from activemem.data.vouched import Vouch, paste_line
+
+LABELS = {"size": "size", **DIGESTS}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A copy that passed ``judge``: where it is and what vouches for it."""
+    name: str
+    path: Path
+    sha256: str
+    size: int
+    verified_by: str            # "published", "lock" or "vouched"
+    vouched_by: str | None      # the vouched entry's words, for "vouched"
+    checked: bool               # read to the end by check_archive in this run
+
+    @property
+    def key(self) -> str:
+        """The extraction folder's name: the archive's stem and its SHA-256 prefix."""
+        return f"{self.name.split('.')[0]}-{self.sha256[:16]}"
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    sha256: str
+    size: int
+    verified_by: str
+    vouched_by: str | None
+    pin: bool                   # nothing published or recorded names its SHA-256: record it in the lock
+
+
+class ArchiveStore:
+    """The archives of one run of the download stage, and their extractions."""
+
+    def __init__(self, downloads: Path, lock: ChecksumLock, published: dict[str, Expected],
+                 vouches: dict[str, Vouch], vouched_path: Path, own: Path | None = None,
+                 mirror: str | None = None, retry: Retry = Retry(), progress: bool = True):
+        self.cache, self.extracted = downloads / "archives", downloads / "extracted"
+        self.lock, self.published, self.vouches, self.vouched_path = lock, published, vouches, vouched_path
+        self.own, self.mirror, self.retry, self.progress = own, mirror, retry, progress
+
+    # ---- judging one copy ------------------------------------------------------------------------
+    def judge(self, path: Path, name: str, label: Path, origin: str) -> _Judgement:
+        """Accept ``path`` as archive ``name`` or raise a one-line ``ChecksumError``. ``origin`` is
+        ``data.archives``, ``cache`` or the URL it was just downloaded from (for the advice)."""
+        published = self.published.get(name, Expected())
+        known = self.lock.completed(name, published)
+        found = {"size": path.stat().st_size, **digests_of(path)}
+        wrong = [k for k in LABELS if getattr(known, k) is not None
+                 and str(getattr(known, k)).lower() != str(found[k])]
+        conflicts = self.lock.conflicts(name, published)
+        if not wrong:
+            if conflicts:
+                print(f"warning: {self.lock.path}: the entry for {name} gives another {' and '.join(conflicts)} "
+                      f"than the published one and is ignored (a lock entry cannot override a published "
+                      f"value); remove it", file=sys.stderr)
+            return _Judgement(found["sha256"], found["size"],
+                              "published" if published.sha256 or published.md5 else "lock", None,
+                              pin=known.sha256 is None)
+        vouch = self.vouches.get(name)
+        if vouch is not None and (vouch.sha256, vouch.size) == (found["sha256"], found["size"]):
+            return _Judgement(found["sha256"], found["size"], "vouched", vouch.vouched_by, pin=False)
+
+        # refused: say what differs, why no retry helps, and the two ways out
+        what = ("the published file" if any(getattr(published, k) is not None for k in wrong)
+                else f"the copy recorded in {self.lock.path}")
+        shown = "sha256" if "sha256" in wrong else wrong[0]
+        differs = (f"expected {LABELS[shown]} {getattr(known, shown)} ({known.source(shown)}), "
+                   f"found {found[shown]}")
+        if shown != "sha256":
+            differs += f" (its SHA-256 is {found['sha256']})"
+        if "size" in wrong and shown != "size":
+            differs += f", {found['size']} bytes instead of {known.size}"
+        if conflicts:
+            differs += (f"; the entry for {name} in {self.lock.path} is ignored: a lock entry cannot "
+                        f"override a published value, vouch for the copy in {self.vouched_path} instead")
+        if origin == "data.archives":
+            why = (f"this copy in data.archives ({self.own}) holds other bytes than {what}, so no download "
+                   f"or retry changes it: replace it with a copy of {what}, or move it away to download one")
+        elif origin == "cache":
+            why = (f"this copy in the download cache holds other bytes than {what}: delete it to download "
+                   f"{what}")
+        else:
+            why = (f"the download was removed: {origin} serves other bytes than {what}, so downloading it "
+                   f"again cannot help; {ANOTHER_SOURCE}")
+        line = paste_line(name, found["sha256"], found["size"])
+        if vouch is not None:
+            raise ChecksumError(f"{label}: not {what}: {differs}; and the entry for {name} in "
+                                f"{self.vouched_path}:{vouch.line} vouches for another copy (SHA-256 "
+                                f"{vouch.sha256}, {vouch.size} bytes); {why}; or, if you vouch for this "
+                                f"copy instead, replace that entry with: {line}")
+        raise ChecksumError(f"{label}: not {what}: {differs}; {why}; or, if you trust this copy, vouch "
+                            f"for it: add this line to {self.vouched_path} and fill in vouched_by: {line}")
+
+    # ---- finding or downloading a copy -----------------------------------------------------------
+    def obtain(self, name: str, url: str, members: list[str]) -> Accepted:
+        """The copy of archive ``name`` to use (see the module docstring for the order), judged; a
+        checksum nobody published is pinned in the lock once the copy was read to the end."""
+        own = self.own / name if self.own is not None else None
+        cached = self.cache / name
+        if own is not None and own.is_file():
+            path, origin = own, "data.archives"
+        elif cached.is_file():
+            path, origin = cached, "cache"
+        else:
+            return self._download(name, url, members)
+        verdict = self.judge(path, name, path, origin)
+        checked = verdict.pin
+        if verdict.pin:  # read to the end before its checksum becomes the reference
+            check_archive(path, members, path)
+            self.lock.record(name, path, verdict.sha256)
+        return Accepted(name, path, verdict.sha256, verdict.size, verdict.verified_by, verdict.vouched_by,
+                        checked)
+
+    def _download(self, name: str, url: str, members: list[str]) -> Accepted:
+        source = resolve_url(url, self.mirror)
+        known = self.lock.completed(name, self.published.get(name, Expected()))
+        vouch = self.vouches.get(name)
+        # the size lets the download be refused before it starts and a finished .part be recognised;
+        # with a vouched copy of another size in play, the judgement after the download decides
+        hint = Expected(size=known.size, sources=known.sources) if vouch is None or vouch.size == known.size \
+            else Expected()
+        verdicts: list[_Judgement] = []
+
+        def judge_and_read(part: Path, label: Path) -> None:
+            verdicts.append(self.judge(part, name, label, source))
+            check_archive(part, members, label)
+
+        path = fetch(source, self.cache / name, hint, judge_and_read, self.retry, self.progress)
+        if not verdicts:  # another process put the file in place meanwhile: judge it as found
+            return self.obtain(name, url, members)
+        verdict = verdicts[-1]
+        if verdict.pin:
+            self.lock.record(name, path, verdict.sha256)
+        return Accepted(name, path, verdict.sha256, verdict.size, verdict.verified_by, verdict.vouched_by, True)
+
+    # ---- extracting ------------------------------------------------------------------------------
+    def extract(self, archive: Accepted, members: list[str]) -> dict[str, dict]:
+        """``members`` unpacked under ``<downloads>/extracted/<archive.key>/``; returns
+        ``{member: {"bytes", "sha256"}}``. A complete earlier extraction of this very archive is
+        reused; otherwise the archive is read to the end first (if this run has not yet)."""
+        target = self.extracted / archive.key
+        done = reusable(target, archive.sha256, members)
+        if done is not None:
+            return done
+        if not archive.checked:
+            check_archive(archive.path, members, archive.path)
+        return extract_once(archive.path, archive.sha256, members, target)
