@@ -261,7 +261,7 @@ def test_a_malformed_mirror_fails_at_once_naming_the_setting(tmp_path, monkeypat
         assert run_refused(params, tmp_path / "raw") == (
             "error: ACTIVEMEM_MIRROR = 'htp:/x' is not a usable mirror URL: unknown scheme 'htp' "
             "(use http://, https:// or file:///)")
-        assert time.monotonic() - start < 5
+        assert time.monotonic() - start < 60  # at once: the 5 retries would wait 155 s
     else:
         monkeypatch.delenv("ACTIVEMEM_MIRROR", raising=False)
         params = write_params(tmp_path, mirror="http:/x")

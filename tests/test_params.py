@@ -11,7 +11,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
@@ -82,10 +81,8 @@ def bad_params(tmp_path, old: str, new: str):
 @pytest.mark.parametrize("name,old,new,expected", CASES, ids=[c[0] for c in CASES])
 def test_each_mistake_is_refused_naming_its_key_path(tmp_path, name, old, new, expected):
     path = bad_params(tmp_path, old, new)
-    start = time.monotonic()
     with pytest.raises(ParamsError) as err:
         load_params(path, "smoke")  # the whole file is checked, whichever scale is asked for
-    assert time.monotonic() - start < 5
     assert expected in str(err.value), str(err.value)
     assert all(line.startswith(f"{path}") for line in str(err.value).splitlines())
 
@@ -94,11 +91,9 @@ def test_each_mistake_is_refused_naming_its_key_path(tmp_path, name, old, new, e
 def test_a_stage_refuses_a_bad_file_before_any_work(tmp_path, name, old, new, expected):
     path = bad_params(tmp_path, old, new)
     out = tmp_path / "out"
-    start = time.monotonic()
     run = subprocess.run([sys.executable, "-m", "activemem.stages.train", "--params", str(path), "--scale", "smoke",
                           "--model", "neural_gpu", "--data", str(tmp_path / "none"), "--out", str(out)],
                          capture_output=True, text=True)
-    assert time.monotonic() - start < 5
     assert run.returncode == 1 and run.stderr.startswith("error: ") and expected in run.stderr, run.stderr
     assert not out.exists() and not (tmp_path / ".activemem").exists()  # no output, not even the lock
 
