@@ -126,7 +126,7 @@ UNCHANGED = [(".5", 0.5), ("1.", 1.0), ("1.0e-8", 1e-8), ("-2.5e-3", -0.0025), (
              ("yes", True)]
 
 
-@pytest.mark.parametrize("text,value", YAML12_FLOATS + UNCHANGED, ids=[t for t, _ in YAML12_FLOATS + UNCHANGED])
+@pytest.mark.parametrize("text,value", YAML12_FLOATS + UNCHANGED, ids=[text for text, _ in YAML12_FLOATS + UNCHANGED])
 def test_read_takes_yaml_1_2_floats_and_keeps_every_other_meaning(tmp_path, text, value):
     path = tmp_path / "p.yaml"
     path.write_text(f"a: {text}\n")
