@@ -1,13 +1,21 @@
-"""``benchmarks/models.py --preset``: the paper preset's cost table, on the same code path at toy sizes."""
+"""The benchmark scripts on their real code paths at toy sizes: `models.py --preset` (the paper preset's
+cost table) and `gpu_check.py` (the one command for a lent GPU, without one)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
+import os
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
+from activemem.config import load_params
 from conftest import REPO
 
 BENCHMARKS = REPO / "benchmarks"
@@ -141,3 +149,147 @@ def test_cli_writes_the_table_and_rejects_an_unknown_preset(tmp_path, capsys):
         module.main(["--preset", "no-such-scale", "--params", str(REPO / "params.yaml")])
     with pytest.raises(SystemExit, match="smoke.models.transformer"):
         module.main(["--preset", "smoke", "--params", str(REPO / "params.yaml"), "--models", "transformer"])
+
+
+# ---- benchmarks/gpu_check.py: the one command for a lent GPU, checked where it can be without one ----
+@pytest.fixture(scope="module")
+def gpu_check():
+    return load("gpu_check", "gpu_check.py")
+
+
+def test_gpu_check_without_cuda_says_so_and_exits_0(tmp_path):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}          # no GPU even where one is installed
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_check.py"), "--out", str(tmp_path)],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert "No CUDA device" in run.stdout
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["cuda"] is False and report["torch"] == torch.__version__
+    assert "No CUDA device" in (tmp_path / "gpu_check.md").read_text()
+
+
+@pytest.mark.parametrize("name,label,tflops", [
+    ("NVIDIA H100 80GB HBM3", "H100 SXM", 989), ("NVIDIA H100 PCIe", "H100 PCIe", 756),
+    ("NVIDIA H100 NVL", "H100 NVL", 835), ("NVIDIA H200", "H200 SXM", 989), ("NVIDIA H200 NVL", "H200 NVL", 835),
+    ("NVIDIA GH200 480GB", "GH200", 989), ("NVIDIA A100-SXM4-80GB", "A100", 312),
+    ("NVIDIA A100 80GB PCIe", "A100", 312), ("Tesla V100-SXM2-16GB", None, None),
+    ("NVIDIA GeForce RTX 4090", None, None), ("NVIDIA RTX A1000", None, None)])
+def test_peak_lookup_by_device_name(gpu_check, name, label, tflops):
+    peak = gpu_check.lookup_peak(name)
+    if label is None:
+        assert peak is None
+    else:
+        assert (peak["name"], peak["tflops"]) == (label, tflops) and "data sheet" in peak["source"]
+
+
+def fake_report(peak_tflops):
+    shape = {"scale": "paper", "vocab": 32768, "width": 28, "batch": 37, "global_batch": 146, "gpus": 4,
+             "max_steps": 10, "clip_norm": 4.0, "label_smoothing": 0.1, "sampling": 0.0, "bf16": True,
+             "autocast": True}
+    device = {"name": "NVIDIA H200", "count": 1, "memory_gib": 139.8, "capability": "9.0", "torch": "2.x",
+              "cuda": "12.8", "cudnn": 91000, "driver": "570"}
+    rows = [{"model": "neural_gpu", "compile": False, "batch": 37, "checkpointing": "on", "status": "ok",
+             "warmup_s": 3.0, "step_s": 0.2, "flops": 98.9e12, "peak_bytes": 3 * 2**30, "detail": ""},
+            {"model": "neural_gpu", "compile": True, "batch": 37, "checkpointing": "on", "status": "timeout",
+             "detail": "stopped after 90 s"}]
+    return {"cuda": True, "device": device, "peak": {"name": "H200 SXM", "tflops": peak_tflops, "source": "x"}
+            if peak_tflops else None, "budget_s": 570, "elapsed_s": 300, "warmup": 3, "timed": 10,
+            "preset": shape, "parts": [{"part": "steps", "status": "ok", "seconds": 12.0, "detail": "neural_gpu ok"}],
+            "steps": rows}
+
+
+def step_table(text: str) -> list[dict]:
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    header = next(i for i, line in enumerate(lines) if line.startswith("| model"))
+    cells = lambda line: [c.strip() for c in line.strip("|").split("|")]     # noqa: E731
+    return [dict(zip(cells(lines[header]), cells(line))) for line in lines[header + 1:]]
+
+
+def test_share_of_peak_and_the_report_table(gpu_check, tmp_path):
+    # 98.9 TFLOP in 0.2 s is 494.5 TFLOP/s: half of a 989 TFLOP/s peak
+    assert gpu_check.throughput(98.9e12, 0.2, 989.0) == pytest.approx((494.5, 0.5))
+    assert gpu_check.throughput(98.9e12, 0.2, None) == (pytest.approx(494.5), None)
+    assert gpu_check.throughput(None, 0.2, 989.0) == (None, None)
+    report = fake_report(989.0)
+    report["steps"][0]["tflops"], report["steps"][0]["share"] = gpu_check.throughput(98.9e12, 0.2, 989.0)
+    gpu_check.save(report, tmp_path)
+    assert json.loads((tmp_path / "gpu_check.json").read_text()) == report
+    text = (tmp_path / "gpu_check.md").read_text()
+    eager, compiled = step_table(text)
+    assert eager == {"model": "`neural_gpu`", "act. checkpointing": "on", "compile": "off", "batch": "37",
+                     "warm-up s": "3.0", "s/step": "0.2", "GFLOP/step": "98,900", "TFLOP/s": "494",
+                     "% of peak": "50.0", "peak GiB": "3.0", "status": "ok"}
+    assert compiled["status"] == "timeout" and compiled["s/step"] == compiled["% of peak"] == "–"
+    assert "Peak: 989 TFLOP/s dense bf16 (H200 SXM" in text and "| steps | ok | 12.0 |" in text
+    assert "Peak: unknown" in gpu_check.markdown(fake_report(None))
+
+
+def test_the_workspace_runs_the_smoke_scale_on_cuda_without_touching_params_yaml(gpu_check, tmp_path):
+    before = (REPO / "params.yaml").read_bytes()
+    smoke = gpu_check.workspace_params(REPO / "params.yaml", tmp_path / "params.yaml", "cuda", gpus=2)
+    assert (REPO / "params.yaml").read_bytes() == before
+    assert (smoke["scale"], smoke["train"]["device"], smoke["train"]["bf16"], smoke["train"]["gpus"]) == \
+        ("smoke", "cuda", True, 2)
+    mine = load_params(REPO / "params.yaml", "smoke")
+    assert {k: v for k, v in smoke["train"].items() if k not in ("device", "bf16", "gpus")} == \
+        {k: v for k, v in mine["train"].items() if k not in ("device", "bf16", "gpus")}
+    for scale in ("demo", "paper"):                        # the other scales are the user's
+        assert {**load_params(tmp_path / "params.yaml", scale), "path": ""} == \
+            {**load_params(REPO / "params.yaml", scale), "path": ""}
+
+
+def test_a_part_is_stopped_at_its_timeout_with_all_it_started(gpu_check, tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_check, "MIN_START_S", 0)
+    child = ("import subprocess, sys, time\n"
+             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+             "print(p.pid, flush=True)\n"
+             "time.sleep(60)\n")
+    start = time.monotonic()
+    result = gpu_check.run_logged([sys.executable, "-c", child], tmp_path / "log", timeout=3)
+    assert result["status"] == "timeout" and time.monotonic() - start < 20
+    grandchild = int((tmp_path / "log").read_text().split()[0])
+    for _ in range(50):                                    # the signal takes a moment to land
+        try:
+            state = Path(f"/proc/{grandchild}/stat").read_text().split()[2]
+        except FileNotFoundError:
+            state = "gone"
+        if state in ("gone", "Z"):                         # stopped with its parent (a zombie is dead)
+            break
+        time.sleep(0.1)
+    assert state in ("gone", "Z"), state
+    monkeypatch.setattr(gpu_check, "MIN_START_S", 15)
+    exit_3 = [sys.executable, "-c", "raise SystemExit(3)"]
+    assert gpu_check.run_logged(exit_3, tmp_path / "log2", timeout=10)["status"] == "skipped"   # too little time
+    failed = gpu_check.run_logged(exit_3, tmp_path / "log3", timeout=60)
+    assert (failed["status"], failed["rc"]) == ("failed", 3) and failed["detail"].startswith("exit status 3")
+
+
+def test_the_steps_part_rehearsed_on_cpu(gpu_check, tmp_path):
+    """The steps part as it runs on the GPU day (its worker process, the FLOP count, the reports), on
+    the CPU at the smoke scale's sizes, with a made-up peak so that the share is computed."""
+    code = gpu_check.main(["--device", "cpu", "--parts", "steps", "--preset", "smoke", "--models", "neural_gpu",
+                           "--warmup", "1", "--steps", "2", "--batch", "2", "--peak-tflops", "0.001",
+                           "--out", str(tmp_path)])
+    assert code == 0
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    (row,) = report["steps"]
+    assert row["status"] == "ok" and row["flops"] > 0 and row["step_s"] > 0
+    assert row["batch"] == report["preset"]["batch"] == 2
+    assert row["share"] == pytest.approx(row["flops"] / row["step_s"] / 1e12 / 0.001)
+    assert [p["part"] for p in report["parts"]] == ["device", "steps"] and report["finished"]
+    assert step_table((tmp_path / "gpu_check.md").read_text())[0]["status"] == "ok"
+
+
+def test_a_compiled_step_is_measured(gpu_check):
+    """The compile part's worker, in-process; ``aot_eager`` traces as inductor does without code generation."""
+    params = fake_preset()
+    shape = gpu_check.paper_cost.preset_shape(params)
+    spec = {"name": "neural_gpu", "hparams": params["models"]["neural_gpu"], "shape": dataclasses.asdict(shape),
+            "batch": 2, "device": "cpu", "compile": True, "backend": "aot_eager", "warmup": 1, "steps": 1,
+            "count_flops": True}
+    torch._dynamo.reset()
+    r = gpu_check.measure_step(spec)
+    assert r["step_s"] > 0 and r["warmup_s"] > 0 and r["peak_bytes"] is None
+    # the FLOPs of the measured batch (2), counted at paper_cost.COUNT_BATCH sentences and scaled
+    one = gpu_check.paper_cost.count_flops(gpu_check.paper_cost._build("neural_gpu", spec["hparams"], shape), shape, 1)
+    assert r["flops"] == pytest.approx(2 * one, rel=0.01)

@@ -8,6 +8,7 @@ Snakemake loads the DAG.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,85 @@ def test_snakemake_refuses_a_bad_file_when_it_loads_the_dag(tmp_path, name, old,
                          capture_output=True, text=True)
     assert run.returncode != 0 and expected in run.stdout + run.stderr, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Job stats" not in run.stdout + run.stderr  # refused while loading: no job planned
+
+
+# ---- YAML 1.2 numbers (issue 18): what `dvc exp run -S` writes must read back as the same number ----
+YAML12_FLOATS = [("1e-08", 1e-8), ("1E+3", 1000.0), ("1e3", 1000.0), ("1.0e8", 1e8), ("12e03", 12000.0),
+                 ("1.e3", 1000.0), ("-.5", -0.5), ("+.5", 0.5)]
+# What PyYAML read before keeps its meaning: ints stay ints (017 is YAML 1.1 octal), strings stay strings.
+UNCHANGED = [(".5", 0.5), ("1.", 1.0), ("1.0e-8", 1e-8), ("-2.5e-3", -0.0025), (".5e-1", 0.05), ("1.5", 1.5), ("3", 3), ("-0", 0), ("0x1F", 31),
+             ("017", 15), ("1_000", 1000), ("1e", "1e"), ("1.2.3", "1.2.3"), ("e3", "e3"), (".e3", ".e3"),
+             ("1e+", "1e+"), (".", "."), ("0o17", "0o17"), (".inf", float("inf")), ("-.inf", float("-inf")),
+             ("yes", True)]
+
+
+@pytest.mark.parametrize("text,value", YAML12_FLOATS + UNCHANGED, ids=[text for text, _ in YAML12_FLOATS + UNCHANGED])
+def test_read_takes_yaml_1_2_floats_and_keeps_every_other_meaning(tmp_path, text, value):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"a: {text}\n")
+    got = read(path)["a"]
+    assert got == value and type(got) is type(value), (text, got)
+    if (text, value) in YAML12_FLOATS:
+        assert yaml.safe_load(f"a: {text}")["a"] == text   # PyYAML's own loader is left as it was
+
+
+def test_read_keeps_nan(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("a: .nan\n")
+    assert math.isnan(read(path)["a"])
+
+
+def dvc_written(tmp_path) -> Path:
+    """params.yaml as DVC leaves it after `dvc exp run -S demo.train.adam_eps=1e-8
+    -S +smoke.train.adam_eps=1e-8`: ruamel.yaml's round-trip loader and dumper (dvc/utils/serialize)."""
+    from ruamel.yaml import YAML
+    rt = YAML()
+    rt.default_flow_style = False
+    data = rt.load(TEXT)
+    data["demo"]["train"]["adam_eps"] = 1e-8
+    data["smoke"]["train"]["adam_eps"] = 1e-8
+    path = tmp_path / "params.yaml"
+    with path.open("w") as f:
+        rt.dump(data, f)
+    return path
+
+
+def test_an_exponent_written_by_ruamel_reads_back_as_the_number(tmp_path):
+    path = dvc_written(tmp_path)
+    text = path.read_text()
+    assert "adam_eps: 1e-08" in text and text.count("1e-08") == 2    # YAML 1.2's spelling, not 1.0e-08
+    for scale in ("demo", "smoke"):
+        eps = load_params(path, scale)["train"]["adam_eps"]
+        assert eps == 1e-8 and isinstance(eps, float)
+
+
+def test_dvc_set_param_round_trip(tmp_path):
+    """The same through DVC's own code for `-S` (Hydra override grammar, then ruamel)."""
+    hydra = pytest.importorskip("dvc.utils.hydra")
+    path = tmp_path / "params.yaml"
+    path.write_text(TEXT)
+    hydra.apply_overrides(path, ["demo.train.adam_eps=1e-8", "+smoke.train.adam_eps=1e-8", "demo.train.lr=1e-3"])
+    assert "1e-08" in path.read_text()
+    demo = load_params(path, "demo")["train"]
+    assert (demo["adam_eps"], demo["lr"]) == (1e-8, 1e-3)
+    assert load_params(path, "smoke")["train"]["adam_eps"] == 1e-8
+
+
+def test_snakemake_takes_an_exponent_written_by_dvc(tmp_path):
+    """Snakemake reads params.yaml as its configfile with PyYAML (YAML 1.1: `1e-08` is a string) and
+    common.smk compares it with the file read the same way: no override is reported, and the stages'
+    reader takes the number. Reading one side with activemem.config.read would flag it."""
+    pytest.importorskip("snakemake")
+    root = tmp_path / "repo"
+    for folder in ("pipeline/rules", "src/activemem", "paper/templates"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Snakefile", "paper/published.yaml", "paper/claims.yaml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copy(dvc_written(tmp_path), root / "params.yaml")
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", "--config", "scale=smoke"],
+                         cwd=root, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0 and "Job stats" in out, out[-3000:]
 
 
 def assert_kept(before, now, where: str) -> None:

@@ -9,7 +9,10 @@ from activemem.config import ParamsError, load_params, override_differences, sta
 
 # The stages read params.yaml, never Snakemake's `config`: an override given with --config would
 # rerun jobs that then ignore it. So the one override allowed is `scale` (passed to every stage as
-# --scale); anything else is refused here, naming the key.
+# --scale); anything else is refused here, naming the key. The file is read with PyYAML's plain safe
+# loader, as Snakemake reads its configfile (YAML 1.1), not with activemem.config.read (which also
+# takes YAML 1.2 floats such as `1e-08`): both sides must read every value the same way, or a value
+# written `1e-08` would show up as an override.
 _OVERRIDES = [key for key in override_differences(yaml.safe_load(Path("params.yaml").read_text()), config)
               if key != "scale"]
 if _OVERRIDES:

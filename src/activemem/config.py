@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,17 @@ class _StrictLoader(yaml.SafeLoader):
                 raise _DuplicateKey(key, key_node.start_mark.line + 1, first_line[key])
             first_line[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep)
+
+
+# PyYAML reads YAML 1.1, where a float must have a dot and its exponent a sign: `1e-08`, `1E+3`,
+# `1.0e8` and `-.5` are strings there. YAML 1.2 (ruamel.yaml, hence DVC: `dvc exp run -S …=1e-8` writes `1e-08`)
+# reads them as numbers, so this adds the 1.2 forms PyYAML lacks. Only forms with an exponent or a
+# signed leading dot are added: plain integers stay integers, `.inf`/`.nan`, sexagesimals and
+# underscores keep their 1.1 meaning, and `1e`, `1.2.3` stay strings. YAML 1.2 octals (`0o17`) are
+# not added: they stay strings, which the schema refuses where it wants a number (and a 1.1 `017` is
+# still octal 15), so no integer changes meaning.
+_YAML12_FLOAT = re.compile(r"^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+|\.[0-9]+)$")
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+.0123456789"))
 
 
 def read(path: str | Path) -> dict[str, Any]:
