@@ -38,19 +38,21 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from tqdm import tqdm
 
-from activemem.atomic import write_json
+from activemem.atomic import open_atomic, write_json
 from activemem.config import ParamsError, get
 from activemem.data import demo
 from activemem.data.archives import ArchiveStore
 from activemem.data.download import BadURLError, ChecksumError, ChecksumLock, Retry
 from activemem.data.extract import ArchiveError
+from activemem.data.lines import LineWriter
 from activemem.data.manifest import ManifestError, load_manifest, mirror_from
 from activemem.data.vouched import VouchedError, load_vouched
-from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage, write_lines
+from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage
 
 
 def clause_range(params: dict, split: str) -> tuple[int, int]:
@@ -71,6 +73,17 @@ def demo_splits(params: dict) -> list[str]:
     return list(SPLITS) + [s for s in sizes if s not in SPLITS]
 
 
+def demo_lines(refs: list, n_refs: int) -> list[str]:
+    """One sentence's line in each file of its split: English, French, then for an evaluation split
+    (``n_refs`` > 0) references 2…N (a sentence with fewer distinct valid references repeats its first:
+    sacreBLEU needs a line in every stream, and a repeated reference changes no score) and its record."""
+    lines = [refs[0].en, refs[0].fr]
+    if n_refs:
+        lines += [(refs[r] if r < len(refs) else refs[0]).fr for r in range(1, n_refs)]
+        lines.append(json.dumps(refs[0].agreement_record(), ensure_ascii=False))
+    return lines
+
+
 def generate_demo(params: dict, out: Path) -> tuple[dict, dict]:
     """Write the demo corpus into ``out``; returns the ``splits`` of sources.json and its other keys."""
     seed = get(params, "data.seed", int)
@@ -82,21 +95,20 @@ def generate_demo(params: dict, out: Path) -> tuple[dict, dict]:
         fewest, most = clause_range(params, split)
         evaluation = split not in ("train", "dev")  # scored with BLEU: several references and records
         wanted = n_refs if evaluation else 1
-        items = list(tqdm(demo.generate_references(seed, split, count, wanted, most, depth, fewest),
-                          total=count, desc=f"demo {split}", unit="pairs", mininterval=1.0))
-        write_lines(out / f"{split}.en", (refs[0].en for refs in items))
-        write_lines(out / f"{split}.fr", (refs[0].fr for refs in items))
-        sources[split] = [[f"{split}.en", f"{split}.fr"]]
+        names = [f"{split}.en", f"{split}.fr"]
         if evaluation:
-            references[split] = []
-            for r in range(1, n_refs):
-                name = f"{split}.fr.ref{r + 1}"
-                # fewer valid references than streams: repeat the first (see the module docstring)
-                write_lines(out / name, ((refs[r] if r < len(refs) else refs[0]).fr for refs in items))
-                references[split].append(name)
+            # further valid references, then the agreement records (see the module docstring)
+            references[split] = [f"{split}.fr.ref{r + 1}" for r in range(1, n_refs)]
             records[split] = f"{split}.np.jsonl"
-            write_lines(out / records[split], (json.dumps(refs[0].agreement_record(), ensure_ascii=False)
-                                               for refs in items))
+            names += references[split] + [records[split]]
+        sources[split] = [names[:2]]
+        items = tqdm(demo.generate_references(seed, split, count, wanted, most, depth, fewest),
+                     total=count, desc=f"demo {split}", unit="pairs", mininterval=1.0)
+        with ExitStack() as stack:  # every file of the split written as the pairs come: memory stays flat
+            writers = [LineWriter(stack.enter_context(open_atomic(out / name)), out / name) for name in names]
+            for refs in items:
+                for writer, line in zip(writers, demo_lines(refs, n_refs if evaluation else 0)):
+                    writer.write(line)
     return sources, {"references": references, "noun_phrases": records}
 
 
