@@ -34,6 +34,9 @@ EDITS = [
     ("one model", "    neural_gpu: {maps: 8, height: 2}", "    neural_gpu: {maps: 12, height: 2}",
      {"train@neural_gpu-1", "evaluate@neural_gpu-1", "paper"}, {"train@neural_gpu-1"}),
     ("a comment", "# Training seeds", "# The training seeds", set(), set()),
+    # what SLURM is asked for (memory, wall time) changes where a job may run, not what it computes
+    ("a job's memory", "    mem_mb: 2000\n", "    mem_mb: 3000\n", set(), set()),
+    ("the prepare job's wall time", "mem_mb: 1000, runtime_min: 10}", "mem_mb: 1000, runtime_min: 20}", set(), set()),
 ]
 
 

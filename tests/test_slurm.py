@@ -365,6 +365,12 @@ def test_slurm_gpu_jobs_ask_for_the_presets_gpus_and_torchrun_starts_one_process
     for rule in ("download", "prepare", "paper"):
         line = sbatch_line(jobs[rule]).split()
         assert "cpu-part" in line and not any("gpu" in arg for arg in line), line
+    # the prepare job is sized by params.yaml too (benchmarks/prepare_scale.py measured it)
+    prepare = load_params(root / "params.yaml", "paper")["prepare"]
+    line = sbatch_line(jobs["prepare"]).split()
+    assert f"--cpus-per-task={prepare['threads']}" in line, line
+    assert ["--mem", str(prepare["mem_mb"])] == line[line.index("--mem"):line.index("--mem") + 2]
+    assert ["-t", str(prepare["runtime_min"])] == line[line.index("-t"):line.index("-t") + 2]
 
     # ... and the train stage hands itself to torchrun with one process per GPU of the preset.
     from activemem.stages import train as train_stage

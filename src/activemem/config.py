@@ -235,14 +235,23 @@ def load_params(path: str | Path = "params.yaml", scale: str | None = None) -> d
     return params
 
 
+# What a cluster needs to place a job, not what the job computes: a change reruns nothing.
+SCHEDULING = ("mem_mb", "runtime_min")
+
+
+def without_scheduling(section: dict) -> dict:
+    return {k: v for k, v in section.items() if k not in SCHEDULING}
+
+
 def stage_settings(params: dict) -> dict[str, Any]:
     """The settings each stage reads, keyed like its DVC stage (``train@<model>``): a stage reruns when
     its entry changes. Snakemake puts the entry under the rule's ``params:``; DVC depends on the file the
     ``settings`` stage writes for it (``activemem/stages/settings.py``)."""
     ev = params["evaluate"]
-    out: dict[str, Any] = {"download": params["data"], "prepare": params["prepare"]}
+    out: dict[str, Any] = {"download": params["data"], "prepare": without_scheduling(params["prepare"])}
     for name in params["model_names"]:
-        out[f"train@{name}"] = [params["train"], params["models"][name], params["prepare"]["max_width"]]
+        out[f"train@{name}"] = [without_scheduling(params["train"]), params["models"][name],
+                                params["prepare"]["max_width"]]
         out[f"evaluate@{name}"] = [ev, params["train"]["device"]]
     out["paper"] = [params["model_names"], params["seeds"], params["report"], ev["bootstrap_resamples"], ev["seed"],
                     ev["width"]]

@@ -118,6 +118,8 @@ class Prepare:
     max_words: int = key("train pairs longer than this (words, either side) are dropped", low=1)
     max_width: int = key("train pairs wider than this (max(|src|, |tgt|+1) sub-words) are dropped", low=2)
     threads: int = key("threads of sentencepiece (training, encoding); at most the cores given", low=1)
+    mem_mb: int = key("memory of the prepare job, MB (cluster scheduling; see benchmarks/prepare_scale.py)", low=1)
+    runtime_min: int = key("wall time of the prepare job, minutes (cluster scheduling)", low=1)
 
 
 @dataclass(frozen=True)
