@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from activemem.config import load_params, preset_comparison, stage_settings
 from activemem.data.lines import write_lines
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores
 from activemem.paper import tables
 from activemem.paper.bootstrap import Sentences
-from activemem.config import load_params, preset_comparison, stage_settings
 from activemem.paper.claims import AvailableData, check_claims, display_verdict, load_claims
 from activemem.paper.figures import bleu_by_length_figure
 from activemem.paper.provenance import summary

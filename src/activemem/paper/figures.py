@@ -15,7 +15,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-
 from matplotlib.lines import Line2D  # noqa: E402
 
 from activemem.atomic import open_atomic  # noqa: E402
