@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
+from activemem.config import load_params, preset_comparison, stage_settings
 from activemem.data.lines import write_lines
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores
 from activemem.paper import tables
 from activemem.paper.bootstrap import Sentences
-from activemem.paper.claims import check_claims, display_verdict, load_claims
+from activemem.paper.claims import AvailableData, check_claims, display_verdict, load_claims
 from activemem.paper.figures import bleu_by_length_figure
 from activemem.paper.provenance import summary
 from activemem.paper.published import load_published, parse_cell
 from activemem.paper.report import build
+from activemem.paper.run_data import SCALE_NOTES, scale_note
 from activemem.stages import paper as paper_stage
 
 from conftest import REPO
@@ -44,11 +47,13 @@ def provenance(**changes) -> dict:
 
 
 def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, dict] | None = None,
-             shift: dict[str, int] | None = None, alternative: tuple[str, ...] = (), seed: int = 1):
+             shift: dict[str, int] | None = None, alternative: tuple[str, ...] = (), seed: int = 1,
+             scored: int | None = None):
     """``perfect[model]``: how many of the PER_BUCKET sentences of each bucket the model gets exactly
     right: the first ones (so better models' perfect sentences include worse models'), or those from
     ``shift[model]`` on. With ``alternative``, the test set has a second valid reference per sentence
-    (listed in manifest.json) and those models' right answers are the second one."""
+    (listed in manifest.json) and those models' right answers are the second one. With ``scored``,
+    the runs were evaluated on the first ``scored`` sentences only (evaluate.max_sentences)."""
     sources, references, second, index = [], [], [], []
     for b, words in enumerate(SOURCE_WORDS):
         for i in range(PER_BUCKET):
@@ -65,21 +70,24 @@ def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, di
         start = (shift or {}).get(name, 0)
         right = second if name in alternative else references
         hyps = [ok if start <= i < start + counts[b] else " ".join(f"wrong{k}" for k in range(8))
-                for (b, i), ok in zip(index, right)]
+                for (b, i), ok in zip(index, right)][:scored]
         run = root / "results" / name / f"seed{seed}"
         write_lines(run / "hypotheses.txt", hyps)
         (run / "train").mkdir(parents=True)
         (run / "train" / "train_log.csv").write_text("step,loss\n10,5.0\n20,4.0\n30,3.5\n")
         (run / "train" / "dev_log.csv").write_text("step,dev_perplexity\n10,40.0\n30,20.0\n")
-        scores = corpus_scores(hyps, references)
+        refs, srcs = references[:len(hyps)], sources[:len(hyps)]
+        scores = corpus_scores(hyps, refs)
         metrics = {"model": name, "scale": "demo", "bleu": scores["bleu"], "chrf": scores["chrf"],
                    "bleu_greedy": scores["bleu"], "perplexity": 2.0, "log_perplexity": 0.6931,
                    "sacrebleu_signature": scores["sacrebleu_signature"], "beam_size": 4, "length_penalty": 0.6,
-                   "bleu_by_length": bleu_by_length(sources, hyps, references, EDGES),
+                   "bleu_by_length": bleu_by_length(srcs, hyps, refs, EDGES),
                    "parameters": 100_000, "train_steps": 1500, "train_max_steps": 1500, "train_seconds": 60.0,
                    "decode_sentences_per_s": 100.0, "truncated": False, "provenance": provenance()}
+        if scored is not None:
+            metrics.update(max_sentences=scored, test_sentences=len(hyps), test_sentences_total=len(references))
         if alternative:
-            metrics["bleu_multi_ref"] = corpus_scores(hyps, references, second)["bleu"]
+            metrics["bleu_multi_ref"] = corpus_scores(hyps, refs, second[:len(hyps)])["bleu"]
         for key, value in (extra or {}).get(name, {}).items():
             metrics[key] = value
         (run / "metrics.json").write_text(json.dumps(metrics))
@@ -250,7 +258,7 @@ def test_paired_intervals_use_the_same_sentences_for_both_models():
 def test_claims_are_decided_by_the_numbers_and_name_the_budget():
     metrics = fake_metrics(
         {"neural_gpu": 2.0, "markovian_neural_gpu": 3.0, "extended_neural_gpu": 20.0, "gru_attention": 21.5},
-        {"neural_gpu": [4, 2, 1], "markovian_neural_gpu": [5, 3, 3.5], "extended_neural_gpu": [30, 25, 20],
+        {"neural_gpu": [8, 2, 1], "markovian_neural_gpu": [5, 3, 3.5], "extended_neural_gpu": [30, 25, 20],
          "gru_attention": [40, 20, 10]})
     metrics["gru_attention"].update(parameters=571_792, truncated=True, train_steps=1203)
     verdicts = claims_by_id(check_claims(CLAIMS, metrics, SETTINGS, scale="demo"))
@@ -284,6 +292,71 @@ def test_missing_models_and_metrics_are_not_checked_never_a_crash():
     assert agreement["verdict"] == "reproduced" and "+25.0 points" in agreement["evidence"]
 
 
+def test_every_bleu_claim_is_inconclusive_when_both_models_are_at_the_floor():
+    # a WMT run the issue describes: Extended 0.00 vs GRU+Attention 0.04 BLEU read "matches or beats"
+    metrics = fake_metrics({"neural_gpu": 0.0, "markovian_neural_gpu": 0.01, "extended_neural_gpu": 0.0,
+                            "gru_attention": 0.04},
+                           {"neural_gpu": [4, 2, 1], "markovian_neural_gpu": [0.1, 0.0, 0.0],
+                            "extended_neural_gpu": [0.0, 0.0, 0.0], "gru_attention": [0.1, 0.0, 0.0]})
+    metrics["extended_neural_gpu"]["bleu_multi_ref"] = 0.0
+    metrics["gru_attention"]["bleu_multi_ref"] = 0.05
+    unguarded = claims_by_id(check_claims(CLAIMS, metrics, {**SETTINGS, "floor_bleu": 0.0}))
+    assert unguarded["extended_matches_attention"]["verdict"] == "reproduced"  # what the WMT run said
+    verdicts = claims_by_id(check_claims(CLAIMS, metrics, SETTINGS))
+    matches = verdicts["extended_matches_attention"]
+    assert (matches["verdict"], matches["reason"]) == ("inconclusive", "both models below 5 BLEU")
+    assert display_verdict(matches) == "inconclusive (both models below 5 BLEU)"
+    assert matches["evidence"].startswith("Extended Neural GPU 0.00 vs GRU+Attention 0.04: difference -0.04")
+    assert matches["evidence"].endswith("; both models below 5 BLEU")
+    assert verdicts["extended_matches_attention_all_references"]["reason"] == "both models below 5 BLEU"
+    for far in ("neural_gpu_far_below_extended", "markovian_far_below_extended"):
+        assert (verdicts[far]["verdict"], verdicts[far]["reason"]) == ("inconclusive", "both models below 5 BLEU")
+    assert verdicts["extended_degrades_less_with_length"]["reason"] == "both models below 5 BLEU on the longest bucket"
+    degrades = verdicts["parallel_decoders_degrade_with_length"]  # 4 → 1 and 0.1 → 0: nothing to lose
+    assert (degrades["verdict"], degrades["reason"]) == (
+        "inconclusive", "Neural GPU, Markovian Neural GPU below 5 BLEU on both buckets")
+    # one model above the floor is a real comparison: 0.0 vs 6.0 is "not reproduced", not inconclusive
+    metrics["gru_attention"]["bleu"] = 6.0
+    assert claims_by_id(check_claims(CLAIMS, metrics, SETTINGS))["extended_matches_attention"]["verdict"] \
+        == "not reproduced"
+
+
+WMT_TEST = AvailableData(name="WMT'14 newstest2014", references=1, noun_phrases=False)
+
+
+def test_claims_the_test_data_cannot_support_are_not_applicable():
+    metrics = fake_metrics({n: 10.0 + i for i, n in enumerate(ALL)})
+    verdicts = claims_by_id(check_claims(CLAIMS, metrics, SETTINGS, scale="news", available=WMT_TEST))
+    multi = verdicts["extended_matches_attention_all_references"]
+    assert (multi["verdict"], multi["reason"]) == ("not applicable", "WMT'14 newstest2014 has one reference per sentence")
+    assert display_verdict(multi) == "not applicable (WMT'14 newstest2014 has one reference per sentence)"
+    assert multi["evidence"] == ("the claim needs several references per test sentence; WMT'14 newstest2014 has "
+                                 "one reference per sentence")
+    assert multi["budget"].startswith("news: Extended Neural GPU 1500/1500 steps")
+    agreement = verdicts["parallel_decoder_disagrees_more"]
+    assert (agreement["verdict"], agreement["reason"]) == ("not applicable", "WMT'14 newstest2014 has no noun-phrase "
+                                                                             "records")
+    assert verdicts["extended_matches_attention"]["verdict"] != "not applicable"  # needs nothing of the data
+    # data that has what the claims need, but metrics without it: a metric is missing from this run
+    demo_test = AvailableData(name="the demo test split", references=4, noun_phrases=True)
+    verdicts = claims_by_id(check_claims(CLAIMS, metrics, SETTINGS, available=demo_test))
+    assert display_verdict(verdicts["extended_matches_attention_all_references"]) == "not checked (metric missing)"
+    assert display_verdict(verdicts["parallel_decoder_disagrees_more"]) == "not checked (metric missing)"
+    # the data decides before the models: a missing model does not hide that WMT cannot check the claim
+    del metrics["gru_attention"]
+    verdicts = claims_by_id(check_claims(CLAIMS, metrics, SETTINGS, available=WMT_TEST))
+    assert verdicts["extended_matches_attention_all_references"]["verdict"] == "not applicable"
+
+
+def test_a_claim_not_applicable_for_every_seed_stays_so():
+    from activemem.paper.seeds import across_seeds
+    claim = {"id": "x", "statement": "s", "source": "s", "verdict": "not applicable", "reason": "r", "evidence": "e"}
+    other = {**claim, "verdict": "reproduced", "evidence": "f"}
+    del other["reason"]
+    assert across_seeds({1: [claim], 2: [claim]})[0]["verdict"] == "not applicable"
+    assert across_seeds({1: [claim], 2: [other]})[0]["verdict"] == "not applicable"  # data differ: cannot decide
+
+
 def test_claims_file_errors_name_the_file_and_claim(tmp_path):
     bad = tmp_path / "claims.yaml"
     bad.write_text("claims:\n  - {id: x, statement: s, source: s, kind: gets_better}\n")
@@ -292,6 +365,15 @@ def test_claims_file_errors_name_the_file_and_claim(tmp_path):
     bad.write_text("claims:\n  - {id: y, statement: s, source: s, kind: far_below, model: neural_gpu}\n")
     with pytest.raises(ValueError, match=r"claim y: kind far_below needs metric, than"):
         load_claims(bad)
+    bad.write_text("claims:\n  - {id: z, statement: s, source: s, kind: at_least, metric: bleu, model: a, than: b,\n"
+                   "     needs: [several_refs]}\n")
+    with pytest.raises(ValueError, match=r"claims.yaml: claim z: needs must list some of multiple_references, "
+                                         r"agreement; got several_refs"):
+        load_claims(bad)
+    # the shipped claims declare what WMT cannot offer
+    needs = {c["id"]: c.get("needs") for c in load_claims(CLAIMS)}
+    assert needs["extended_matches_attention_all_references"] == ["multiple_references"]
+    assert needs["parallel_decoder_disagrees_more"] == ["agreement"]
 
 
 # ---- the report: provenance, truncation, sections with their metrics ------------------------------
@@ -448,6 +530,156 @@ def test_metrics_from_another_test_set_are_refused(tmp_path):
         render(tmp_path, ["neural_gpu"])
 
 
+def test_a_subsampled_test_set_is_cut_alike_everywhere_and_marked(tmp_path):
+    # evaluate.max_sentences: 150 of the 300 test sentences (the first bucket and half the second)
+    make_run(tmp_path, {"extended_neural_gpu": (40, 20, 10), "gru_attention": (80, 40, 20)}, scored=150,
+             alternative=("gru_attention",))
+    result = render(tmp_path, ["extended_neural_gpu", "gru_attention"])
+    table1 = (tmp_path / "out" / "table1.md").read_text()
+    assert "| Extended Neural GPU § | 2.00 | 0.693 |" in table1
+    assert "§ Scored on the first 150 of 300 test sentences only (evaluate.max_sentences)" in table1
+    assert any(w.startswith("Scored on the first 150 of 300 test sentences only") for w in result["warnings"])
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "⚠ Scored on the first 150 of 300" in report.split("## Table 1")[0]
+    assert r"Extended Neural GPU \textsuperscript{\S}" in (tmp_path / "out" / "table1.tex").read_text()
+    # the claims' per-sentence data is the same 150 sentences as metrics.json (else a rescoring warning),
+    # against both reference streams cut alike
+    assert not any("hypotheses.txt scores" in w for w in result["warnings"])
+    multi = claims_by_id(result["claims"])["extended_matches_attention_all_references"]
+    assert multi["verdict"] == "not reproduced" and "not applicable" not in display_verdict(multi)
+    # runs scored on different numbers of sentences are refused, naming the files
+    path = tmp_path / "results" / "gru_attention" / "seed1" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    path.write_text(json.dumps({**metrics, "max_sentences": None}))
+    with pytest.raises(ValueError, match=r"scored on different numbers of test sentences .*extended_neural_gpu/seed1/"
+                                         r"metrics.json: 150; .*gru_attention/seed1/metrics.json: 300"):
+        render(tmp_path, ["extended_neural_gpu", "gru_attention"])
+    path.write_text(json.dumps({**metrics, "test_sentences_total": 3003}))
+    with pytest.raises(ValueError, match=r"gru_attention/seed1/metrics.json: scored a test split of 3003 sentences "
+                                         r"but .*test.fr has 300"):
+        render(tmp_path, ["extended_neural_gpu", "gru_attention"])
+
+
+def test_a_setting_at_or_above_the_split_size_changes_nothing():
+    metrics = fake_metrics({"extended_neural_gpu": 20.0}, max_sentences=500, test_sentences=300,
+                           test_sentences_total=300)
+    assert not tables.subsampled(metrics["extended_neural_gpu"])
+    assert "§" not in str(tables.regenerated_table1(list(metrics), metrics))
+    metrics["extended_neural_gpu"].update(max_sentences=100, test_sentences=100)
+    assert tables.regenerated_table1(list(metrics), metrics)["rows"][0][0] == "Extended Neural GPU §"
+
+
+def test_sentences_wider_than_any_trained_width_are_reported_apart(tmp_path):
+    wide = {n: {"wider_than_trained": {"width": 64, "sentences": 129, "bleu": 1.0 + i, "bleu_rest": 20.0 + i}}
+            for i, n in enumerate(ALL)}
+    make_run(tmp_path, PERFECT, wide)
+    result = render(tmp_path, ALL)
+    report = (tmp_path / "out" / "report.md").read_text()
+    warning = next(w for w in result["warnings"] if "wider than the widest training bucket" in w)
+    assert warning.startswith("129 of 300 test sentences are wider than the widest training bucket (64 sub-words)")
+    section = report.split("### Widths never trained at")[1].split("##")[0]
+    assert "| Model | Sentences wider than 64 | BLEU on them | BLEU on the rest | BLEU (all) |" in section
+    assert "| Extended Neural GPU | 129 | 3.0 | 22.0 | 7.7 |" in section
+    assert "Widths never trained at" in (tmp_path / "out" / "report.html").read_text()
+    # none wider (the demo): no section, no warning
+    none = {n: {"wider_than_trained": {"width": 32, "sentences": 0, "bleu": None, "bleu_rest": 20.0}} for n in ALL}
+    make_run(tmp_path / "none", PERFECT, none)
+    assert render(tmp_path / "none", ALL)["warnings"] == []
+    assert "Widths never trained at" not in (tmp_path / "none" / "out" / "report.md").read_text()
+
+
+def test_small_length_buckets_are_flagged_in_the_tables():
+    rows = [{"bucket": "1-4", "lo": 0, "hi": 4, "n": 55, "bleu": 20.8}, {"bucket": "5-8", "lo": 4, "hi": 8, "n": 0,
+                                                                         "bleu": None},
+            {"bucket": "9-16", "lo": 8, "hi": 16, "n": 4, "bleu": 1.4}]
+    flagged = tables.length_table(["extended_neural_gpu"], {"extended_neural_gpu": rows}, min_sentences=10)
+    assert flagged["rows"] == [["1-4", "55", "20.8"], ["9-16 ‡", "4", "1.4"]]  # the empty bucket is not shown
+    assert flagged["notes"][0].startswith("‡ Fewer than 10 sentences (report.min_bucket_sentences)")
+    assert tables.length_table(["extended_neural_gpu"], {"extended_neural_gpu": rows[:1]}, 10)["notes"] == []
+    assert tables.length_table(["extended_neural_gpu"], {"extended_neural_gpu": rows})["rows"][1][0] == "9-16"
+
+
+def test_a_fixed_width_run_shows_its_beam_once():
+    metrics = fake_metrics({"extended_neural_gpu": 9.5, "gru_attention": 80.0}, width="fixed")
+    metrics["extended_neural_gpu"]["bleu_fixed_width"] = 9.5  # the same decode, recorded twice
+    runs = tables.runs_table(list(metrics), metrics, "fixed")
+    assert not any("fixed width" in h for h in runs["header"]) and "BLEU beam" in runs["header"]
+    assert any("evaluate.width: fixed" in note for note in runs["notes"])
+    searched = fake_metrics({"extended_neural_gpu": 14.6, "gru_attention": 80.0}, width="search")
+    searched["extended_neural_gpu"]["bleu_fixed_width"] = 9.5
+    header = tables.runs_table(list(searched), searched, "search")["header"]
+    assert "BLEU beam (width search)" in header and "BLEU beam (fixed width)" in header
+
+
+WMT_MANIFEST = {"pairs": {"train": 183_251, "dev": 3000, "test": 300}, "references": {"test": ["test.fr"]},
+                "noun_phrases": {}}
+
+
+def test_a_wmt_scale_note_names_its_corpora_pairs_and_every_setting_off_the_paper_preset(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text().replace("    max_steps: 100000\n", "    max_steps: 20000\n"))
+    comparison = preset_comparison(load_params(params, "news"))
+    assert comparison["corpora"] == {"train": ["news_commentary_v9"], "dev": "newstest2013", "test": "newstest2014"}
+    differences = {key: (mine, theirs) for key, mine, theirs in comparison["differences"]}
+    assert differences["train.max_steps"] == (20000, 1000000)  # the edit shows
+    assert differences["prepare.vocab_size"] == (16000, 32768)
+    assert differences["models.gru_attention.hidden"] == (512, 1024)
+    assert "models.neural_gpu.layers" not in differences  # news leaves it at the Config default, 2 = the preset's
+    assert "train.gpus" in comparison["job_differences"] and "train.gpus" not in differences
+    assert preset_comparison(load_params(params, "paper"))["differences"] == []
+    assert preset_comparison(load_params(params, "demo")) is None
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps(WMT_MANIFEST))
+    (data / "report.json").write_text(json.dumps({"train": {"read": 201_288}, "dev": {"read": 3000}}))
+    note = scale_note("news", comparison, data)
+    assert note.startswith("WMT'14 English→French at scale news. Trained on news_commentary_v9 only (data.train; "
+                           "183,251 pairs kept of 201,288 read), where the paper preset trains on all of WMT'14 "
+                           "En→Fr: europarl_v7, commoncrawl, un, news_commentary_v9, giga_fren. Dev newstest2013 "
+                           "(3,000 pairs kept of 3,000 read), test newstest2014 (300 pairs kept).")
+    assert "train.max_steps 20000 (paper: 1000000)" in note
+    assert "train.curriculum null (paper: {start_width: 17, every: 100, max_perplexity: 9.9})" in note
+    assert note.endswith("also differ: train.gpus, train.mem_mb, train.runtime_min, train.checkpoint_every, "
+                         "train.log_every, models.neural_gpu.checkpoint_steps, models.markovian_neural_gpu."
+                         "checkpoint_steps, models.extended_neural_gpu.checkpoint_steps.")
+    assert scale_note("demo", None, data) == SCALE_NOTES["demo"]  # the demo keeps its note
+
+
+def test_the_paper_stage_reruns_when_the_wmt_note_would_change():
+    text = (REPO / "params.yaml").read_text()
+    news = stage_settings(load_params(REPO / "params.yaml", "news"))["paper"]
+    assert news[-1] == preset_comparison(load_params(REPO / "params.yaml", "news"))
+    assert len(stage_settings(load_params(REPO / "params.yaml", "smoke"))["paper"]) == 6  # the demo's entry as before
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        edited = Path(tmp) / "params.yaml"
+        # the paper preset's block is read by a news run's paper stage (its note), not by a smoke run's
+        edited.write_text(text.replace("    max_steps: 1000000\n", "    max_steps: 900000\n"))
+        assert stage_settings(load_params(edited, "news"))["paper"] != news
+        assert stage_settings(load_params(edited, "smoke"))["paper"] == \
+            stage_settings(load_params(REPO / "params.yaml", "smoke"))["paper"]
+
+
+def test_the_stage_on_wmt_data_says_what_the_data_cannot_check(tmp_path, capsys):
+    make_run(tmp_path, PERFECT)
+    (tmp_path / "data" / "manifest.json").write_text(json.dumps(WMT_MANIFEST))
+    params = (REPO / "params.yaml").read_text().replace("bootstrap_resamples: 1000", "bootstrap_resamples: 100")
+    (tmp_path / "params.yaml").write_text(params)
+    paper_stage.main(["--params", str(tmp_path / "params.yaml"), "--scale", "news", "--results",
+                      str(tmp_path / "results"), "--data", str(tmp_path / "data"), "--paper", str(REPO / "paper"),
+                      "--out", str(tmp_path / "build")])
+    out = capsys.readouterr().out
+    assert "[not applicable (WMT'14 newstest2014 has one reference per sentence)] Scored against every" in out
+    assert "[not applicable (WMT'14 newstest2014 has no noun-phrase records)] The Neural GPU, whose" in out
+    claims = claims_by_id(json.loads((tmp_path / "build" / "claims.json").read_text()))
+    assert claims["parallel_decoder_disagrees_more"]["verdict"] == "not applicable"
+    report = (tmp_path / "build" / "report.md").read_text()
+    assert "WMT'14 English→French at scale news. Trained on news_commentary_v9 only" in report.split("## Table 1")[0]
+    assert "| **not applicable (WMT'14 newstest2014 has one reference per sentence)** |" in report
+    assert "*Not applicable*: this run's test data cannot support the claim" in report
+    assert 'class="not-applicable"' in (tmp_path / "build" / "report.html").read_text()
+
+
 # ---- figures ------------------------------------------------------------------------------------
 def test_figures_carry_provenance_and_are_byte_identical_across_renders(tmp_path):
     metrics = fake_metrics({"neural_gpu": 2.0, "extended_neural_gpu": 20.0},
@@ -464,6 +696,13 @@ def test_figures_carry_provenance_and_are_byte_identical_across_renders(tmp_path
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and pdf[:5] == b"%PDF-"
     assert "activemem 0123456+dirty · scale demo · params a1b2c3d4".encode("latin-1") in png  # tEXt chunk
     assert b"commit=0123456+dirty scale=demo params_sha256=a1b2c3d4" in pdf and b"CreationDate" not in pdf
+    # a bucket under report.min_bucket_sentences gets a hollow marker (and a legend entry): other pixels
+    few = {n: [{**r, "n": 4} if i == 2 else r for i, r in enumerate(rows)] for n, rows in series.items()}
+    plain = bleu_by_length_figure(few, tmp_path / "plain", "t", facts)
+    flagged = bleu_by_length_figure(few, tmp_path / "flagged", "t", facts, min_sentences=10)
+    assert flagged[0].read_bytes() != plain[0].read_bytes()
+    unflagged = bleu_by_length_figure(series, tmp_path / "unflagged", "t", facts, min_sentences=10)
+    assert unflagged[0].read_bytes() == png  # no small bucket: the same figure as before
     # other provenance, other bytes: the footer is drawn, not only stored
     other = bleu_by_length_figure(series, tmp_path / "c", "t", {**facts, "commit": "fedcba9"})
     assert other[0].read_bytes() != png

@@ -20,7 +20,8 @@ import yaml
 from activemem import models
 from activemem.config import ParamsError, load_params
 from activemem.data.lines import read_lines
-from activemem.evaluate.bleu import bleu_by_length
+from activemem.evaluate.bleu import bleu_by_length, corpus_scores, subset_bleu
+from activemem.evaluate.references import load_split
 from activemem.stages import evaluate
 from activemem.train import checkpoint, loop
 from activemem.train.loop import NonFiniteLoss, train
@@ -77,6 +78,50 @@ def test_train_and_evaluate_every_model(prepared, tmp_path, name):
     assert agreement["noun_phrases"] == agreement["checked"] + agreement["not_found"] > 40
     assert metrics["extrapolation"]["sentences"] == 12
     assert len(read_lines(tmp_path / "eval" / "hypotheses.test_long.txt")) == 12
+
+
+def test_a_cut_split_keeps_every_stream_aligned(prepared):
+    manifest = json.loads((prepared / "manifest.json").read_text())
+    full, cut = load_split(prepared, manifest, "test"), load_split(prepared, manifest, "test", 7)
+    assert (len(full.references), full.total, cut.total) == (40, 40, 40)
+    streams = [cut.sources, cut.references, *cut.more_references, cut.records]
+    assert [len(s) for s in streams] == [7] * (3 + len(full.more_references))
+    assert all(s == f[:7] and s.source == f.source for s, f in
+               zip(streams, [full.sources, full.references, *full.more_references, full.records]))
+    assert len(cut.encoded) == 7 and list(cut.encoded.src_lengths) == list(full.encoded.src_lengths[:7])
+    assert list(cut.encoded.target(6)) == list(full.encoded.target(6))
+    with pytest.raises(IndexError):
+        cut.encoded.source(7)
+    assert len(load_split(prepared, manifest, "test", 400).references) == 40  # more than there are: all
+
+
+def test_evaluate_scores_the_first_sentences_and_counts_widths_never_trained_at(prepared, tmp_path):
+    params = smoke_params()
+    train("gru_attention", params, prepared, tmp_path / "train", progress=False)
+    manifest = json.loads((prepared / "manifest.json").read_text())
+    first = load_split(prepared, manifest, "test", 7)
+    widths = sorted(max(s, t + 1) for s, t in zip(first.encoded.src_lengths, first.encoded.tgt_lengths))
+    widest = int(widths[3])  # as if training had stopped at the median width: some test pairs are wider
+    params["evaluate"] = {**params["evaluate"], "max_sentences": 7}
+    params["train"] = {**params["train"], "buckets": [widest]}
+    metrics = evaluate.evaluate("gru_attention", params, prepared, tmp_path / "train" / "checkpoint.pt",
+                                tmp_path / "eval", progress=False)
+    hyps = read_lines(tmp_path / "eval" / "hypotheses.txt")
+    assert len(hyps) == 7 and len(read_lines(tmp_path / "eval" / "hypotheses.test_long.txt")) == 7
+    assert (metrics["max_sentences"], metrics["test_sentences"], metrics["test_sentences_total"]) == (7, 7, 40)
+    assert (metrics["extrapolation"]["sentences"], metrics["extrapolation"]["sentences_total"]) == (7, 12)
+    # every score is of the first 7 sentences against their own references
+    assert metrics["bleu"] == pytest.approx(corpus_scores(hyps, first.references)["bleu"])
+    assert metrics["bleu_multi_ref"] == pytest.approx(corpus_scores(hyps, first.references,
+                                                                    *first.more_references)["bleu"])
+    assert sum(b["n"] for b in metrics["bleu_by_length"]) == 7
+    assert metrics["agreement"]["noun_phrases"] == sum(len(r["noun_phrases"]) for r in first.records)
+    wide = [i for i in range(7) if max(first.encoded.src_lengths[i], first.encoded.tgt_lengths[i] + 1) > widest]
+    assert 0 < len(wide) < 7
+    rest = [i for i in range(7) if i not in wide]
+    assert metrics["wider_than_trained"] == {
+        "width": widest, "sentences": len(wide), "bleu": pytest.approx(subset_bleu(hyps, first.references, wide)),
+        "bleu_rest": pytest.approx(subset_bleu(hyps, first.references, rest))}
 
 
 def test_bleu_by_length_partitions_and_matches_sacrebleu_per_bucket():

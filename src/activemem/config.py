@@ -25,6 +25,7 @@ and the WMT'14 corpus list) and below ``train``, ``evaluate``, ``paper`` and ``s
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass
@@ -255,7 +256,68 @@ def stage_settings(params: dict) -> dict[str, Any]:
         out[f"evaluate@{name}"] = [ev, params["train"]["device"]]
     out["paper"] = [params["model_names"], params["seeds"], params["report"], ev["bootstrap_resamples"], ev["seed"],
                     ev["width"]]
+    comparison = preset_comparison(params)
+    if comparison is not None:  # a WMT scale's report names its corpora and how it differs from the preset
+        out["paper"].append(comparison)
     return out
+
+
+# ---- a WMT scale against the paper preset (the report's scale note) ------------------------------
+PRESET = "paper"  # the scale at the authors' sizes: what a reader holds a WMT run's Table 1 against
+# Settings that decide where and how a job runs (cluster memory and time, logs, checkpoints, the
+# download cache, threads and GPUs of one global batch, recomputing activations), not what it
+# computes: named apart. A model's own keys are written ``models.<key>``, its train overrides ``train.<key>``.
+JOB_KEYS = frozenset({"data.downloads", "data.lock", "data.mirror", "data.retries", "data.backoff_seconds",
+                      "train.gpus", "train.threads", "train.mem_mb", "train.runtime_min", "train.log_every",
+                      "train.checkpoint_every", "train.compile", "train.device", "models.checkpoint_steps"})
+
+
+def _is_job_key(dotted: str) -> bool:
+    parts = dotted.split(".")
+    if parts[0] == "models":  # models.<name>.<key> or models.<name>.train.<key>
+        parts = parts[2:] if parts[2:3] == ["train"] else ["models", *parts[2:]]
+    return ".".join(parts[:2]) in JOB_KEYS
+
+
+def _differences(mine: Any, preset: Any, prefix: str) -> list[list]:
+    """``[dotted key, this scale's value, the preset's]`` for every leaf that differs (mappings
+    key by key, anything else whole; a key one side lacks counts as null there)."""
+    if isinstance(mine, dict) and isinstance(preset, dict):
+        keys = list(mine) + [k for k in preset if k not in mine]
+        return [d for k in keys for d in _differences(mine.get(k), preset.get(k), f"{prefix}.{k}")]
+    return [] if mine == preset else [[prefix, mine, preset]]
+
+
+def _model_settings(params: dict, name: str) -> dict:
+    """A model's block with its Config defaults filled in: a size left out of a scale is the default."""
+    from activemem.models import config_class
+    return {**dataclasses.asdict(config_class(name)()), **params["models"][name]}
+
+
+def preset_comparison(params: dict) -> dict | None:
+    """For a WMT'14 scale: its corpora and every setting that differs from the ``paper`` scale
+    (``differences``: ``[key, value, preset value]``; ``job_differences``: keys of ``JOB_KEYS``);
+    ``preset`` is None where params.yaml has no ``paper`` scale. None for the demo corpus, whose
+    report says once that it is not the paper's data."""
+    data = params["data"]
+    if data.get("source") != "wmt14":
+        return None
+    corpora = {"train": list(data["train"]), "dev": data["dev"], "test": data["test"]}
+    path = params.get("path")
+    if path is None or PRESET not in scale_names(read(path)):
+        return {"preset": None, "corpora": corpora, "differences": [], "job_differences": []}
+    preset = load_params(path, PRESET)
+    found = []
+    for section in SECTIONS:
+        if section == "models":
+            for name in params["model_names"]:
+                found += _differences(_model_settings(params, name), _model_settings(preset, name),
+                                      f"models.{name}")
+        else:
+            found += _differences(params[section], preset[section], section)
+    return {"preset": PRESET, "corpora": corpora,
+            "differences": [d for d in found if not _is_job_key(d[0])],
+            "job_differences": [d[0] for d in found if _is_job_key(d[0])]}
 
 
 def override_differences(on_disk: Any, effective: Any, prefix: str = "") -> list[str]:

@@ -194,6 +194,8 @@ class Evaluate:
     length_buckets: list[int] = key("edges of the source-length buckets (words), increasing", low=0)
     bootstrap_resamples: int = key("paired-bootstrap resamples of BLEU", low=1)
     seed: int = key("bootstrap seed", low=0)
+    max_sentences: int | None = key("score only the first N sentences of each evaluation split (null = all)",
+                                    low=1)
 
     def problems(self) -> Iterator[tuple[Path, str]]:
         if len(self.length_buckets) < 2 or self.length_buckets != sorted(set(self.length_buckets)):
@@ -208,7 +210,7 @@ class Report:
     min_bucket_sentences: int = key("length claims use buckets holding at least this many sentences", low=1)
     match_tolerance: float = key("claim 'matches or beats': at most this many points lower", low=0)
     significance_level: float = key("bootstrap intervals are central 1 − this", above=0, below=1)
-    floor_bleu: float = key("length claim inconclusive when both models score below this", low=0)
+    floor_bleu: float = key("a BLEU claim is inconclusive when both its BLEU values are below this", low=0)
 
 
 SECTIONS = ("data", "prepare", "train", "models", "evaluate")  # of every scale block

@@ -71,6 +71,15 @@ def length_ratio_within(sources: list[str], hypotheses: list[str], references: l
     return (b.sys_len / b.ref_len if b.ref_len else None), len(members)
 
 
+def subset_bleu(hypotheses: list[str], references: list[str], members) -> float | None:
+    """Corpus BLEU (first reference) of the sentences ``members``; None when there are none."""
+    check_aligned(references, hypotheses=hypotheses)
+    members = list(members)
+    if not members:
+        return None
+    return BLEU().corpus_score([hypotheses[i] for i in members], [[references[i] for i in members]]).score
+
+
 def bucket_label(lo: int, hi: int) -> str:
     return f"{lo + 1}-{hi}"
 

@@ -11,9 +11,17 @@ at level ``report.significance_level``:
 
 - **reproduced**: the measured value and its whole interval are on the claim's side;
 - **not reproduced**: the measured value and its whole interval are on the other side;
-- **inconclusive**: the interval straddles the threshold (this test set cannot tell), or both models
-  are too close to zero BLEU (``report.floor_bleu``) for a length comparison to mean anything;
+- **inconclusive**: the interval straddles the threshold (this test set cannot tell), or the BLEU
+  values compared are all below ``report.floor_bleu``: two models at 0.00 and 0.04 BLEU have both
+  failed, and which one "matches" the other says nothing (``reason`` says so);
+- **not applicable**: the run's test data cannot support the claim at all, whatever the models do
+  (a claim's ``needs`` in claims.yaml: several references per sentence, the agreement diagnostic's
+  noun-phrase records; WMT has neither). ``reason`` names the data;
 - **not checked**: a model or a metric of the claim is not in this run (``reason`` says which).
+
+The floor applies to every BLEU comparison: the two models' BLEU (``far_below``, ``at_least`` on a
+BLEU metric), the two models' BLEU on the longest bucket (``degrades_less``), and one model's BLEU on
+the shortest and the longest bucket (``degrades``: that model's part is inconclusive).
 
 Without per-sentence data (hypotheses) the verdict rests on the measured value alone, and the
 evidence says so. Every verdict carries the run's ``budget``: scale, steps trained of the maximum,
@@ -22,6 +30,7 @@ and the parameter count of each model involved.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
 
@@ -34,6 +43,7 @@ from activemem.paper.tables import value as lookup
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_CHECKED = ("reproduced", "not reproduced", "inconclusive",
                                                          "not checked")
+NOT_APPLICABLE = "not applicable"
 # fields each kind needs in claims.yaml
 KINDS = {
     "far_below": ("metric", "model", "than"),
@@ -42,6 +52,26 @@ KINDS = {
     "degrades": ("models",),
     "rate_above": ("metric", "models", "than"),
 }
+# what a claim may need of the test data (claims.yaml ``needs``), and what that means
+NEEDS = {"multiple_references": "several references per test sentence",
+         "agreement": "the agreement diagnostic's noun-phrase records"}
+
+
+@dataclass(frozen=True)
+class AvailableData:
+    """What the run's test split offers the claims (from the prepare stage's manifest.json)."""
+
+    name: str           # "WMT'14 newstest2014", "the demo test split"
+    references: int     # reference streams per sentence
+    noun_phrases: bool  # noun-phrase records (the agreement diagnostic)
+
+    def lacks(self, need: str) -> str | None:
+        """Why this test data cannot support ``need``; None when it can."""
+        if need == "multiple_references" and self.references < 2:
+            return f"{self.name} has one reference per sentence"
+        if need == "agreement" and not self.noun_phrases:
+            return f"{self.name} has no noun-phrase records"
+        return None
 
 
 def label(name: str) -> str:
@@ -100,11 +130,17 @@ def bucket_bleu(metrics: dict, bucket: dict) -> float:
     return next(r["bleu"] for r in metrics["bleu_by_length"] if r["bucket"] == bucket["bucket"])
 
 
-class Checker:
-    """Checks claims against one run: ``metrics`` per model, optional per-sentence ``sentences``."""
+def is_bleu(metric: str) -> bool:
+    return metric.startswith("bleu")
 
-    def __init__(self, metrics: dict[str, dict], settings: dict, sentences: dict[str, Sentences], scale: str):
-        self.metrics, self.settings, self.scale = metrics, settings, scale
+
+class Checker:
+    """Checks claims against one run: ``metrics`` per model, optional per-sentence ``sentences``,
+    and what the test data offers (``available``; None: unknown, every claim is applicable)."""
+
+    def __init__(self, metrics: dict[str, dict], settings: dict, sentences: dict[str, Sentences], scale: str,
+                 available: AvailableData | None = None):
+        self.metrics, self.settings, self.scale, self.available = metrics, settings, scale, available
         self.by_metric = sentences               # BLEU-like metric -> its per-sentence statistics
         self.sentences = sentences.get("bleu")   # the length claims use Table 1's BLEU
         self.level = settings["significance_level"]
@@ -124,6 +160,15 @@ class Checker:
         samples = sentences.difference_samples(a, b, members, 0 if bucket is None else bucket["key"])
         return samples, self.bounds(samples)
 
+    def at_floor(self, *bleu: float) -> bool:
+        """Every BLEU value of a comparison below ``floor_bleu``: no model has learnt enough to compare."""
+        return max(bleu) < self.settings["floor_bleu"]
+
+    def floored(self, result: dict, who: str, where: str = "") -> dict:
+        """``result`` made inconclusive, the reason stated: ``who`` is below the floor ``where``."""
+        reason = f"{who} below {self.settings['floor_bleu']:g} BLEU{where}"
+        return {**result, "verdict": INCONCLUSIVE, "reason": reason, "evidence": f"{result['evidence']}; {reason}"}
+
     # ---- kinds -----------------------------------------------------------------------------------
     def far_below(self, c: dict) -> dict:
         """metric(model) at least ``far_below_margin`` below metric(than)."""
@@ -131,10 +176,11 @@ class Checker:
         a, b = self.metrics[c["model"]][c["metric"]], self.metrics[c["than"]][c["metric"]]
         _, bounds = self.diff_bounds(c["than"], c["model"], metric=c["metric"])
         v = verdict(b - a, margin - 1e-12, bounds)  # "at least margin": equal counts
-        return {"verdict": v, "numbers": {"difference": b - a, "interval": bounds, "threshold": margin},
-                "evidence": f"{label(c['model'])} {a:.2f} vs {label(c['than'])} {b:.2f}: "
-                            f"{label(c['than'])} higher by {b - a:.2f}{fmt_interval(bounds, 2)} "
-                            f"(needs >= {margin:g})"}
+        out = {"verdict": v, "numbers": {"difference": b - a, "interval": bounds, "threshold": margin},
+               "evidence": f"{label(c['model'])} {a:.2f} vs {label(c['than'])} {b:.2f}: "
+                           f"{label(c['than'])} higher by {b - a:.2f}{fmt_interval(bounds, 2)} "
+                           f"(needs >= {margin:g})"}
+        return self.floored(out, "both models") if is_bleu(c["metric"]) and self.at_floor(a, b) else out
 
     def at_least(self, c: dict) -> dict:
         """metric(model) at most ``match_tolerance`` below metric(than): matches or beats it."""
@@ -142,9 +188,10 @@ class Checker:
         a, b = self.metrics[c["model"]][c["metric"]], self.metrics[c["than"]][c["metric"]]
         _, bounds = self.diff_bounds(c["model"], c["than"], metric=c["metric"])
         v = verdict(a - b, -tolerance - 1e-12, bounds)
-        return {"verdict": v, "numbers": {"difference": a - b, "interval": bounds, "threshold": -tolerance},
-                "evidence": f"{label(c['model'])} {a:.2f} vs {label(c['than'])} {b:.2f}: difference "
-                            f"{a - b:+.2f}{fmt_interval(bounds, 2)} (needs >= {-tolerance:g})"}
+        out = {"verdict": v, "numbers": {"difference": a - b, "interval": bounds, "threshold": -tolerance},
+               "evidence": f"{label(c['model'])} {a:.2f} vs {label(c['than'])} {b:.2f}: difference "
+                           f"{a - b:+.2f}{fmt_interval(bounds, 2)} (needs >= {-tolerance:g})"}
+        return self.floored(out, "both models") if is_bleu(c["metric"]) and self.at_floor(a, b) else out
 
     def degrades_less(self, c: dict) -> dict:
         """On the same sentences, the (model − than) BLEU gap is (1) not below ``-match_tolerance`` on
@@ -166,7 +213,7 @@ class Checker:
         change_samples = (None if self.sentences is None
                           else samples[long["bucket"]] - samples[short["bucket"]])  # independent draws
         change_bounds = self.bounds(change_samples)
-        tolerance, floor = self.settings["match_tolerance"], self.settings["floor_bleu"]
+        tolerance = self.settings["match_tolerance"]
         stays = verdict(long["gap"], -tolerance - 1e-12, long["interval"])
         grows = verdict(change, 0.0, change_bounds)
         v = combine([stays, grows])
@@ -177,14 +224,12 @@ class Checker:
                     f"On the longest: {'at or above' if long['gap'] >= -tolerance else 'below'} "
                     f"(needs gap >= {-tolerance:g}); gap change {change:+.1f}{fmt_interval(change_bounds)} "
                     f"(needs > 0)")
-        reason = None
-        if max(long["bleu_model"], long["bleu_than"]) < floor:  # at the floor neither "holds up"
-            v, reason = INCONCLUSIVE, f"both models below {floor:g} BLEU on the longest bucket"
-            evidence += f"; {reason}"
         out = {"verdict": v, "evidence": evidence,
                "numbers": {"model": label(a), "than": label(b), "buckets": rows, "gap_change": change,
                            "gap_change_interval": change_bounds, "tolerance": tolerance}}
-        return out | ({"reason": reason} if reason else {})
+        if self.at_floor(long["bleu_model"], long["bleu_than"]):  # at the floor neither "holds up"
+            return self.floored(out, "both models", " on the longest bucket")
+        return out
 
     def degrades(self, c: dict) -> dict:
         """Each model's BLEU on the longest populated bucket is below its BLEU on the shortest."""
@@ -193,7 +238,7 @@ class Checker:
             return {"verdict": NOT_CHECKED, "reason": "fewer than two populated length buckets",
                     "evidence": f"needs two buckets of >= {self.settings['min_bucket_sentences']} sentences"}
         short, long = buckets[0], buckets[-1]
-        verdicts, parts, numbers = [], [], {}
+        verdicts, parts, numbers, floored = [], [], {}, []
         for n in c["models"]:
             s, l = bucket_bleu(self.metrics[n], short), bucket_bleu(self.metrics[n], long)
             bounds = None
@@ -202,12 +247,17 @@ class Checker:
                 m_long = self.sentences.members(long["lo"], long["hi"])
                 bounds = self.bounds(self.sentences.bleu_samples(n, m_short, short["key"])
                                      - self.sentences.bleu_samples(n, m_long, long["key"]))
-            verdicts.append(verdict(s - l, 0.0, bounds))
+            at_floor = self.at_floor(s, l)  # a model near zero BLEU on both buckets has nothing to lose
+            floored += [label(n)] if at_floor else []
+            verdicts.append(INCONCLUSIVE if at_floor else verdict(s - l, 0.0, bounds))
             numbers[n] = {"short": s, "long": l, "drop": s - l, "interval": bounds}
             parts.append(f"{label(n)} {s:.1f} ({short['bucket']} words) → {l:.1f} ({long['bucket']}), "
                          f"loses {s - l:.1f}{fmt_interval(bounds)}")
-        return {"verdict": combine(verdicts), "numbers": numbers,
-                "evidence": "; ".join(parts) + " (each needs a loss > 0)"}
+        out = {"verdict": combine(verdicts), "numbers": numbers,
+               "evidence": "; ".join(parts) + " (each needs a loss > 0)"}
+        if floored and out["verdict"] == INCONCLUSIVE:
+            return self.floored(out, ", ".join(floored), " on both buckets")
+        return out
 
     def rate_above(self, c: dict) -> dict:
         """A rate (e.g. ``agreement.error_rate``) of each model is above that of ``than``; the
@@ -253,15 +303,27 @@ class Checker:
                 return f"metric missing: nothing was checked ({needed[1]} = 0) for {', '.join(empty)}"
         return None
 
+    def not_applicable(self, c: dict) -> str | None:
+        """Why the test data cannot support the claim (its first unmet need), or None."""
+        if self.available is None:
+            return None
+        return next((why for need in c.get("needs", []) if (why := self.available.lacks(need))), None)
+
     def check(self, c: dict) -> dict:
         names = [*c.get("models", [c.get("model")]), *([c["than"]] if "than" in c else [])]
         head = {k: c[k] for k in ("id", "statement", "source")}
+        present = [n for n in names if n in self.metrics]
+        why = self.not_applicable(c)
+        if why:  # before "not checked": no model or metric could make this data check the claim
+            needs = "; ".join(NEEDS[n] for n in c["needs"])
+            return {**head, "verdict": NOT_APPLICABLE, "reason": why,
+                    "evidence": f"the claim needs {needs}; {why}",
+                    "budget": budget(self.scale, present, self.metrics), "method": self.method}
         reason = self.missing(c, names)
         if reason:
             short = "model missing" if reason.startswith("model missing") else "metric missing"
             return {**head, "verdict": NOT_CHECKED, "reason": short, "evidence": reason,
-                    "budget": budget(self.scale, [n for n in names if n in self.metrics], self.metrics),
-                    "method": self.method}
+                    "budget": budget(self.scale, present, self.metrics), "method": self.method}
         result = getattr(self, c["kind"])(c)
         return {**head, **result, "budget": budget(self.scale, names, self.metrics), "method": self.method}
 
@@ -281,18 +343,24 @@ def load_claims(path: str | Path) -> list[dict]:
         lacking = [k for k in KINDS[c["kind"]] if k not in c]
         if lacking:
             raise ValueError(f"{where}: kind {c['kind']} needs {', '.join(lacking)}")
+        needs = c.get("needs", [])
+        unknown = [n for n in needs if n not in NEEDS] if isinstance(needs, list) else [needs]
+        if unknown:
+            raise ValueError(f"{where}: needs must list some of {', '.join(NEEDS)}; got {', '.join(map(str, unknown))}")
     return claims
 
 
 def check_claims(path: str | Path, metrics: dict[str, dict], settings: dict,
-                 sentences: Sentences | dict[str, Sentences] | None = None, scale: str = "") -> list[dict]:
+                 sentences: Sentences | dict[str, Sentences] | None = None, scale: str = "",
+                 available: AvailableData | None = None) -> list[dict]:
     """Every claim of ``path`` checked: ``{id, statement, source, verdict, evidence, budget, method,
-    numbers}`` plus ``reason`` when not checked or inconclusive for a stated reason. ``sentences``:
-    per-sentence statistics for ``bleu`` (and ``bleu_multi_ref`` where the test set has several
-    references); a lone ``Sentences`` is Table 1's ``bleu``."""
+    numbers}`` plus ``reason`` when not applicable, not checked or inconclusive for a stated reason.
+    ``sentences``: per-sentence statistics for ``bleu`` (and ``bleu_multi_ref`` where the test set has
+    several references); a lone ``Sentences`` is Table 1's ``bleu``. ``available``: what the test split
+    offers (None: unknown, no claim is ruled out for its data)."""
     if isinstance(sentences, Sentences):
         sentences = {"bleu": sentences}
-    checker = Checker(metrics, settings, sentences or {}, scale)
+    checker = Checker(metrics, settings, sentences or {}, scale, available)
     return [checker.check(c) for c in load_claims(path)]
 
 

@@ -1,7 +1,9 @@
 """The paper's Figure 6 (BLEU by source-sentence length) and the learning curves, with matplotlib.
 
 Readable without colour, as the paper's reviewers asked: every model has its own marker *and* line
-style, and the palette is one a greyscale print still separates.
+style, and the palette is one a greyscale print still separates. A length bucket holding fewer than
+``report.min_bucket_sentences`` sentences is drawn with a hollow marker (and a legend entry says
+so): its BLEU rests on too few sentences to read much into it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from activemem.atomic import open_atomic  # noqa: E402
 from activemem.models import PAPER_NAMES  # noqa: E402
@@ -49,10 +52,12 @@ def save(fig, stem: Path, facts: dict | None = None, title: str = "") -> list[Pa
 
 
 def bleu_by_length_figure(series: dict[str, list[dict]], stem: Path, title: str,
-                          facts: dict | None = None) -> list[Path]:
+                          facts: dict | None = None, min_sentences: int | None = None) -> list[Path]:
     """``series[model]`` is a ``bleu_by_length`` list (of metrics.json or its extrapolation block);
-    rows pooled over several seeds carry ``sd``, drawn as error bars."""
+    rows pooled over several seeds carry ``sd``, drawn as error bars. Buckets of fewer than
+    ``min_sentences`` sentences get hollow markers."""
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    any_few = False
     for name, rows in series.items():
         rows = [r for r in rows if r["n"] > 0 and r["bleu"] is not None]
         x, y = [r["bucket"] for r in rows], [r["bleu"] for r in rows]
@@ -60,11 +65,22 @@ def bleu_by_length_figure(series: dict[str, list[dict]], stem: Path, title: str,
             ax.errorbar(x, y, yerr=[r.get("sd") or 0.0 for r in rows], capsize=3, **_style(name))
         else:
             ax.plot(x, y, **_style(name))
+        few = [i for i, r in enumerate(rows) if min_sentences is not None and r["n"] < min_sentences]
+        if few:  # drawn over the filled marker: hollow, the line's colour as its edge
+            any_few = True
+            style = _style(name)
+            ax.plot([x[i] for i in few], [y[i] for i in few], linestyle="none", marker=style["marker"],
+                    markersize=style["markersize"], markeredgecolor=style["color"], markerfacecolor="white",
+                    zorder=3)
     ax.set_xlabel("source sentence length (words)")
     ax.set_ylabel("BLEU")
     ax.set_title(title, fontsize=10)
     ax.grid(True, color="0.9")
-    ax.legend(frameon=False, fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    if any_few:
+        handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="0.3"))
+        labels.append(f"hollow: < {min_sentences} sentences")
+    ax.legend(handles, labels, frameon=False, fontsize=8)
     fig.subplots_adjust(bottom=0.16)
     return save(fig, stem, facts, title)
 

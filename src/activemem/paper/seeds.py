@@ -12,7 +12,8 @@ draws stay the same, so the seeds' spread is the spread of training alone.
   agree between seeds; other counts (e.g. agreement errors) are the first seed's.
 - ``across_seeds`` turns the claims checked on each seed into one verdict per claim: a claim is
   reproduced (or not reproduced) only if every seed says so; seeds that disagree make it
-  inconclusive, and the evidence lists every seed's.
+  inconclusive, and the evidence lists every seed's. A claim not applicable to the data (the same
+  for every seed) or not checked in some seed stays so: the other seeds cannot decide it alone.
 With one seed both are the identity, so a one-seed run reads exactly as before.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 
-from activemem.paper.claims import INCONCLUSIVE, NOT_CHECKED
+from activemem.paper.claims import INCONCLUSIVE, NOT_APPLICABLE, NOT_CHECKED
 from activemem.paper.tables import value
 
 SEED_FOLDER = "seed{seed}"
@@ -83,7 +84,7 @@ def across_seeds(per_seed: dict[int, list[dict]]) -> list[dict]:
         claim = {**first, "per_seed": {str(s): verdicts[s] for s in seeds}}
         claim["evidence"] = " | ".join(f"seed {s}: {c['evidence']}" for s, c in claims.items())
         if len(set(verdicts.values())) > 1:
-            claim["verdict"] = NOT_CHECKED if NOT_CHECKED in verdicts.values() else INCONCLUSIVE
+            claim["verdict"] = next((v for v in (NOT_APPLICABLE, NOT_CHECKED) if v in verdicts.values()), INCONCLUSIVE)
             counts = ", ".join(f"{sum(v == w for v in verdicts.values())} {w}" for w in sorted(set(verdicts.values())))
             claim["reason"] = f"seeds disagree: {counts}"
         combined.append(claim)

@@ -22,7 +22,9 @@ import markupsafe
 from activemem.models import PAPER_NAMES
 
 UNKNOWN, NOT_APPLICABLE = "?", "—"
-TRUNCATED_MARK = "†"
+TRUNCATED_MARK = "†"   # training cut by the wall clock
+SUBSAMPLE_MARK = "§"   # scored on the first evaluate.max_sentences test sentences only
+FEW_MARK = "‡"         # a length bucket under report.min_bucket_sentences
 NEURAL_GPU_FAMILY = ("neural_gpu", "markovian_neural_gpu", "extended_neural_gpu")
 
 
@@ -38,7 +40,8 @@ TABLE1 = (Column("perplexity", "Perplexity", 2), Column("log_perplexity", "log-P
 TABLE1_KEYS = tuple(c.key for c in TABLE1)
 BOLD = re.compile(r"\*\*(.+?)\*\*")
 LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "<": r"$<$", ">": r"$>$",
-                 TRUNCATED_MARK: r"\textsuperscript{\dag}"}
+                 TRUNCATED_MARK: r"\textsuperscript{\dag}", SUBSAMPLE_MARK: r"\textsuperscript{\S}",
+                 FEW_MARK: r"\textsuperscript{\ddag}"}
 
 
 def label(name: str) -> str:
@@ -95,15 +98,32 @@ def truncated_note(names: list[str], metrics: dict[str, dict]) -> list[str]:
             f"These numbers are not the preset's run."]
 
 
+def subsampled(metrics: dict) -> bool:
+    """Whether ``evaluate.max_sentences`` cut this run's test split (a setting at or above the split's
+    size scores every sentence, and changes nothing)."""
+    total = metrics.get("test_sentences_total")
+    return metrics.get("max_sentences") is not None and total is not None and metrics["test_sentences"] < total
+
+
+def subsample_note(names: list[str], metrics: dict[str, dict]) -> list[str]:
+    cut = {(metrics[n]["test_sentences"], metrics[n]["test_sentences_total"]) for n in names if subsampled(metrics[n])}
+    if not cut:
+        return []
+    counts = "; ".join(f"the first {n:,} of {total:,}" for n, total in sorted(cut))
+    return [f"{SUBSAMPLE_MARK} Scored on {counts} test sentences only (evaluate.max_sentences): not the whole "
+            f"test set, so not comparable with the published numbers."]
+
+
 def model_cell(name: str, metrics: dict) -> str:
-    return label(name) + (f" {TRUNCATED_MARK}" if metrics.get("truncated") else "")
+    return label(name) + (f" {TRUNCATED_MARK}" if metrics.get("truncated") else "") + (
+        f" {SUBSAMPLE_MARK}" if subsampled(metrics) else "")
 
 
 def regenerated_table1(names: list[str], metrics: dict[str, dict]) -> dict:
     names = ordered(names)
     rows = [[model_cell(n, metrics[n]), *(cell(metrics[n], c.key, c.digits) for c in TABLE1)] for n in names]
     return table(["Model", *(c.label for c in TABLE1)], rows,
-                 seeds_note(names, metrics) + truncated_note(names, metrics))
+                 seeds_note(names, metrics) + truncated_note(names, metrics) + subsample_note(names, metrics))
 
 
 def published_table1(published: dict, names: list[str]) -> tuple[dict, list[str]]:
@@ -158,11 +178,12 @@ def measured_table(names: list[str], metrics: dict[str, dict]) -> dict | None:
 
 # ---- runs: budget, decoding, both BLEUs of the Neural GPU family -----------------------------------
 def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) -> dict:
-    """``width``: evaluate.width of the settings, used where metrics.json does not record it."""
+    """``width``: evaluate.width of the settings, used where metrics.json does not record it. With
+    ``width: fixed`` the beam already decodes at a fixed width: no second, identical column."""
     names = ordered(names)
     widths = {metrics[n].get("width") for n in names} - {None}
     width = widths.pop() if len(widths) == 1 else width
-    fixed = any(value(metrics[n], "bleu_fixed_width") is not None for n in names)
+    fixed = width != "fixed" and any(value(metrics[n], "bleu_fixed_width") is not None for n in names)
     ratio = any(value(metrics[n], "length_ratio") is not None for n in names)
     greedy = any(value(metrics[n], "bleu_greedy") is not None for n in names)  # off: evaluate.greedy
     header = ["Model", "Parameters", "Training steps", "Training time (s)", "Decoding (sentences/s)",
@@ -180,7 +201,10 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
                      *([cell(m, "bleu_fixed_width", 1, UNKNOWN if family else NOT_APPLICABLE)] if fixed else []),
                      *([cell(m, "bleu_greedy", 1)] if greedy else []), cell(m, "chrf", 1),
                      *([cell(m, "length_ratio", 2), cell(m, "length_ratio_within_training", 2)] if ratio else [])])
-    notes = seeds_note(names, metrics) + truncated_note(names, metrics)
+    notes = seeds_note(names, metrics) + truncated_note(names, metrics) + subsample_note(names, metrics)
+    if width == "fixed" and any(n in NEURAL_GPU_FAMILY for n in names):
+        notes.append("The Neural GPU family decodes at one memory width per sentence (evaluate.width: fixed), "
+                     "not with the authors' width search: 'BLEU beam' is that fixed-width decode.")
     if fixed:
         notes.append("The Neural GPU family's output length is tied to its memory width. 'BLEU beam' decodes "
                      + ("with the authors' width search (every training-bucket width from |src| to 2·|src|+8, "
@@ -197,14 +221,48 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
 
 
 # ---- BLEU by length --------------------------------------------------------------------------------
-def length_table(names: list[str], series: dict[str, list[dict]]) -> dict:
-    """One row per populated length bucket: sentences, then BLEU of each model."""
+def few(row: dict, min_sentences: int | None) -> bool:
+    """A non-empty length bucket holding too few sentences for its BLEU to mean much."""
+    return min_sentences is not None and 0 < row["n"] < min_sentences
+
+
+def length_table(names: list[str], series: dict[str, list[dict]], min_sentences: int | None = None) -> dict:
+    """One row per populated length bucket: sentences, then BLEU of each model; a bucket under
+    ``min_sentences`` (report.min_bucket_sentences) is marked."""
     names = ordered(names)
     first = series[names[0]]
-    rows = [[row["bucket"], str(row["n"]), *(number(series[n][i]["bleu"], 1) + (
-        f" ± {number(series[n][i]['sd'], 1)}" if series[n][i].get("sd") is not None else "") for n in names)]
+    rows = [[row["bucket"] + (f" {FEW_MARK}" if few(row, min_sentences) else ""), str(row["n"]),
+             *(number(series[n][i]["bleu"], 1) + (f" ± {number(series[n][i]['sd'], 1)}"
+                                                  if series[n][i].get("sd") is not None else "") for n in names)]
             for i, row in enumerate(first) if row["n"] > 0]
-    return table(["Length (words)", "Sentences", *(label(n) for n in names)], rows)
+    notes = ([f"{FEW_MARK} Fewer than {min_sentences} sentences (report.min_bucket_sentences): too few for a "
+              f"BLEU to mean much (hollow markers in the figure); the length claims leave such buckets out."]
+             if any(few(row, min_sentences) for row in first) else [])
+    return table(["Length (words)", "Sentences", *(label(n) for n in names)], rows, notes)
+
+
+# ---- widths never trained at -----------------------------------------------------------------------
+def wider_table(names: list[str], metrics: dict[str, dict]) -> dict | None:
+    """Test sentences wider than the widest training bucket, and BLEU on them and on the rest;
+    None when there are none (or metrics.json predates the count)."""
+    names = ordered(names)
+    if not any(value(metrics[n], "wider_than_trained.sentences") for n in names):
+        return None
+    rows = []
+    for n in names:
+        m = metrics[n]
+        if value(m, "wider_than_trained") is not None:
+            rows.append([model_cell(n, m), str(value(m, "wider_than_trained.sentences")),
+                         cell(m, "wider_than_trained.bleu", 1, NOT_APPLICABLE),
+                         cell(m, "wider_than_trained.bleu_rest", 1, NOT_APPLICABLE), cell(m, "bleu", 1)])
+    widths = sorted({value(metrics[n], "wider_than_trained.width") for n in names} - {None})
+    width = " / ".join(map(str, widths))
+    notes = [f"A test pair is wider than trained when max(|source|, |reference| + 1) exceeds {width} sub-words, "
+             "the widest training bucket (train.buckets; prepare.max_width drops wider training pairs): no "
+             "model saw such a length in training, and the Neural GPU family decodes it at a memory width it "
+             "was never trained at."]
+    return table(["Model", f"Sentences wider than {width}", "BLEU on them", "BLEU on the rest", "BLEU (all)"],
+                 rows, notes)
 
 
 def gap_table(claim: dict) -> dict | None:

@@ -26,6 +26,17 @@ reference, ``nrefs:N``), ``references`` (stream count) and ``agreement`` (``{nou
 errors, error_rate, not_found, modifiers_checked, checked_by_kind, errors_by_kind}``, see
 ``evaluate/agreement.py``).
 
+Widths never trained at: ``wider_than_trained`` ``{width, sentences, bleu, bleu_rest}``: the test
+sentences whose pair width ``max(|src|, |ref|+1)`` in sub-words (``data/batching.pair_width``) exceeds
+the widest training bucket ``width`` (``train.buckets``), and BLEU on them and on the rest (None
+where a side is empty). Training never saw such a width (``prepare.max_width`` drops wider training
+pairs), and a Neural GPU decodes them at widths it was never trained at.
+
+Subsample (``evaluate.max_sentences``, null = all): only the first N sentences of test and
+``test_long`` are decoded and scored (every stream cut alike, ``evaluate/references.py``); dev
+perplexity stays whole. ``max_sentences`` records the setting, ``test_sentences`` the sentences
+scored and ``test_sentences_total`` those in the split (``extrapolation.sentences_total`` likewise).
+
 Length: ``length_ratio`` (sacreBLEU hypothesis/reference length, test, first reference) and
 ``length_ratio_within_training`` on the ``within_training_sentences`` test sentences whose source
 is at most ``train_source_max_words`` words, the longest training source (prepare manifest).
@@ -42,6 +53,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from activemem.atomic import write_json
@@ -49,7 +61,8 @@ from activemem.config import ParamsError, get
 from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, encoded_files, verify_files
 from activemem.data.vocab import SubwordVocab
-from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within
+from activemem.data.batching import pair_widths
+from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within, subset_bleu
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
 from activemem.evaluate.translate import has_memory_width, translate
 from activemem.provenance import provenance
@@ -65,11 +78,20 @@ def split_perplexity(model, encoded: EncodedSplit, targets: list[str], device, b
     return perplexities(nll, tokens, sum(len(line.split()) for line in targets))
 
 
+def wider_than_trained(encoded, hypotheses: list[str], references: list[str], widest: int) -> dict:
+    """How many pairs of ``encoded`` need a memory wider than ``widest`` (the widest training bucket),
+    and BLEU on them and on the others."""
+    wide = pair_widths(encoded) > widest
+    return {"width": int(widest), "sentences": int(wide.sum()),
+            "bleu": subset_bleu(hypotheses, references, np.flatnonzero(wide)),
+            "bleu_rest": subset_bleu(hypotheses, references, np.flatnonzero(~wide))}
+
+
 def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: Path, progress=True) -> dict:
     ev = {k: get(params, f"evaluate.{k}", t, m) for k, t, m in [
         ("batch_size", int, 1), ("beam_size", int, 1), ("length_penalty", float, 0),
         ("max_len_ratio", float, 0), ("max_len_offset", int, 0), ("width", str, None),
-        ("length_buckets", list, None), ("greedy", bool, None)]}
+        ("length_buckets", list, None), ("greedy", bool, None), ("max_sentences", (int, type(None)), None)]}
     device = pick_device(get(params, "train.device", str))
     threads = use_threads(params["train"]["threads"], f"{params['scale']}.train.threads")  # as in training
     manifest = json.loads((data / "manifest.json").read_text())
@@ -81,7 +103,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         raise ParamsError(f"{checkpoint} holds a {ckpt['model_name']} model, not {model_name}")
     vocab = SubwordVocab(data / "spm.model")
     # every stream of the split, aligned or refused before any decoding (split at "\n" only)
-    test_split = load_split(data, manifest, "test")
+    test_split = load_split(data, manifest, "test", ev["max_sentences"])
     test, sources, references = test_split.encoded, test_split.sources, test_split.references
 
     decode = {k: ev[k] for k in ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset", "width")}
@@ -108,16 +130,21 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         raise DataError(f"{data / 'manifest.json'} has no longest_train_source: rerun the prepare stage")
     longest_train = manifest["longest_train_source"]["words"]
     within_ratio, within_n = length_ratio_within(sources, beam, references, longest_train)
+    wide = wider_than_trained(test, beam, references, max(decode["trained_widths"]))
+    if wide["sentences"]:
+        print(f"warning: {model_name}: {wide['sentences']} of {len(references)} test sentences are wider than "
+              f"the widest training bucket ({wide['width']} sub-words): decoded at widths never trained at "
+              f"(metrics.json wider_than_trained)", file=sys.stderr)
     extrapolation, long_beam = None, []
     if long_split:  # the same model and decoding settings on sentences longer than any trained on
-        long = load_split(data, manifest, long_split)
+        long = load_split(data, manifest, long_split, ev["max_sentences"])
         long_beam, _ = translate(model, long.encoded, vocab, device, beam_size=ev["beam_size"],
                                  desc=f"{model_name} {long_split}", progress=progress, **decode)
         long_scores = corpus_scores(long_beam, long.references)
         extrapolation = {
             "split": long_split, "bleu": long_scores["bleu"], **multi_reference_scores(long_beam, long),
             "bleu_by_length": bleu_by_length(long.sources, long_beam, long.references, ev["length_buckets"]),
-            "sentences": len(long_beam), "length_ratio": long_scores["length_ratio"],
+            "sentences": len(long_beam), "sentences_total": long.total, "length_ratio": long_scores["length_ratio"],
             "perplexity": split_perplexity(model, long.encoded, long.references, device, ev["batch_size"])["perplexity"]}
     summary = ckpt["state"]
     metrics = {
@@ -134,11 +161,13 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         **multi_reference_scores(beam, test_split),
         "length_ratio": scores["length_ratio"], "length_ratio_within_training": within_ratio,
         "within_training_sentences": within_n, "train_source_max_words": longest_train,
+        "wider_than_trained": wide,
         "extrapolation": extrapolation,
         "bleu_by_length": by_length, "beam_size": ev["beam_size"], "length_penalty": ev["length_penalty"],
         "parameters": model.num_parameters(), "train_steps": summary["step"],
         "train_seconds": summary["seconds"], "decode_sentences_per_s": beam_stats["sentences_per_s"],
-        "test_sentences": len(references),
+        "test_sentences": len(references), "test_sentences_total": test_split.total,
+        "max_sentences": ev["max_sentences"],
         "train_max_steps": ckpt["train_config"]["max_steps"],
         # a run cut by the wall clock is not the preset's run: every table marks it
         "truncated": summary.get("stop_reason") == "max_minutes",

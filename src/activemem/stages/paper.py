@@ -13,8 +13,11 @@ must hold for every seed, see ``activemem/paper/seeds.py``), the published table
 ``claims.json``, ``report.md`` and a self-contained ``report.html``.
 
 It renders exactly the models of ``params.yaml`` ``models``; warnings (uncommitted edits, models
-from different code or settings, truncated training, a model without a published row) go to stderr
-and open the report.
+from different code or settings, truncated training, a model without a published row, a test set
+cut by ``evaluate.max_sentences``, test sentences wider than any trained width) go to stderr and
+open the report. A WMT'14 scale's report opens with its corpora, the pairs kept and every setting
+that differs from the ``paper`` preset (``config.preset_comparison``, also in this stage's entry of
+``config.stage_settings``, so both engines rerun the stage when it changes).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from activemem.config import preset_comparison
 from activemem.paper.claims import display_verdict
 from activemem.paper.report import build
 from activemem.stages._common import params_or_exit, parser, run_stage
@@ -41,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     evaluate = {k: params["evaluate"][k] for k in ("bootstrap_resamples", "seed", "width")}
     try:
         result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
-                       Path(args.paper), Path(args.out), settings, evaluate, params["seeds"])
+                       Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
+                       preset_comparison(params))
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     for warning in result["warnings"]:

@@ -1,0 +1,101 @@
+"""What the report says about the run's data: the scale note that opens it, and what the test split
+offers the claims.
+
+The demo and smoke scales keep their fixed one-line notes. A WMT'14 scale's note says what a
+reader diffing Table 1 against the published numbers must know: which corpora were trained on
+(``data.train``), how many pairs the prepare stage kept (``manifest.json`` ``pairs``,
+``report.json``), and every setting that differs from the ``paper`` preset (``config.preset_comparison``,
+the same entry both engines track for the paper stage). The paper preset is the yardstick because
+it holds the authors' sizes: a difference from it is a reason the numbers may differ from the
+paper's, while a difference from ``defaults`` would also list what every scale sets on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from activemem.evaluate.references import reference_names
+from activemem.paper.claims import AvailableData
+
+SCALE_NOTES = {
+    "demo": "Embedded demo corpus (a small English→French grammar), CPU-sized models and a few minutes of "
+            "training per model: this shows the pipeline and the models' qualitative behaviour, not the "
+            "paper's WMT'14 numbers.",
+    "smoke": "Tiny smoke-test scale: numbers are meaningless; it checks that the pipeline runs.",
+}
+GENERIC_NOTE = "WMT'14 English→French."
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def shown(value) -> str:
+    """A setting as a reader writes it in params.yaml: ``[a, b]``, ``{k: v}``, ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def kept(data: Path, split: str) -> str:
+    """``3,003 pairs kept of 3,010 read``: what the prepare stage kept of a split; empty without its files."""
+    pairs = (_json(data / "manifest.json") or {}).get("pairs", {}).get(split)
+    read = ((_json(data / "report.json") or {}).get(split) or {}).get("read")
+    if pairs is None:
+        return ""
+    return f"{pairs:,} pairs kept" + (f" of {read:,} read" if read is not None else "")
+
+
+def counted(corpus: str, data: Path, split: str) -> str:
+    return f"{corpus} ({kept(data, split)})" if kept(data, split) else corpus
+
+
+def wmt_note(scale: str, comparison: dict, data: Path) -> str:
+    corpora, preset = comparison["corpora"], comparison["preset"]
+    preset_train = next((d[2] for d in comparison["differences"] if d[0] == "data.train"), None)
+    pairs = kept(data, "train")
+    text = (f"WMT'14 English→French at scale {scale}. Trained on {', '.join(corpora['train'])}"
+            + (" only" if preset_train and set(corpora["train"]) < set(preset_train) else "") + " (data.train" + (f"; {pairs})" if pairs else ")"))
+    if preset_train:
+        text += f", where the {preset} preset trains on all of WMT'14 En→Fr: {', '.join(preset_train)}"
+    text += (f". Dev {counted(corpora['dev'], data, 'dev')}, test {counted(corpora['test'], data, 'test')}. "
+             "The published Table 1 is the paper's full WMT'14 run. ")
+    if preset is None:
+        return text + "params.yaml has no paper scale to compare this run's settings with."
+    differences = comparison["differences"]
+    if differences:
+        text += (f"This run differs from the {preset} preset (params.yaml, the authors' sizes) in "
+                 f"{len(differences)} setting{'s' if len(differences) > 1 else ''}: "
+                 + "; ".join(f"{key} {shown(mine)} ({preset}: {shown(theirs)})" for key, mine, theirs in differences)
+                 + ".")
+    else:
+        text += f"Every setting that changes the numbers is the {preset} preset's (params.yaml)."
+    if comparison["job_differences"]:
+        text += (" Settings of the job alone, which do not change what is computed, also differ: "
+                 + ", ".join(comparison["job_differences"]) + ".")
+    return text
+
+
+def scale_note(scale: str, comparison: dict | None, data: Path) -> str:
+    """The report's opening note (``comparison``: ``config.preset_comparison`` of the run's params)."""
+    if scale in SCALE_NOTES:
+        return SCALE_NOTES[scale]
+    return wmt_note(scale, comparison, data) if comparison else GENERIC_NOTE
+
+
+def available(scale: str, comparison: dict | None, data: Path) -> AvailableData | None:
+    """What the test split offers the claims, from the prepare stage's manifest.json; None without
+    one (then no claim is ruled out for its data)."""
+    manifest = _json(data / "manifest.json")
+    if manifest is None:
+        return None
+    name = f"WMT'14 {comparison['corpora']['test']}" if comparison else f"the {scale} test split"
+    return AvailableData(name=name, references=len(reference_names(manifest, "test")),
+                    noun_phrases="test" in (manifest.get("noun_phrases") or {}))
