@@ -61,3 +61,66 @@ def test_news_scale_downloads_through_a_mirror_and_prepares(tmp_path, monkeypatc
     assert report["test"]["kept"] == SEGMENTS and report["test"]["dropped_total"] == 0
     # the references come out byte for byte as published (NBSPs and the C1 controls included)
     assert (tmp_path / "prepared" / "test.fr").read_bytes() == (NEWSTEST / "newstest2014.fr").read_bytes()
+
+
+def test_the_wmt_path_runs_end_to_end_through_the_paper_stage(tmp_path, monkeypatch):
+    """download (loopback mirror, real archive layout) → prepare → train → evaluate → paper, on real
+    newstest2014 text: the report must be right for real text at near-zero BLEU."""
+    from activemem import models
+    from activemem.stages import evaluate, paper, train
+
+    excerpt = {side: (NEWSTEST / f"newstest2014.{side}").read_bytes() for side in ("en", "fr")}
+    archives = {
+        # real news text stands in for News Commentary: long sentences, so some are wider than max_width
+        "/m/training-parallel-nc-v9.tgz": make_tgz({"training/news-commentary-v9.fr-en.en": excerpt["en"],
+                                                    "training/news-commentary-v9.fr-en.fr": excerpt["fr"]}),
+        "/m/dev.tgz": make_tgz({"dev/newstest2013.en": b"\n".join(excerpt["en"].split(b"\n")[:20]) + b"\n",
+                                "dev/newstest2013.fr": b"\n".join(excerpt["fr"].split(b"\n")[:20]) + b"\n"}),
+        "/m/test-full.tgz": make_tgz({
+            "test-full/newstest2014-fren-src.en.sgm": (NEWSTEST / "newstest2014-fren-src.en.sgm").read_bytes(),
+            "test-full/newstest2014-fren-ref.fr.sgm": (NEWSTEST / "newstest2014-fren-ref.fr.sgm").read_bytes()}),
+    }
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    news = raw["news"]
+    news["data"].update(downloads="dl", lock="lock.json")
+    news["prepare"].update(vocab_size=600, threads=2)
+    news["train"].update(device="cpu", threads=2, max_steps=2, eval_every=2, checkpoint_every=2, log_every=1,
+                         batch_tokens=256, patience=0)
+    news["models"] = {name: {"maps": 8, "height": 2} for name in models.NAMES if name != "gru_attention"}
+    news["models"]["gru_attention"] = {"embedding_dim": 8, "hidden": 8, "attention_dim": 8}
+    news["evaluate"] = {"beam_size": 2, "batch_size": 16, "max_sentences": 30, "bootstrap_resamples": 50}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    corpora, _ = load_manifest()
+    monkeypatch.setattr(download, "load_manifest", lambda *args, **kwargs: (corpora, {}))
+    common = ["--params", "params.yaml", "--scale", "news"]
+    with LoopbackServer(archives) as server:
+        monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/m")
+        download.main([*common, "--out", "data/news/raw"])
+    prepare.main([*common, "--raw", "data/news/raw", "--out", "data/news/prepared"])
+    dropped = json.loads((tmp_path / "data/news/prepared/report.json").read_text())["train"]
+    assert dropped["dropped"].get("wider_than_max_width") and all(
+        "training/news-commentary-v9.fr-en.en:" in e for e in dropped["examples"]["wider_than_max_width"])
+    for name in models.NAMES:
+        run = f"results/news/{name}/seed1"
+        train.main([*common, "--model", name, "--data", "data/news/prepared", "--out", f"{run}/train",
+                    "--no-progress"])
+        evaluate.main([*common, "--model", name, "--data", "data/news/prepared", "--checkpoint",
+                       f"{run}/train/checkpoint.pt", "--out", run, "--no-progress"])
+    metrics = json.loads((tmp_path / "results/news/extended_neural_gpu/seed1/metrics.json").read_text())
+    assert metrics["test_sentences"] == 30 and metrics["test_sentences_total"] == SEGMENTS
+    assert metrics["provenance"]["data_archives"] == {name: "lock" for name in
+                                                      ("training-parallel-nc-v9.tgz", "dev.tgz", "test-full.tgz")}
+    paper.main([*common, "--results", "results/news", "--data", "data/news/prepared", "--paper", str(REPO / "paper"),
+                "--out", "paper/build/news"])
+    build = tmp_path / "paper/build/news"
+    claims = {c["id"]: c for c in json.loads((build / "claims.json").read_text())}
+    # WMT'14 has one reference and no noun-phrase records: those claims cannot apply to it
+    for claim in ("extended_matches_attention_all_references", "parallel_decoder_disagrees_more"):
+        assert claims[claim]["verdict"] == "not applicable", claims[claim]
+    # two steps of training: every model near zero BLEU, so no BLEU comparison may claim anything
+    for claim in ("neural_gpu_far_below_extended", "extended_matches_attention"):
+        assert claims[claim]["verdict"] == "inconclusive" and "below 5 BLEU" in claims[claim]["reason"], claims[claim]
+    report = (build / "report.md").read_text()
+    assert "Trained on news_commentary_v9 only" in report and "first 30 of 271 test sentences" in report
+    assert "models.extended_neural_gpu.maps 8 (paper: 256)" in report

@@ -268,6 +268,7 @@ PRESET = "paper"  # the scale at the authors' sizes: what a reader holds a WMT r
 # download cache, threads and GPUs of one global batch, recomputing activations), not what it
 # computes: named apart. A model's own keys are written ``models.<key>``, its train overrides ``train.<key>``.
 JOB_KEYS = frozenset({"data.downloads", "data.lock", "data.mirror", "data.retries", "data.backoff_seconds",
+                      "data.archives", "data.vouched", "prepare.threads", "prepare.mem_mb", "prepare.runtime_min",
                       "train.gpus", "train.threads", "train.mem_mb", "train.runtime_min", "train.log_every",
                       "train.checkpoint_every", "train.compile", "train.device", "models.checkpoint_steps"})
 

@@ -294,7 +294,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     out.mkdir(parents=True, exist_ok=True)
     inputs = read_inputs(scale, names, results, data, seeds)
     flat = labelled_runs(inputs.names, seeds, inputs.runs)
-    inputs.warnings += provenance.warnings(list(flat), flat) + data_warnings(inputs)
+    inputs.warnings += provenance.warnings(list(flat), flat) + data_warnings(inputs) + run_data.prepared_data_warnings(data)
     published = load_published(paper / "published.yaml")
     env = tables.environment(paper / "templates")
     table1 = write_table1(env, inputs, published, out)

@@ -99,3 +99,21 @@ def available(scale: str, comparison: dict | None, data: Path) -> AvailableData 
     name = f"WMT'14 {comparison['corpora']['test']}" if comparison else f"the {scale} test split"
     return AvailableData(name=name, references=len(reference_names(manifest, "test")),
                     noun_phrases="test" in (manifest.get("noun_phrases") or {}))
+
+
+def prepared_data_warnings(data: Path) -> list[str]:
+    """What the prepare stage's manifest says a reader must know before any number: archives accepted
+    only because someone vouched for them (their bytes differ from the published files), and a
+    sub-word vocabulary smaller than asked (the training text could not fill it)."""
+    manifest = _json(data / "manifest.json") or {}
+    out = []
+    for name, archive in sorted((manifest.get("archives") or {}).items()):
+        if archive.get("verified_by") == "vouched":
+            out.append(f"{name} is not the published file (SHA-256 {archive.get('sha256', '?')[:12]}…): it was "
+                       f"accepted because its entry in the vouched file says \"{archive.get('vouched_by')}\". Every "
+                       f"number here rests on that copy.")
+    asked, made = manifest.get("vocab_size_asked"), manifest.get("vocab_size")
+    if asked and made and made < asked:
+        out.append(f"The sub-word vocabulary has {made:,} pieces, not the {asked:,} asked (prepare.vocab_size): "
+                   f"sentencepiece made no more from this training text.")
+    return out

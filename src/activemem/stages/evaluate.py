@@ -171,7 +171,10 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         "train_max_steps": ckpt["train_config"]["max_steps"],
         # a run cut by the wall clock is not the preset's run: every table marks it
         "truncated": summary.get("stop_reason") == "max_minutes",
-        "provenance": provenance(params, device.type, threads, ckpt["train_config"]["seed"]),
+        "provenance": {**provenance(params, device.type, threads, ckpt["train_config"]["seed"]),
+                       # which archives the data came from and what vouched for each (WMT; the demo has none)
+                       "data_archives": {name: a.get("vouched_by") or a.get("verified_by")
+                                         for name, a in (manifest.get("archives") or {}).items()}},
     }
     write_lines(out / "hypotheses.txt", beam)
     write_lines(out / "hypotheses.greedy.txt", greedy)
