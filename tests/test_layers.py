@@ -27,7 +27,7 @@ LAYERS = ["bottom", "data", "models", "settings", "train", "evaluate", "paper", 
 LAYER_OF = {
     "activemem": "bottom",  # the package's own __init__ (its version)
     "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom", "cores": "bottom",
-    "config": "settings", "schema": "settings",
+    "config": "settings", "schema": "settings", "schema_export": "settings",
     "data": "data", "models": "models", "train": "train", "evaluate": "evaluate", "paper": "paper",
     "stages": "top", "cli": "top", "__main__": "top",
 }

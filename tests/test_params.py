@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from activemem import cli
-from activemem.config import ParamsError, load_params, read, resolve, scale_names
+from activemem.config import ParamsError, check, load_params, read, resolve, scale_names
 
 from conftest import REPO
 
@@ -249,3 +249,34 @@ def test_checking_params_and_building_stage_settings_never_import_torch():
             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_committed_json_schema_is_generated_from_schema_py_and_accepts_params_yaml():
+    jsonschema = pytest.importorskip("jsonschema")
+    from activemem.schema_export import params_schema
+    committed = json.loads((REPO / "pipeline/schemas/params.schema.json").read_text())
+    assert committed == params_schema(), "stale: python -m activemem.schema_export > pipeline/schemas/params.schema.json"
+    jsonschema.Draft202012Validator.check_schema(committed)
+    jsonschema.validate(read(PARAMS), committed)
+
+
+@pytest.mark.parametrize("path,value,expected", [
+    (("demo", "train", "lr"), -1, "less than or equal to the minimum of 0"),
+    (("demo", "train", "lrr"), 1, "'lrr' was unexpected"),
+    (("defaults", "train", "sampling", "max_rate"), 2, "greater than the maximum of 1"),
+    (("demo", "models", "neural_gpu", "train"), {"lr": 0}, "less than or equal to the minimum of 0"),
+    (("demo", "evaluate", "width"), "wide", "is not one of ['search', 'fixed']"),
+    (("report", "floor_bleu"), "five", "is not of type 'number'"),
+])
+def test_the_json_schema_refuses_what_our_checker_refuses(path, value, expected):
+    jsonschema = pytest.importorskip("jsonschema")
+    raw = read(PARAMS)
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError) as err:
+        jsonschema.validate(raw, json.loads((REPO / "pipeline/schemas/params.schema.json").read_text()))
+    assert expected in err.value.message and list(err.value.absolute_path)[:len(path) - 1] == list(path[:-1])
+    with pytest.raises(ParamsError):  # and our checker, the authority, refuses it too
+        check(raw, PARAMS)

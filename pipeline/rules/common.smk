@@ -5,7 +5,9 @@ from pathlib import Path
 import yaml
 
 from activemem import locking
-from activemem.config import ParamsError, load_params, override_differences, stage_settings
+from snakemake.utils import validate
+
+from activemem.config import ParamsError, load_params, override_differences, read, stage_settings
 
 # The stages read params.yaml, never Snakemake's `config`: an override given with --config would
 # rerun jobs that then ignore it. So the one override allowed is `scale` (passed to every stage as
@@ -26,6 +28,10 @@ try:
     PARAMS = load_params("params.yaml", SCALE)
 except ParamsError as err:
     raise WorkflowError(str(err)) from None
+# The JSON Schema exported from schema.py (pipeline/schemas/, for editors too) holds as well; our checker
+# above stays the authority (it also checks what JSON Schema cannot: complete scales, settings that must
+# agree). Validated on params.yaml as the stages read it (YAML 1.2 numbers), not on Snakemake's `config`.
+validate(read("params.yaml"), "../schemas/params.schema.json")
 S = PARAMS  # the scale's resolved settings (its block merged over `defaults`)
 MODELS = PARAMS["model_names"]
 SEEDS = PARAMS["seeds"]  # one training and evaluation per (model, seed): results/<scale>/<model>/seed<k>
