@@ -28,7 +28,7 @@ TEXT = PARAMS.read_text()
 # (id, old text, new text, what the message must contain). The first ones are the cases of issue 12.
 CASES = [
     ("negative train seed", "\nseeds: [1]\n", "\nseeds: [1, -1]\n",
-     "'seeds' must be a non-empty list of integers >= 0 (training seeds), got [1, -1]"),
+     "'seeds' must be a non-empty list of integers from 0 to 4294967295 (training seeds), got [1, -1]"),
     ("repeated train seed", "\nseeds: [1]\n", "\nseeds: [2, 2]\n", "'seeds' names a seed twice: [2, 2]"),
     ("train seed in a scale", "    lr: 0.003\n", "    lr: 0.003\n    seed: 3\n",
      "'smoke.train.seed' is not a known key"),
@@ -66,6 +66,16 @@ CASES = [
      "'defaults.data.wmt15' is not a data source"),
     ("unknown corpus", "train: [news_commentary_v9]", "train: [news_comentary_v9]",
      "'news.data.train' must be one of commoncrawl,"),
+    # issue 23: values that ran, then failed or produced garbage far from here
+    ("infinite length penalty", "    length_penalty: 1.2 ", "    length_penalty: .inf ",
+     "'demo.evaluate.length_penalty' must be a finite number, got inf"),
+    ("infinite learning rate", "    lr: 0.003\n", "    lr: .inf\n", "'smoke.train.lr' must be a finite number, got inf"),
+    ("not a number", "    max_len_ratio: 1.5 ", "    max_len_ratio: .nan ",
+     "'defaults.evaluate.max_len_ratio' must be a finite number, got nan"),
+    ("a seed too large", "\nseeds: [1]\n", "\nseeds: [1180591620717411303424]\n",
+     "'seeds' must be a non-empty list of integers from 0 to 4294967295"),
+    ("an integer too large", "    max_steps: 6\n", "    max_steps: 100000000000000000000\n",
+     "'smoke.train.max_steps' must be at most 9223372036854775807 in size"),
 ]
 BY_ID = {case[0]: case for case in CASES}
 ISSUE_CASES = [case for case in CASES if case[0] in ("negative train seed", "empty buckets", "label smoothing 2.5",

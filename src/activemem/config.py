@@ -36,7 +36,8 @@ import yaml
 
 from activemem import schema
 
-TOP_LEVEL = ("scale", "models", "seeds", "defaults", "report")  # every other top-level mapping is a scale
+TOP_LEVEL = ("scale", "models", "seeds", "defaults", "report")
+MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeds; a larger one overflows deep inside them  # every other top-level mapping is a scale
 SECTIONS = schema.SECTIONS
 
 
@@ -181,8 +182,9 @@ def _check_top_level(raw: dict, problems: schema.Problems) -> None:
             problems.append((("models",), f"names a model twice: {models!r}"))
     seeds = raw.get("seeds")
     if (not isinstance(seeds, list) or not seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
-        problems.append((("seeds",), f"must be a non-empty list of integers >= 0 (training seeds), got {seeds!r}"))
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds)):
+        problems.append((("seeds",), f"must be a non-empty list of integers from 0 to {MAX_SEED} (training "
+                                     f"seeds), got {seeds!r}"))
     elif len(set(seeds)) < len(seeds):
         problems.append((("seeds",), f"names a seed twice: {seeds!r}"))
     defaults = raw.get("defaults", {})

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 import operator
 import types
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any, Callable, Iterator, Literal, Union, get_args, get_origin
 Path = tuple[str, ...]           # a key path, e.g. ("demo", "train", "lr")
 Problems = list[tuple[Path, str]]
 INVALID = object()               # a value that failed its check (its problem is already recorded)
+LARGEST_INT = 2 ** 63 - 1        # what torch, numpy and the pipeline's files can hold
 
 
 def key(doc: str, *, low: float | None = None, high: float | None = None, above: float | None = None,
@@ -273,6 +275,13 @@ def _scalar(tp, value, path: Path, meta: dict, problems: Problems):
     kinds = (int, float) if tp is float else (tp,)
     if not isinstance(value, kinds) or (isinstance(value, bool) and tp is not bool):
         problems.append((path, f"must be {names[tp]}, got {value!r}"))
+        return INVALID
+    if tp is float and not math.isfinite(value):
+        # .inf as a learning rate or a length penalty runs, and produces garbage far from here
+        problems.append((path, f"must be a finite number, got {value!r}"))
+        return INVALID
+    if tp is int and abs(value) > LARGEST_INT:
+        problems.append((path, f"must be at most {LARGEST_INT} in size (a 64-bit integer), got {value!r}"))
         return INVALID
     if tp in (int, float) and (wrong := _out_of_range(value, meta)):
         problems.append((path, wrong))

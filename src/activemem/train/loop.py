@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 from activemem import models
 from activemem.atomic import copy_file, open_atomic, write_json
-from activemem.config import ParamsError, get, model_hparams, train_settings
+from activemem.config import model_hparams, train_settings
 from activemem.data.batching import Batch, BucketBatcher
 from activemem.data.store import EncodedSplit, encoded_files, verify_files
 from activemem.locking import exclusive
@@ -70,7 +70,10 @@ class NonFiniteLoss(RuntimeError):
 
 @dataclass
 class TrainConfig:
-    """The ``train`` settings of one model at one scale (``params.yaml``), checked."""
+    """The settings one training run's numbers depend on: the scale's ``train`` section with the model's
+    own ``models.<m>.train`` overrides, as ``schema.Train`` checked them when params.yaml was loaded
+    (types and ranges live there only), plus the seed. What only places a job (``gpus``, ``mem_mb``,
+    ``runtime_min``) is left out: it is not part of the run's identity."""
 
     seed: int
     threads: int
@@ -98,24 +101,12 @@ class TrainConfig:
 
     @classmethod
     def from_params(cls, params: dict, model_name: str) -> "TrainConfig":
-        merged = {**params, "train": train_settings(params, model_name)}
-        minimum = {"seed": 0, "threads": 1, "batch_tokens": 1, "max_steps": 1, "max_minutes": 0, "lr": 0, "adam_eps": 0,
-                   "clip_norm": 0, "label_smoothing": 0, "lr_decay": 0, "plateau_window": 1,
-                   "patience": 0, "eval_every": 1, "eval_batch_size": 1, "checkpoint_every": 1,
-                   "log_every": 1}
-        values = {}
-        for f in dataclasses.fields(cls):
-            kind = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict,
-                    "dict | None": (dict, type(None))}[f.type]
-            values[f.name] = get(merged, f"train.{f.name}", kind, minimum.get(f.name))
-        for key in ("max_rate", "start_rate", "double_every"):
-            get(merged, f"train.sampling.{key}", float, 0)
-        if values["curriculum"] is not None:
-            for key, kind, low in (("start_width", int, 1), ("every", int, 1), ("max_perplexity", float, 1)):
-                get(merged, f"train.curriculum.{key}", kind, low)
-        if values["device"] not in ("auto", "cpu", "cuda"):
-            raise ParamsError(f"'{params['scale']}.train.device' must be auto, cpu or cuda, got {values['device']!r}")
-        return cls(**values)
+        merged = train_settings(params, model_name)  # params["train"]["seed"]: --seed or the first of seeds
+        return cls(**{f.name: merged[f.name] for f in dataclasses.fields(cls)})
+
+    def lr_now(self, state: dict) -> float:
+        """The learning rate at this point of the run: ``lr`` times the decay applied so far on plateaus."""
+        return self.lr * state["lr_scale"]
 
 
 def _rewrite_log(path: Path, fields: list[str], upto_step: int) -> None:
@@ -225,9 +216,6 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
     cfg = TrainConfig.from_params(params, model_name)
     hparams = model_hparams(params, model_name)
     manifest = json.loads((data_dir / "manifest.json").read_text())
-    if cfg.buckets[-1] < get(params, "prepare.max_width", int):
-        raise ParamsError(f"'{params['scale']}.train.buckets' ends at {cfg.buckets[-1]} but prepare.max_width "
-                          f"is {params['prepare']['max_width']}: the widest training pairs fit no bucket")
     # the data this run reads must be the data the fingerprint names
     verify_files(data_dir, manifest["files"], encoded_files("train") + encoded_files("dev"))
     device, dist, threads = _use_device(cfg, params["scale"])
@@ -371,7 +359,7 @@ def _optimisation_step(run: Run, epoch: int, position: int, batch: Batch) -> Ste
     if hasattr(model, "sampling_probability"):
         model.sampling_probability = rate
     for group in run.optimizer.param_groups:
-        group["lr"] = cfg.lr * state["lr_scale"]
+        group["lr"] = cfg.lr_now(state)
     local_tokens = batch.target_tokens
     (global_tokens,) = dist.all_sum(local_tokens)
     with bf16_autocast(run.device, run.autocast):
@@ -409,7 +397,7 @@ def _log_step(run: Run, step: StepResult, epoch: int, window_tokens: float, wind
     now = time.perf_counter()
     row = {"step": state["step"], "epoch": epoch, "loss": loss_sum / step.global_tokens,
            "perplexity": math.exp(min(nll_sum / step.global_tokens, 50.0)),  # no overflow early on
-           "lr": cfg.lr * state["lr_scale"], "grad_norm": float(step.grad_norm),
+           "lr": cfg.lr_now(state), "grad_norm": float(step.grad_norm),
            "tokens_per_s": window_tokens / max(now - window_start, 1e-9), "sampling": step.sampling_rate,
            "seconds": state["seconds"]}
     bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
@@ -433,7 +421,7 @@ def _evaluate_dev(run: Run) -> bool:
         state["evals_without_improvement"] += 1
     if run.dist.main:
         _append(run.dev_log_path, DEV_FIELDS, {"step": state["step"], "dev_perplexity": ppl,
-                                               "lr": cfg.lr * state["lr_scale"]})
+                                               "lr": cfg.lr_now(state)})
     return cfg.patience > 0 and state["evals_without_improvement"] >= cfg.patience
 
 
