@@ -30,7 +30,7 @@ echo "== pip itself"
 "${PIP[@]}" install --upgrade --progress-bar on pip
 # Hash-checking mode: pip refuses any file whose SHA-256 is not in the lock, and any package the lock
 # does not list, so what is installed is exactly what was tested.
-echo "== $(grep -c '^[a-z]' requirements/lock.txt) locked packages (requirements/lock.txt; about 150 MB to download, 650 MB installed)"
+echo "== $(grep -c '^[a-z]' requirements/lock.txt) locked packages (requirements/lock.txt; about 125 MB to download, 650 MB installed)"
 "${PIP[@]}" install --require-hashes --progress-bar on -r requirements/lock.txt
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 echo "== $TORCH_SPEC (CPU build 190 MB; PyPI's Linux build is the CUDA one, about 2.7 GB: see TORCH_SPEC at the top of setup.sh)"
