@@ -40,7 +40,6 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
 
 from activemem.atomic import write_json
 from activemem.config import ParamsError, get
@@ -50,6 +49,7 @@ from activemem.data.download import BadURLError, ChecksumError, ChecksumLock, Re
 from activemem.data.extract import ArchiveError
 from activemem.data.manifest import ManifestError, load_manifest, mirror_from
 from activemem.data.vouched import VouchedError, load_vouched
+from activemem.progress import progress_bar
 from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage, write_lines
 
 
@@ -82,8 +82,8 @@ def generate_demo(params: dict, out: Path) -> tuple[dict, dict]:
         fewest, most = clause_range(params, split)
         evaluation = split not in ("train", "dev")  # scored with BLEU: several references and records
         wanted = n_refs if evaluation else 1
-        items = list(tqdm(demo.generate_references(seed, split, count, wanted, most, depth, fewest),
-                          total=count, desc=f"demo {split}", unit="pairs", mininterval=1.0))
+        items = list(progress_bar(demo.generate_references(seed, split, count, wanted, most, depth, fewest),
+                                  total=count, desc=f"demo {split}", unit="pairs", mininterval=1.0))
         write_lines(out / f"{split}.en", (refs[0].en for refs in items))
         write_lines(out / f"{split}.fr", (refs[0].fr for refs in items))
         sources[split] = [[f"{split}.en", f"{split}.fr"]]
