@@ -21,3 +21,10 @@ rule all:
     default_target: True
     input:
         rules.paper.output,
+
+
+onsuccess:
+    # The paper stage prints where the report is, but Snakemake's own lines follow it: say it last.
+    # Only when this run's scale has one (a run asked for a single output may not have built it).
+    if Path(f"paper/build/{SCALE}/report.html").is_file():
+        print(f"report: paper/build/{SCALE}/report.html (and report.md, Table 1, figures, claims.json beside it)")

@@ -1,8 +1,8 @@
 """The package's layers only look down: no module imports from a layer above its own.
 
-    bottom (tokens, atomic, locking, provenance, cores) → data → models → settings (config, schema: they
-    check params.yaml against the model registry and the corpus list) → train → evaluate → paper
-    → top (stages, cli, and every package's ``__main__``: command-line entry points)
+    bottom (tokens, atomic, locking, provenance, cores, progress) → data → models → settings (config,
+    schema: they check params.yaml against the model registry and the corpus list) → train → evaluate
+    → paper → top (stages, cli, entry, and every package's ``__main__``: command-line entry points)
 
 Every module under ``src/activemem`` is parsed with ``ast`` (nothing is imported), and every
 ``activemem.*`` import in it, at the top or inside a function, is mapped to its layer. A module may
@@ -27,9 +27,10 @@ LAYERS = ["bottom", "data", "models", "settings", "train", "evaluate", "paper", 
 LAYER_OF = {
     "activemem": "bottom",  # the package's own __init__ (its version)
     "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom", "cores": "bottom",
+    "progress": "bottom",
     "config": "settings", "schema": "settings", "schema_export": "settings",
     "data": "data", "models": "models", "train": "train", "evaluate": "evaluate", "paper": "paper",
-    "stages": "top", "cli": "top", "__main__": "top",
+    "stages": "top", "cli": "top", "entry": "top", "__main__": "top",
 }
 
 # Known imports from a layer above, each waiting for its fix. Keys are (importing module, imported

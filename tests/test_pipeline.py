@@ -157,10 +157,18 @@ def same_numbers(metrics_a: dict, metrics_b: dict) -> bool:
 def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
     dvc_root = repo_copy(tmp_path, "smoke")
     # the preset's 2 threads under both (Snakemake's --cores 1 would cap them at 1: a different, recorded run)
-    snakemake(smoke_repo, cores="2")
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=smoke_repo, env=engine_env(),
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     dvc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=dvc_root, env=engine_env(),
                          capture_output=True, text=True)
     assert dvc.returncode == 0, dvc.stdout[-3000:] + dvc.stderr[-3000:]
+    # Each run ends by saying where the report is: the paper stage as its last line (under DVC only
+    # DVC's lock-file lines follow), and Snakemake once more when the whole run has succeeded.
+    said = "report: paper/build/smoke/report.html (and report.md, Table 1, figures, claims.json beside it)"
+    assert run.stdout.splitlines()[-1] == said and run.stdout.count(said) == 2, run.stdout[-3000:]
+    after = [line for line in dvc.stdout.split(said, 1)[1].splitlines() if line.strip()]
+    assert after and after[0].startswith(("Updating lock file", "Generating lock file")), dvc.stdout[-3000:]
     for root in (smoke_repo, dvc_root):
         build = root / "paper" / "build" / "smoke"
         for name in ("table1.md", "table1.published.md", "table1.tex", "bleu_by_length.png",

@@ -1,8 +1,9 @@
-"""The ``activemem`` command: one sub-command per pipeline stage, plus ``models`` and ``check-params``.
+"""The ``activemem`` command (also ``python -m activemem``): one sub-command per pipeline stage, plus
+``models`` and ``check-params``.
 
     activemem models --summary
     activemem check-params [--params params.yaml] [--scale demo]   # a scale's resolved settings
-    activemem <stage> --help        # same as python -m activemem.stages.<stage> --help
+    activemem <command> --help       # a stage's is the same as python -m activemem.stages.<stage> --help
 
 Both pipeline engines call ``python -m activemem.stages.<stage>``; this command is the same code
 under a shorter name for people typing at a shell.
@@ -14,11 +15,36 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
+
+from activemem.entry import HelpFormatter, plain, quiet_on_closed_pipe, summary
+
+# The stages in the order a run goes; one missing here is listed after them.
+PIPELINE_ORDER = ["download", "prepare", "train", "evaluate", "paper"]
+# Callable but not listed: `settings` writes the per-stage files that only DVC's DAG reads.
+HIDDEN = {"settings"}
 
 
 def stage_names() -> list[str]:
     import activemem.stages
     return sorted(m.name for m in pkgutil.iter_modules(activemem.stages.__path__) if not m.name.startswith("_"))
+
+
+def listed_commands() -> list[tuple[str, str]]:
+    """(name, one-line summary) of each command the help lists, in the order a run uses them."""
+    package = Path(__file__).parent
+    stages = sorted((s for s in stage_names() if s not in HIDDEN),
+                    key=lambda s: (PIPELINE_ORDER.index(s) if s in PIPELINE_ORDER else len(PIPELINE_ORDER), s))
+    return ([("models", "parameter counts of every model at a given size"),
+             ("check-params", "check a params file and print a scale's settings, defaults merged")]
+            + [(s, summary(package / "stages" / f"{s}.py")) for s in stages])
+
+
+def usage() -> str:
+    width = max(len(name) for name, _ in listed_commands()) + 2
+    rows = "\n".join(f"  {name:<{width}}{text}" for name, text in listed_commands())
+    return (f"usage: activemem <command> [options]\n\ncommands:\n{rows}\n\n"
+            + plain(__doc__.split("\n\n", 1)[1]))
 
 
 def check_params(argv: list[str]) -> None:
@@ -27,7 +53,8 @@ def check_params(argv: list[str]) -> None:
     import yaml
 
     from activemem.config import ParamsError, load_params
-    p = argparse.ArgumentParser(prog="activemem check-params", description=check_params.__doc__)
+    p = argparse.ArgumentParser(prog="activemem check-params", description=check_params.__doc__,
+                                formatter_class=HelpFormatter)
     p.add_argument("--params", default="params.yaml", help="the params file (default params.yaml)")
     p.add_argument("--scale", default=None, help="scale to resolve (default: params 'scale')")
     args = p.parse_args(argv)
@@ -48,23 +75,30 @@ def check_params(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    with quiet_on_closed_pipe():
+        _dispatch(list(sys.argv[1:] if argv is None else argv))
+
+
+def _dispatch(argv: list[str]) -> None:
     commands = ["models", "check-params", *stage_names()]
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
-        if argv and argv[0] not in ("-h", "--help"):
-            print(f"activemem: unknown command {argv[0]!r}", file=sys.stderr)
-        print("usage: activemem {" + ",".join(commands) + "} [options]\n" + __doc__)
-        sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage(), end="")
+        sys.exit(0 if argv else 2)
     name, rest = argv[0], argv[1:]
+    if name not in commands:
+        listed = ", ".join(n for n, _ in listed_commands())
+        print(f"activemem: unknown command {name!r} (commands: {listed}; activemem --help says more)",
+              file=sys.stderr)
+        sys.exit(2)
     if name == "models":
-        importlib.import_module("activemem.models.__main__").main(rest)
+        importlib.import_module("activemem.models.__main__").main(rest, prog="activemem models")
         return
     if name == "check-params":
         check_params(rest)
         return
     from activemem.stages._common import run_stage
     stage = importlib.import_module(f"activemem.stages.{name}")
-    run_stage(stage.main, name, rest)
+    run_stage(stage.main, name, rest, prog=f"activemem {name}")
 
 
 if __name__ == "__main__":

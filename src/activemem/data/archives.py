@@ -138,7 +138,7 @@ class ArchiveStore:
         verdict = self.judge(path, name, path, origin)
         checked = verdict.pin
         if verdict.pin:  # read to the end before its checksum becomes the reference
-            check_archive(path, members, path)
+            check_archive(path, members, path, self.progress)
             self.lock.record(name, path, verdict.sha256)
         return Accepted(name, path, verdict.sha256, verdict.size, verdict.verified_by, verdict.vouched_by,
                         checked)
@@ -155,7 +155,7 @@ class ArchiveStore:
 
         def judge_and_read(part: Path, label: Path) -> None:
             verdicts.append(self.judge(part, name, label, source))
-            check_archive(part, members, label)
+            check_archive(part, members, label, self.progress)
 
         path = fetch(source, self.cache / name, hint, judge_and_read, self.retry, self.progress)
         if not verdicts:  # another process put the file in place meanwhile: judge it as found
@@ -175,5 +175,5 @@ class ArchiveStore:
         if done is not None:
             return done
         if not archive.checked:
-            check_archive(archive.path, members, archive.path)
-        return extract_once(archive.path, archive.sha256, members, target)
+            check_archive(archive.path, members, archive.path, self.progress)
+        return extract_once(archive.path, archive.sha256, members, target, self.progress)

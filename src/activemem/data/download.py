@@ -40,9 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tqdm import tqdm
-
 from activemem.atomic import write_json
+from activemem.progress import progress_bar
 
 CHUNK = 1 << 20
 # HTTP answers worth asking again: the server is busy or briefly broken, not refusing the file.
@@ -219,7 +218,7 @@ def _request_rest(url: str, part: Path, expected: Expected, timeout: float, prog
                                 f"but {url} announces {total}: it serves a different file, so "
                                 f"downloading it again cannot help; {ANOTHER_SOURCE}")
         try:
-            with open(part, "ab" if have else "wb") as out, tqdm(
+            with open(part, "ab" if have else "wb") as out, progress_bar(
                     total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
                     desc=label.name, disable=not progress) as bar:
                 # read1 returns what has arrived; b"" when the connection closes, early or not
@@ -256,7 +255,7 @@ def _copy_rest(url: str, part: Path, expected: Expected, progress: bool, label: 
         part.unlink()
         have = 0
     try:
-        with open(source, "rb") as src, open(part, "ab" if have else "wb") as out, tqdm(
+        with open(source, "rb") as src, open(part, "ab" if have else "wb") as out, progress_bar(
                 total=size, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
                 desc=label.name, disable=not progress) as bar:
             src.seek(have)

@@ -16,7 +16,8 @@
   files only if the record is there, is for the same archive and lists them with the sizes they
   still have; a replaced archive has another SHA-256, hence another folder and a fresh extraction.
 
-Every problem is an ``ArchiveError`` whose message is one line naming the archive.
+Every problem is an ``ArchiveError`` whose message is one line naming the archive. Reading and
+extracting show their progress in bytes (``activemem/progress.py``): WMT's archives run to gigabytes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from activemem.atomic import open_atomic, write_json
+from activemem.progress import progress_bar
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -78,6 +80,21 @@ class _SizeBudget:
                                    f"unpack it")
 
 
+class _Counted:
+    """A binary file whose reads advance a progress bar: the bytes of an archive read so far."""
+
+    def __init__(self, raw, bar):
+        self._raw, self._bar = raw, bar
+
+    def read(self, size=-1):
+        data = self._raw.read(size)
+        self._bar.update(len(data))
+        return data
+
+    def __getattr__(self, name):  # name, mode, seek, tell: the file's own
+        return getattr(self._raw, name)
+
+
 def member_name(info: tarfile.TarInfo) -> str:
     """The member's path as the manifest writes it (some archives prefix every name with ``./``)."""
     return info.name[2:] if info.name.startswith("./") else info.name
@@ -103,7 +120,8 @@ def _missing(archive: str | Path, wanted: list[str], found: dict[str, tarfile.Ta
                                  f"members, e.g. {sorted(found)[:3]})")
 
 
-def check_archive(archive: str | Path, members: list[str], label: str | Path | None = None) -> None:
+def check_archive(archive: str | Path, members: list[str], label: str | Path | None = None,
+                  progress: bool = True) -> None:
     """Read ``archive`` to the end and require each of ``members``; raise ``ArchiveError`` if not.
 
     ``label`` is the name used in messages (the final file name while ``archive`` is a ``.part``).
@@ -114,9 +132,12 @@ def check_archive(archive: str | Path, members: list[str], label: str | Path | N
     found: dict[str, tarfile.TarInfo] = {}
     budget = _SizeBudget(archive, label)
     try:
-        with open(archive, "rb") as raw:
-            compressed = raw.read(2) == GZIP_MAGIC
-            raw.seek(0)
+        with open(archive, "rb") as file, progress_bar(total=budget.size, unit="B", unit_scale=True,
+                                                       unit_divisor=1024, desc=f"check {Path(label).name}",
+                                                       disable=not progress, mininterval=1.0) as bar:
+            compressed = file.read(2) == GZIP_MAGIC
+            file.seek(0)
+            raw = _Counted(file, bar)
             stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for info in tar:
@@ -135,7 +156,8 @@ def check_archive(archive: str | Path, members: list[str], label: str | Path | N
     _missing(label, members, found)
 
 
-def extract_members(archive: str | Path, members: list[str], target: str | Path) -> dict[str, dict]:
+def extract_members(archive: str | Path, members: list[str], target: str | Path,
+                    progress: bool = True) -> dict[str, dict]:
     """Extract ``members`` (paths inside the archive) to ``target/<member>``; returns, per member,
     ``{"bytes": size, "sha256": digest}`` of what was written (hashed while writing, no second read).
 
@@ -153,14 +175,18 @@ def extract_members(archive: str | Path, members: list[str], target: str | Path)
                 budget.add(info)
             by_name = {member_name(i): i for i in infos}
             _missing(archive, members, by_name)
-            for member in members:
-                digest, size = hashlib.sha256(), 0
-                with tar.extractfile(by_name[member]) as src, open_atomic(target / member, binary=True) as dst:
-                    for block in iter(lambda: src.read(CHUNK), b""):
-                        dst.write(block)
-                        digest.update(block)
-                        size += len(block)
-                out[member] = {"bytes": size, "sha256": digest.hexdigest()}
+            with progress_bar(total=sum(by_name[m].size for m in members), unit="B", unit_scale=True,
+                              unit_divisor=1024, desc=f"extract {archive.name}", disable=not progress,
+                              mininterval=1.0) as bar:
+                for member in members:
+                    digest, size = hashlib.sha256(), 0
+                    with tar.extractfile(by_name[member]) as src, open_atomic(target / member, binary=True) as dst:
+                        for block in iter(lambda: src.read(CHUNK), b""):
+                            dst.write(block)
+                            digest.update(block)
+                            size += len(block)
+                            bar.update(len(block))
+                    out[member] = {"bytes": size, "sha256": digest.hexdigest()}
     except READ_ERRORS as err:
         # The archive was verified before, so it changed on disk since.
         raise BrokenArchiveError(f"{archive}: not a complete tar/gzip archive ({type(err).__name__}: "
@@ -191,7 +217,8 @@ def reusable(target: str | Path, sha256: str, members: list[str]) -> dict[str, d
     return {m: recorded[m] for m in members} if all(m in recorded for m in members) else None
 
 
-def extract_once(archive: str | Path, sha256: str, members: list[str], target: str | Path) -> dict[str, dict]:
+def extract_once(archive: str | Path, sha256: str, members: list[str], target: str | Path,
+                 progress: bool = True) -> dict[str, dict]:
     """``members`` of ``archive`` (whose SHA-256 is ``sha256``) in ``target``, extracted unless a
     completion record shows them there already; returns ``{member: {"bytes", "sha256"}}``.
 
@@ -202,7 +229,7 @@ def extract_once(archive: str | Path, sha256: str, members: list[str], target: s
     recorded = _recorded(target, sha256)
     missing = [m for m in members if m not in recorded]
     if missing:
-        recorded.update(extract_members(archive, missing, target))
+        recorded.update(extract_members(archive, missing, target, progress))
         write_json(target / RECORD, {"archive": Path(archive).name, "sha256": sha256,
                                      "members": dict(sorted(recorded.items()))})
     return {m: recorded[m] for m in members}

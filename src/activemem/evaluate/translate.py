@@ -15,13 +15,13 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from activemem.data.batching import collate, length_sorted_batches
 from activemem.data.lines import one_line
 from activemem.data.store import EncodedSplit
 from activemem.data.vocab import SubwordVocab
 from activemem.models.active_memory import ActiveMemoryModel
+from activemem.progress import progress_bar
 
 
 def has_memory_width(model) -> bool:
@@ -43,7 +43,7 @@ def translate(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_siz
     scores = np.zeros(len(split))
     start = time.perf_counter()
     batches = length_sorted_batches(split.src_lengths, batch_size)
-    for indices in tqdm(batches, desc=desc, unit="batch", disable=not progress, mininterval=1.0):
+    for indices in progress_bar(batches, desc=desc, unit="batch", disable=not progress, mininterval=1.0):
         src = collate(split, indices).src                                     # [B, S], PAD-padded
         s_len = src.size(1)
         max_len = math.ceil(max_len_ratio * s_len) + max_len_offset

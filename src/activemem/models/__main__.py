@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 
 from activemem import models
+from activemem.entry import HelpFormatter, quiet_on_closed_pipe
 
 
 def summary(vocab_size: int, presets: dict[str, dict]) -> list[tuple[str, int, dict]]:
@@ -20,9 +21,8 @@ def summary(vocab_size: int, presets: dict[str, dict]) -> list[tuple[str, int, d
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m activemem.models", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None, prog: str = "python -m activemem.models") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--summary", action="store_true", help="print parameters per model")
     parser.add_argument("--vocab-size", type=int, default=32768,
                         help="vocabulary size (default 32768, the paper-scale sub-word vocabulary)")
@@ -40,4 +40,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with quiet_on_closed_pipe():
+        main()

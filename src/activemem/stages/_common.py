@@ -1,4 +1,6 @@
-"""What every stage shares: ``--params``/``--scale`` parsing, the split names, atomic writers."""
+"""What every stage shares: ``--params``/``--scale`` parsing, the split names, atomic writers, and
+how a stage runs from the command line (``run_stage``: its name in the help, the workspace lock, a
+missing input folder named with the stage that makes it)."""
 
 from __future__ import annotations
 
@@ -9,35 +11,82 @@ from pathlib import Path
 from activemem import locking
 from activemem.config import ParamsError, load_params
 from activemem.data.lines import write_lines  # noqa: F401  the stages' one text writer (see lines.py)
+from activemem.entry import HelpFormatter, quiet_on_closed_pipe
 
 SPLITS = ("train", "dev", "test")
 
+# The name a stage's usage line shows, set by run_stage: "activemem evaluate" under the activemem
+# command, "python -m activemem.stages.evaluate" when run as a module (as both engines do). argparse
+# would show the script's file name ("cli.py", "evaluate.py").
+_prog: str | None = None
+
 
 def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog=_prog, description=description, formatter_class=HelpFormatter)
     p.add_argument("--params", default="params.yaml", help="the params file (default params.yaml)")
     p.add_argument("--scale", default=None, help="scale block to use (default: params 'scale')")
     return p
 
 
-def run_stage(main, name: str, argv: list[str] | None = None) -> None:
+def run_stage(main, name: str, argv: list[str] | None = None, prog: str | None = None) -> None:
     """``python -m activemem.stages.<name>``: the stage inside the workspace lock (``locking.py``), so a
     second pipeline run in the same workspace (the folder of the params file) fails at once instead
-    of interleaving files with this one.
+    of interleaving files with this one. ``prog`` is the command's name in its help (default: how
+    ``python -m`` runs it).
 
     The whole params file is checked first, before the lock and any work: DVC has no hook when it
     loads the DAG, so under DVC this is where a bad file stops the run, naming its key path."""
+    global _prog
+    _prog = prog or f"python -m activemem.stages.{name}"
+    with quiet_on_closed_pipe():
+        _run_locked(main, name, argv)
+
+
+def _run_locked(main, name: str, argv: list[str] | None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if "-h" in args or "--help" in args:  # help needs no params file and takes no lock
+        main() if argv is None else main(argv)
+        return
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--scale", default=None)
-    known, _ = p.parse_known_args(sys.argv[1:] if argv is None else argv)
+    known, _ = p.parse_known_args(args)
     params_or_exit(known)
     try:
         with locking.workspace(f"stage {name}", root=Path(known.params).resolve().parent):
             main() if argv is None else main(argv)
     except locking.Busy as err:
         sys.exit(f"error: {err}")
+
+
+RUN_IN_ORDER = "snakemake or dvc repro runs every stage in order"
+
+
+def _run_first(stage: str) -> str:
+    return f"run the {stage} stage{'s' if ' and ' in stage else ''} first ({RUN_IN_ORDER})"
+
+
+def require_folder(path: str | Path, stage: str, option: str) -> Path:
+    """``path`` (an input folder another stage writes), or exit with one line naming it, the option
+    that gave it, and the stage that makes it."""
+    path = Path(path)
+    if not path.is_dir():
+        state = "is not a folder" if path.exists() else "does not exist"
+        sys.exit(f"error: {option} {path} {state}: {_run_first(stage)}")
+    return path
+
+
+def missing_input(err: FileNotFoundError, producers: dict[str | Path, str]) -> str:
+    """One line for a file that is not there: its name and, where it lies in an input folder, the
+    stage that writes that folder (``producers``: folder -> stage). Python's own message
+    (``[Errno 2] No such file or directory: '...'``) names neither."""
+    if err.filename is None:  # raised with our own message, which says it already
+        return str(err)
+    path = Path(err.filename).resolve()
+    for folder, stage in producers.items():
+        if path.is_relative_to(Path(folder).resolve()):
+            return f"{err.filename} does not exist: {_run_first(stage)}"
+    return f"{err.filename} does not exist"
 
 
 def params_or_exit(args) -> dict:

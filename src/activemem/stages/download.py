@@ -41,7 +41,6 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from tqdm import tqdm
 
 from activemem.atomic import open_atomic, write_json
 from activemem.config import ParamsError, get
@@ -52,6 +51,7 @@ from activemem.data.extract import ArchiveError
 from activemem.data.lines import LineWriter
 from activemem.data.manifest import ManifestError, load_manifest, mirror_from
 from activemem.data.vouched import VouchedError, load_vouched
+from activemem.progress import progress_bar
 from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage
 
 
@@ -102,8 +102,8 @@ def generate_demo(params: dict, out: Path) -> tuple[dict, dict]:
             records[split] = f"{split}.np.jsonl"
             names += references[split] + [records[split]]
         sources[split] = [names[:2]]
-        items = tqdm(demo.generate_references(seed, split, count, wanted, most, depth, fewest),
-                     total=count, desc=f"demo {split}", unit="pairs", mininterval=1.0)
+        items = progress_bar(demo.generate_references(seed, split, count, wanted, most, depth, fewest),
+                             total=count, desc=f"demo {split}", unit="pairs", mininterval=1.0)
         with ExitStack() as stack:  # every file of the split written as the pairs come: memory stays flat
             writers = [LineWriter(stack.enter_context(open_atomic(out / name)), out / name) for name in names]
             for refs in items:

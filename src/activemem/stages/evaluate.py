@@ -66,7 +66,7 @@ from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
 from activemem.evaluate.translate import has_memory_width, translate
 from activemem.provenance import provenance
-from activemem.stages._common import params_or_exit, parser, run_stage, write_lines
+from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage, write_lines
 from activemem.train.checkpoint import CheckpointError, load_model
 from activemem.train.device import pick_device, use_threads
 from activemem.train.nll import perplexities, split_nll
@@ -193,11 +193,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     params = params_or_exit(args)
+    require_folder(args.data, "prepare", "--data")
     try:
         with torch.no_grad():
             m = evaluate(args.model, params, Path(args.data), Path(args.checkpoint), Path(args.out),
                          progress=not args.no_progress)
-    except (ParamsError, DataError, CheckpointError, FileNotFoundError, ValueError) as err:
+    except FileNotFoundError as err:
+        sys.exit(f"error: {missing_input(err, {args.data: 'prepare'})}")
+    except (ParamsError, DataError, CheckpointError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(json.dumps({k: m[k] for k in ("model", "bleu", "chrf", "perplexity", "bleu_greedy")}))
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from activemem.config import preset_comparison
 from activemem.paper.claims import display_verdict
 from activemem.paper.report import build
-from activemem.stages._common import params_or_exit, parser, run_stage
+from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="output folder, e.g. paper/build/<scale>")
     args = p.parse_args(argv)
     params = params_or_exit(args)
+    require_folder(args.results, "train and evaluate", "--results")
+    require_folder(args.data, "prepare", "--data")
     # checked by the schema when the params file was loaded (types, ranges: config.py, schema.py)
     settings = {k: params["report"][k] for k in ("far_below_margin", "match_tolerance", "significance_level",
                                                  "floor_bleu", "min_bucket_sentences")}
@@ -47,12 +49,16 @@ def main(argv: list[str] | None = None) -> None:
         result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
                        Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
                        preset_comparison(params))
-    except (FileNotFoundError, ValueError) as err:
+    except FileNotFoundError as err:
+        sys.exit(f"error: {missing_input(err, {args.results: 'evaluate', args.data: 'prepare'})}")
+    except ValueError as err:
         sys.exit(f"error: {err}")
     for warning in result["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     for claim in result["claims"]:
         print(f"[{display_verdict(claim)}] {claim['statement']} — {claim['evidence']} ({claim['budget']})")
+    # the last line of the run under DVC, whose own output ends with its lock file
+    print(f"report: {Path(args.out) / 'report.html'} (and report.md, Table 1, figures, claims.json beside it)")
 
 
 if __name__ == "__main__":

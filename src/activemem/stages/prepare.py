@@ -46,7 +46,6 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from activemem.atomic import open_atomic, write_json
 from activemem.config import ParamsError
@@ -58,6 +57,7 @@ from activemem.data.phases import Phases
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import SplitWriter, encoded_files, file_digest, verify_files
 from activemem.data.vocab import SubwordVocab, train_vocab
+from activemem.progress import progress_bar
 from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage, write_lines
 
 STAGING = ".staging"  # the cleaned training text before the width filter, removed at the end
@@ -95,7 +95,7 @@ def clean_split(files: list[tuple[Path, Path]], folder: Path, split: str, prepar
     """Write the kept pairs of ``split`` to ``folder/<split>.{en,fr}``; for the training split also the
     ``file:line`` of each (``<split>.where``), so that a pair the width filter drops later is named."""
     pairs = (pair for en, fr in files for pair in read_parallel(en, fr))
-    kept = clean_pairs(tqdm(pairs, desc=f"clean {split}", unit="pairs", mininterval=1.0),
+    kept = clean_pairs(progress_bar(pairs, desc=f"clean {split}", unit="pairs", mininterval=1.0),
                        split == "train", prepare["max_ratio"], prepare["max_words"], report)
     names = [f"{split}.en", f"{split}.fr"] + ([f"{split}.where"] if split == "train" else [])
     with ExitStack() as stack:
@@ -126,8 +126,8 @@ def encode_training_split(vocab: SubwordVocab, staging: Path, out: Path, max_wid
     with ExitStack() as stack:
         writers = [LineWriter(stack.enter_context(open_atomic(out / n)), out / n) for n in ("train.en", "train.fr")]
         arrays = stack.enter_context(SplitWriter(out, "train"))
-        for en, fr in tqdm(text_chunks(staging / "train.en", staging / "train.fr"), desc="encode train",
-                           unit="chunks", mininterval=1.0):
+        for en, fr in progress_bar(text_chunks(staging / "train.en", staging / "train.fr"),
+                                   desc="encode train", unit="chunks", mininterval=1.0):
             en_ids, fr_ids, widths = encode_chunk(vocab, en, fr, threads)
             locations = [next(where) for _ in en]
             keep = np.flatnonzero(widths <= max_width)
@@ -149,7 +149,8 @@ def encode_training_split(vocab: SubwordVocab, staging: Path, out: Path, max_wid
 def encode_evaluation_split(vocab: SubwordVocab, out: Path, split: str, threads: int) -> None:
     """Encode an evaluation split as published: nothing is dropped, so every reference stays aligned."""
     with SplitWriter(out, split) as arrays:
-        for en, fr in text_chunks(out / f"{split}.en", out / f"{split}.fr"):
+        for en, fr in progress_bar(text_chunks(out / f"{split}.en", out / f"{split}.fr"), desc=f"encode {split}",
+                                   unit="chunks", mininterval=1.0):
             en_ids, fr_ids, _ = encode_chunk(vocab, en, fr, threads)
             arrays.add(en_ids, fr_ids)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from activemem.config import ParamsError
 from activemem.locking import Busy
-from activemem.stages._common import params_or_exit, parser, run_stage
+from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage
 from activemem.train.loop import NonFiniteLoss, train
 
 
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.seed < 0:
             sys.exit(f"error: --seed must be >= 0, got {args.seed}")
         params["train"]["seed"] = args.seed
+    require_folder(args.data, "prepare", "--data")
     gpus = params["train"].get("gpus", 0)
     if isinstance(gpus, int) and gpus > 1 and "LOCAL_RANK" not in os.environ:
         # hand over to torchrun: it starts and watches one process per GPU
@@ -57,7 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         summary = train(args.model, params, Path(args.data), Path(args.out), args.work,
                         progress=not args.no_progress)
-    except (ParamsError, NonFiniteLoss, FileNotFoundError, ValueError, Busy) as err:
+    except FileNotFoundError as err:
+        sys.exit(f"error: {missing_input(err, {args.data: 'prepare'})}")
+    except (ParamsError, NonFiniteLoss, ValueError, Busy) as err:
         sys.exit(f"error: {err}")
     print(f"{args.model}: {summary['steps']} of {summary['max_steps']} steps in {summary['seconds']:.0f}s "
           f"({summary['stop_reason']}{', TRUNCATED by max_minutes' if summary['truncated'] else ''}), "

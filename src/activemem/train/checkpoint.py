@@ -22,6 +22,29 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be read; the message names the file."""
 
 
+def reason(err: BaseException, limit: int = 200) -> str:
+    """What went wrong, on one line and never cut inside a word. Torch's messages run to paragraphs of
+    advice (some colored), so the leading sentences are kept while they fit in ``limit`` characters;
+    the first is always kept, and a heading that ends in a colon keeps the start of what follows
+    (a long key list is shortened at a space, marked with …). A bare message (a KeyError's ``101``)
+    gets the exception's name in front."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # torch colours some messages
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    # a heading (state_dict errors: "Error(s) in loading ...:") says nothing without its next lines
+    sentences = re.split(r"(?<=[.:;!?])\s+(?=[A-Z])", " ".join(lines) if lines[0].endswith(":") else lines[0])
+    kept = sentences[0]
+    for sentence in sentences[1:]:
+        if len(kept) + 1 + len(sentence) > limit:
+            if kept.endswith(":"):
+                room = max(limit - len(kept) - 3, 20)
+                kept += " " + (sentence if len(sentence) <= room else sentence[:room].rsplit(" ", 1)[0] + " …")
+            break
+        kept += " " + sentence
+    return kept if re.search(r"[A-Za-z]{3}", kept) else f"{type(err).__name__}: {kept}"
+
+
 def save(path: str | Path, payload: dict) -> None:
     with open_atomic(path, binary=True) as f:
         torch.save(payload, f)
@@ -34,9 +57,7 @@ def load(path: str | Path, device="cpu") -> dict:
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many kinds (zip, pickle, EOF) for a damaged file
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # torch colours some messages
-        reason = text.splitlines()[0] if text else type(err).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:160]})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason(err)})") from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise CheckpointError(f"{path}: not an activemem checkpoint (no model state)")
     return payload
@@ -50,6 +71,6 @@ def load_model(path: str | Path, device="cpu"):
         model = models.build(ckpt["model_name"], ckpt["vocab_size"], **ckpt["model_config"])
         model.load_state_dict(ckpt["model"])
     except (KeyError, RuntimeError, TypeError) as err:
-        raise CheckpointError(f"{path}: checkpoint does not match its model ({str(err).splitlines()[0][:160]}); "
+        raise CheckpointError(f"{path}: checkpoint does not match its model ({reason(err)}); "
                               f"rerun the train stage") from None
     return model.to(device), ckpt

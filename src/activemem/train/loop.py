@@ -3,7 +3,8 @@
 Per step: a bucketed batch → teacher-forced logits → label-smoothed loss → backward → global-norm
 clipping → Adam. Around it: dev perplexity every ``eval_every`` steps (with the original recipe's
 learning-rate decay on plateau and optional early stopping), an atomic checkpoint every
-``checkpoint_every`` steps, one CSV row of metrics every ``log_every`` steps and a tqdm bar.
+``checkpoint_every`` steps, one CSV row of metrics every ``log_every`` steps and a progress bar
+(``activemem/progress.py``: plain lines in a log file).
 
 Read it in the order a run goes: ``train`` → ``_start`` (settings, data, device, model, optimiser) →
 ``_resume_or_start_over`` → ``_run_steps``, which repeats ``_optimisation_step`` and, on their
@@ -44,7 +45,6 @@ from typing import Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from activemem import models
 from activemem.atomic import copy_file, open_atomic, write_json
@@ -52,6 +52,7 @@ from activemem.config import model_hparams, train_settings
 from activemem.data.batching import Batch, BucketBatcher
 from activemem.data.store import EncodedSplit, encoded_files, verify_files
 from activemem.locking import exclusive
+from activemem.progress import progress_bar
 from activemem.provenance import provenance
 from activemem.train import checkpoint, curriculum, distributed
 from activemem.train.device import bf16_autocast, pick_device, use_deterministic_kernels, use_threads, uses_bf16
@@ -320,8 +321,8 @@ def _batches(run: Run) -> Iterator[tuple[int, int, Batch]]:
 def _run_steps(run: Run, stream: Iterator[tuple[int, int, Batch]], progress: bool) -> str:
     """The training steps from ``state["step"]`` on; returns why they stopped."""
     cfg, state = run.cfg, run.state
-    bar = tqdm(total=cfg.max_steps, initial=state["step"], desc=run.model_name, unit="step",
-               disable=not (progress and run.dist.main), mininterval=1.0)
+    bar = progress_bar(total=cfg.max_steps, initial=state["step"], desc=run.model_name, unit="step",
+                       disable=not (progress and run.dist.main), mininterval=1.0)
     started = time.perf_counter() - state["seconds"]
     window_tokens, window_start = 0, time.perf_counter()  # throughput since the last log row
     stop_reason = "max_steps"
