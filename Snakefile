@@ -10,6 +10,10 @@ min_version("8.0")
 configfile: "params.yaml"
 
 
+# `snakemake --report report.zip`: this description, the DAG, run times, and the paper stage's outputs
+report: "pipeline/report/workflow.rst"
+
+
 include: "pipeline/rules/common.smk"
 include: "pipeline/rules/data.smk"
 include: "pipeline/rules/train.smk"

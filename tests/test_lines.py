@@ -133,12 +133,13 @@ def test_scoring_refuses_different_counts_and_names_both_files(tmp_path):
 def test_the_paper_stage_refuses_a_hypotheses_file_of_another_length(tmp_path):
     from activemem.paper.report import build
 
-    _, refs = real_text()
+    sources, refs = real_text()
     refs[INSIDE] = refs[INSIDE].replace(" ", "\u2028", 1)  # one line for us, two for str.splitlines()
+    write_lines(tmp_path / "data" / "test.en", sources)
     write_lines(tmp_path / "data" / "test.fr", refs)
     run = tmp_path / "results" / "neural_gpu" / "seed1"
     write_lines(run / "hypotheses.txt", [one_line(r) for r in refs[:-1]])
-    (run / "metrics.json").write_text('{"bleu": 1.0, "perplexity": 2.0, "log_perplexity": 0.69}')
+    (run / "evaluation.json").write_text('{"bleu": 1.0, "perplexity": 2.0, "log_perplexity": 0.69}')
     with pytest.raises(DataError, match=rf"hypotheses {run}/hypotheses.txt has {N - 1} lines but "
                                         rf"references {tmp_path}/data/test.fr has {N}"):
         build("smoke", ["neural_gpu"], tmp_path / "results", tmp_path / "data", REPO / "paper",

@@ -131,3 +131,21 @@ def test_the_check_finds_a_missing_a_stale_and_an_unhashed_pin():
         "requirements/lock.txt: jinja2 has no hash",
     ]
     assert torch_pins("pip install torch==2.12.1 # not torch==2.13.0+cpu") == ["2.12.1", "2.13.0+cpu"]
+
+
+def test_the_conda_env_of_the_pipeline_jobs_pins_the_locked_versions():
+    """pipeline/envs/activemem.yaml (the rules' `conda:`) installs the project's own dependencies at the
+    lock's versions, torch at 2.13.0, and activemem itself."""
+    import yaml
+    env = yaml.safe_load((REPO / "pipeline/envs/activemem.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    pins = {canonicalize_name(Requirement(line).name): Requirement(line).specifier
+            for line in pip if not line.startswith("-")}
+    locked = locked_pins((REPO / "requirements/lock.txt").read_text())
+    wanted = {canonicalize_name(Requirement(d).name)
+              for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    assert set(pins) == wanted
+    for name, spec in pins.items():
+        version = TORCH if name == "torch" else locked[name][0]
+        assert str(spec) == f"=={version}", (name, spec)
+    assert "-e ../.." in pip and "python=3.11" in env["dependencies"]

@@ -48,7 +48,7 @@ def test_a_fifth_model_takes_three_touches_and_a_subset_run_works(tmp_path, monk
     out = snakemake(root, cores="2")
     assert "echo_attention" in out
 
-    metrics = json.loads((root / "results/smoke/echo_attention/seed1/metrics.json").read_text())
+    metrics = json.loads((root / "results/smoke/echo_attention/seed1/evaluation.json").read_text())
     assert metrics["model"] == "echo_attention" and metrics["parameters"] > 0 and metrics["bleu"] is not None
     build = root / "paper/build/smoke"
     table1 = (build / "table1.md").read_text()

@@ -90,7 +90,7 @@ def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, di
             metrics["bleu_multi_ref"] = corpus_scores(hyps, refs, second[:len(hyps)])["bleu"]
         for key, value in (extra or {}).get(name, {}).items():
             metrics[key] = value
-        (run / "metrics.json").write_text(json.dumps(metrics))
+        (run / "evaluation.json").write_text(json.dumps(metrics))
     return root
 
 
@@ -234,7 +234,7 @@ def test_all_references_claim_counts_a_valid_alternative_translation(tmp_path):
     assert verdicts["extended_matches_attention"]["verdict"] == "not reproduced"
     assert verdicts["extended_matches_attention_all_references"]["verdict"] == "reproduced"
     assert "difference +20.00 [" in verdicts["extended_matches_attention_all_references"]["evidence"]
-    # re-scored with both streams, equal to metrics.json: the one warning is that this run is a subset
+    # re-scored with both streams, equal to evaluation.json: the one warning is that this run is a subset
     assert result["warnings"] == ["This run has 2 model(s); the paper's Neural GPU, Markovian Neural GPU are not "
                                   "in it (params.yaml models): their rows are missing and the claims about them "
                                   "are not checked."]
@@ -443,7 +443,7 @@ def test_new_metrics_get_their_sections(tmp_path):
              for i, n in enumerate(ALL)}
     make_run(tmp_path, PERFECT, extra)
     result = build("demo", ALL, tmp_path / "results", tmp_path / "data", REPO / "paper", tmp_path / "out",
-                   SETTINGS, {**EVALUATE, "width": "fixed"})  # metrics.json's own width wins
+                   SETTINGS, {**EVALUATE, "width": "fixed"})  # evaluation.json's own width wins
     report = (tmp_path / "out" / "report.md").read_text()
     measured = report.split("## What the paper argues, measured")[1].split("##")[0]
     assert "| Model | BLEU (1 reference) | BLEU (4 references) | Agreement errors (%) |" in measured
@@ -487,7 +487,7 @@ def test_several_seeds_show_mean_and_sd_and_a_claim_must_hold_for_every_seed(tmp
     make_run(tmp_path, {"extended_neural_gpu": (10, 10, 10), "gru_attention": (15, 15, 15)}, seed=1)
     make_run(tmp_path, {"extended_neural_gpu": (20, 20, 20), "gru_attention": (20, 20, 20)}, seed=2)
     result = render(tmp_path, ["extended_neural_gpu", "gru_attention"], seeds=(1, 2))
-    one = [json.loads((tmp_path / "results" / "extended_neural_gpu" / f"seed{s}" / "metrics.json").read_text())["bleu"]
+    one = [json.loads((tmp_path / "results" / "extended_neural_gpu" / f"seed{s}" / "evaluation.json").read_text())["bleu"]
            for s in (1, 2)]
     mean, sd = sum(one) / 2, abs(one[0] - one[1]) / 2 ** 0.5   # sample sd of two values
     table1 = (tmp_path / "out" / "table1.md").read_text()
@@ -521,11 +521,11 @@ def test_seeds_of_different_settings_are_not_averaged(tmp_path):
 
 def test_metrics_from_another_test_set_are_refused(tmp_path):
     make_run(tmp_path, {"neural_gpu": (1, 1, 1)})
-    path = tmp_path / "results" / "neural_gpu" / "seed1" / "metrics.json"
+    path = tmp_path / "results" / "neural_gpu" / "seed1" / "evaluation.json"
     metrics = json.loads(path.read_text())
     metrics["bleu_by_length"][0]["n"] = 99
     path.write_text(json.dumps(metrics))
-    with pytest.raises(ValueError, match=r"neural_gpu/seed1/metrics.json: length bucket 1-10 holds 99 sentences "
+    with pytest.raises(ValueError, match=r"neural_gpu/seed1/evaluation.json: length bucket 1-10 holds 99 sentences "
                                          r"but .*test.en has 100"):
         render(tmp_path, ["neural_gpu"])
 
@@ -542,20 +542,20 @@ def test_a_subsampled_test_set_is_cut_alike_everywhere_and_marked(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert "⚠ Scored on the first 150 of 300" in report.split("## Table 1")[0]
     assert r"Extended Neural GPU \textsuperscript{\S}" in (tmp_path / "out" / "table1.tex").read_text()
-    # the claims' per-sentence data is the same 150 sentences as metrics.json (else a rescoring warning),
+    # the claims' per-sentence data is the same 150 sentences as evaluation.json (else a rescoring warning),
     # against both reference streams cut alike
     assert not any("hypotheses.txt scores" in w for w in result["warnings"])
     multi = claims_by_id(result["claims"])["extended_matches_attention_all_references"]
     assert multi["verdict"] == "not reproduced" and "not applicable" not in display_verdict(multi)
     # runs scored on different numbers of sentences are refused, naming the files
-    path = tmp_path / "results" / "gru_attention" / "seed1" / "metrics.json"
+    path = tmp_path / "results" / "gru_attention" / "seed1" / "evaluation.json"
     metrics = json.loads(path.read_text())
     path.write_text(json.dumps({**metrics, "max_sentences": None}))
     with pytest.raises(ValueError, match=r"scored on different numbers of test sentences .*extended_neural_gpu/seed1/"
-                                         r"metrics.json: 150; .*gru_attention/seed1/metrics.json: 300"):
+                                         r"evaluation.json: 150; .*gru_attention/seed1/evaluation.json: 300"):
         render(tmp_path, ["extended_neural_gpu", "gru_attention"])
     path.write_text(json.dumps({**metrics, "test_sentences_total": 3003}))
-    with pytest.raises(ValueError, match=r"gru_attention/seed1/metrics.json: scored a test split of 3003 sentences "
+    with pytest.raises(ValueError, match=r"gru_attention/seed1/evaluation.json: scored a test split of 3003 sentences "
                                          r"but .*test.fr has 300"):
         render(tmp_path, ["extended_neural_gpu", "gru_attention"])
 
@@ -639,7 +639,8 @@ def test_a_wmt_scale_note_names_its_corpora_pairs_and_every_setting_off_the_pape
                            "(3,000 pairs kept of 3,000 read), test newstest2014 (300 pairs kept).")
     assert "train.max_steps 20000 (paper: 1000000)" in note
     assert "train.curriculum null (paper: {start_width: 17, every: 100, max_perplexity: 9.9})" in note
-    assert note.endswith("also differ: train.gpus, train.mem_mb, train.runtime_min, train.checkpoint_every, "
+    assert note.endswith("also differ: prepare.mem_mb, prepare.runtime_min, train.gpus, train.mem_mb, "
+                         "train.runtime_min, train.checkpoint_every, "
                          "train.log_every, models.neural_gpu.checkpoint_steps, models.markovian_neural_gpu."
                          "checkpoint_steps, models.extended_neural_gpu.checkpoint_steps.")
     assert scale_note("demo", None, data) == SCALE_NOTES["demo"]  # the demo keeps its note

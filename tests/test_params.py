@@ -190,7 +190,7 @@ def test_snakemake_takes_an_exponent_written_by_dvc(tmp_path):
     reader takes the number. Reading one side with activemem.config.read would flag it."""
     pytest.importorskip("snakemake")
     root = tmp_path / "repo"
-    for folder in ("pipeline/rules", "src/activemem", "paper/templates"):
+    for folder in ("pipeline", "src/activemem", "paper/templates"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Snakefile", "paper/published.yaml", "paper/claims.yaml"):
         shutil.copy(REPO / name, root / name)

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,8 @@ def snakemake_jobs(root: Path, *args: str) -> dict[str, dict]:
         run = re.search(r"model=(\w+), seed=(\d+)", fields.get("wildcards", ""))
         cmd = re.search(r"^Shell command: (.*)$", block, re.M)
         jobs[f"{rule}@{run.group(1)}-{run.group(2)}" if run else rule] = {
-            "cmd": " ".join(cmd.group(1).split()) if cmd else None,
+            # the stage command as DVC runs it: Snakemake also keeps its output in the rule's log
+            "cmd": re.sub(r" 2>&1 \| tee \S+$", "", " ".join(cmd.group(1).split())) if cmd else None,
             "deps": set(fields.get("input", "").split(", ")) - {""},
             "outs": set(fields.get("output", "").split(", ")) - {""},
         }
@@ -149,9 +151,58 @@ def test_config_overrides_the_stages_would_not_see_are_refused(smoke_repo):
 
 def same_numbers(metrics_a: dict, metrics_b: dict) -> bool:
     """Metrics equal except what legitimately differs between two runs (timings, provenance)."""
-    volatile = {"train_seconds", "decode_sentences_per_s", "provenance"}
+    volatile = {"train_seconds", "decode_sentences_per_s", "provenance"}  # of evaluation.json
     return {k: v for k, v in metrics_a.items() if k not in volatile} == \
         {k: v for k, v in metrics_b.items() if k not in volatile}
+
+
+def engines_own_views(snake_root: Path, dvc_root: Path) -> None:
+    """What a Snakemake or DVC user looks at after a run works as they expect (issue 19)."""
+    names = {models.PAPER_NAMES[m] for m in models.NAMES}
+    # Snakemake: every job's output kept in its log and its time and memory measured; the report holds
+    # Table 1, the claims and the figures
+    for rule in ("download", "prepare", "paper"):
+        assert (snake_root / f"logs/smoke/{rule}.log").stat().st_size > 0, rule
+        assert (snake_root / f"logs/smoke/{rule}.benchmark.tsv").read_text().startswith("s\t"), rule
+    assert "read" in (snake_root / "logs/smoke/prepare.log").read_text()
+    assert "[" in (snake_root / "logs/smoke/paper.log").read_text()  # the claims' verdicts
+    snakemake(snake_root, "--report", "report.zip")
+    with zipfile.ZipFile(snake_root / "report.zip") as zipped:
+        files = {name.rsplit("/", 1)[-1]: name for name in zipped.namelist()}
+        assert {"table1.md", "claims.json", "bleu_by_length.png", "report.html"} <= set(files), sorted(files)
+        assert zipped.read(files["table1.md"]) == (snake_root / "paper/build/smoke/table1.md").read_bytes()
+    # DVC: Figure 6 as one chart of every model with a numeric x; the headline metrics in a readable table
+    shown = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=dvc_root, env=engine_env(),
+                           capture_output=True, text=True, check=True)
+    figure = json.loads(shown.stdout)["data"]["BLEU by source length (Figure 6)"][0]["content"]
+    rows = figure["data"]["values"]
+    assert {r["model"] for r in rows} == names and all(isinstance(r["words_from"], int) for r in rows)
+    assert figure["encoding"]["color"]["field"] == "model"
+    table = subprocess.run([sys.executable, "-m", "dvc", "metrics", "show"], cwd=dvc_root, env=engine_env(),
+                           capture_output=True, text=True, check=True).stdout
+    lines = table.splitlines()
+    assert len(lines) == 1 + len(names) and max(map(len, lines)) <= 200, table
+    assert "bleu" in lines[0] and "dev_ppl" in lines[0]
+    dry = subprocess.run([sys.executable, "-m", "dvc", "repro", "--dry"], cwd=dvc_root, env=engine_env(),
+                         capture_output=True, text=True)
+    assert dry.returncode == 0 and "Running stage" not in dry.stdout, dry.stdout[-2000:] + dry.stderr[-2000:]
+
+
+def test_a_fresh_clone_plans_every_stage_with_dvc_dry_run(tmp_path):
+    # DVC's plain dry run stops at the first stage whose inputs an earlier stage has yet to write
+    # (DVC issue #9021, in every pipeline); --force plans them all, which is right on a fresh clone
+    root = repo_copy(tmp_path, "smoke")
+    dry = subprocess.run([sys.executable, "-m", "dvc", "repro", "--dry", "--force"], cwd=root, env=engine_env(),
+                         capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    planned = re.findall(r"Running stage '([^']+)'", dry.stdout)
+    assert set(planned) == {"settings", "download", "prepare", "paper"} | {
+        f"{stage}@{model}-1" for stage in ("train", "evaluate") for model in models.NAMES}
+    assert not (root / "data").exists()  # nothing ran
+
+
+def test_snakemake_lint_is_clean(smoke_repo):
+    assert "Congratulations, your workflow is in a good condition!" in snakemake(smoke_repo, "--lint")
 
 
 def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
@@ -181,9 +232,11 @@ def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
         a = checkpoint.load(smoke_repo / f"results/smoke/{model}/seed1/train/checkpoint.pt")["model"]
         b = checkpoint.load(dvc_root / f"results/smoke/{model}/seed1/train/checkpoint.pt")["model"]
         assert all(torch.equal(a[k], b[k]) for k in a), model
-        metrics = [json.loads((root / f"results/smoke/{model}/seed1/metrics.json").read_text())
-                   for root in (smoke_repo, dvc_root)]
-        assert same_numbers(*metrics), model
+        for name in ("evaluation.json", "metrics.json"):
+            numbers = [json.loads((root / f"results/smoke/{model}/seed1/{name}").read_text())
+                       for root in (smoke_repo, dvc_root)]
+            assert same_numbers(*numbers), (model, name)
+    engines_own_views(smoke_repo, dvc_root)
     # A second run right after does nothing.
     assert "Nothing to be done" in snakemake(smoke_repo, "--dry-run")
     status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=dvc_root, env=engine_env(),

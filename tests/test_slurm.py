@@ -232,7 +232,7 @@ def job_logs(root: Path) -> str:
 
 
 def comparable(metrics: dict) -> dict:
-    """metrics.json without what describes the run rather than its results: wall-clock measurements
+    """evaluation.json without what describes the run rather than its results: wall-clock measurements
     and provenance (the git state differs: the cluster copy has its profile filled in)."""
     return {k: v for k, v in metrics.items()
             if k != "provenance" and "seconds" not in k and not k.endswith("_per_s")}
@@ -286,8 +286,8 @@ def test_slurm_profile_runs_the_smoke_dag_as_slurm_jobs_with_local_results(slurm
     for model in MODELS:
         run = f"results/smoke/{model}/seed1"
         cluster_results, local_results = cluster_root / run, local_root / run
-        cluster_metrics = json.loads((cluster_results / "metrics.json").read_text())
-        assert comparable(cluster_metrics) == comparable(json.loads((local_results / "metrics.json").read_text()))
+        cluster_metrics = json.loads((cluster_results / "evaluation.json").read_text())
+        assert comparable(cluster_metrics) == comparable(json.loads((local_results / "evaluation.json").read_text()))
         assert cluster_metrics["perplexity"] > 1  # a real number, not an empty result on both sides
         for name in ("hypotheses.txt", "hypotheses.greedy.txt"):
             assert (cluster_results / name).read_text() == (local_results / name).read_text(), (model, name)

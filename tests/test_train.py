@@ -62,8 +62,15 @@ def test_train_and_evaluate_every_model(prepared, tmp_path, name):
 
     metrics = evaluate.evaluate(name, params, prepared, tmp_path / "train" / "checkpoint.pt",
                                 tmp_path / "eval", progress=False)
-    on_disk = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    on_disk = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
+    # metrics.json: the headline numbers, flat, for dvc metrics/exp show
+    headline = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert headline == {"bleu": metrics["bleu"], "bleu_multi_ref": metrics["bleu_multi_ref"], "chrf": metrics["chrf"],
+                        "test_ppl": metrics["perplexity"], "dev_ppl": metrics["dev"]["perplexity"],
+                        "length_ratio": metrics["length_ratio"],
+                        "agreement_errors": metrics["agreement"]["error_rate"],
+                        "parameters": metrics["parameters"], "steps": metrics["train_steps"]}
     for key in ("bleu", "chrf", "perplexity", "log_perplexity", "sacrebleu_signature", "bleu_by_length",
                 "parameters", "train_steps", "train_seconds", "decode_sentences_per_s"):
         assert key in metrics, key
@@ -103,8 +110,11 @@ def test_evaluate_scores_the_first_sentences_and_counts_widths_never_trained_at(
     widths = sorted(max(s, t + 1) for s, t in zip(first.encoded.src_lengths, first.encoded.tgt_lengths))
     widest = int(widths[3])  # as if training had stopped at the median width: some test pairs are wider
     params["evaluate"] = {**params["evaluate"], "max_sentences": 7}
-    params["train"] = {**params["train"], "buckets": [widest]}
-    metrics = evaluate.evaluate("gru_attention", params, prepared, tmp_path / "train" / "checkpoint.pt",
+    # evaluation takes the widths a model trained at from its checkpoint, not from params.yaml
+    ckpt = checkpoint.load(tmp_path / "train" / "checkpoint.pt")
+    ckpt["train_config"]["buckets"] = [widest]
+    checkpoint.save(tmp_path / "narrow.pt", ckpt)
+    metrics = evaluate.evaluate("gru_attention", params, prepared, tmp_path / "narrow.pt",
                                 tmp_path / "eval", progress=False)
     hyps = read_lines(tmp_path / "eval" / "hypotheses.txt")
     assert len(hyps) == 7 and len(read_lines(tmp_path / "eval" / "hypotheses.test_long.txt")) == 7
@@ -285,8 +295,11 @@ def test_non_finite_loss_stops_with_step_and_batch_and_keeps_the_checkpoint(prep
 
 
 def test_bad_params_fail_before_training_naming_the_key(prepared, tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["smoke"]["train"]["max_steps"] = -5  # the settings are checked where they are read: load_params
+    (tmp_path / "negative.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ParamsError, match="'smoke.train.max_steps' must be >= 1"):
-        train("neural_gpu", smoke_params(max_steps=-5), prepared, tmp_path, progress=False)
+        load_params(tmp_path / "negative.yaml", "smoke")
     raw = yaml.safe_load(PARAMS.read_text())
     raw["models"] = ["neural_gpu", "transformer"]
     bad = tmp_path / "params.yaml"

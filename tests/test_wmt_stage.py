@@ -107,7 +107,7 @@ def test_the_wmt_path_runs_end_to_end_through_the_paper_stage(tmp_path, monkeypa
                     "--no-progress"])
         evaluate.main([*common, "--model", name, "--data", "data/news/prepared", "--checkpoint",
                        f"{run}/train/checkpoint.pt", "--out", run, "--no-progress"])
-    metrics = json.loads((tmp_path / "results/news/extended_neural_gpu/seed1/metrics.json").read_text())
+    metrics = json.loads((tmp_path / "results/news/extended_neural_gpu/seed1/evaluation.json").read_text())
     assert metrics["test_sentences"] == 30 and metrics["test_sentences_total"] == SEGMENTS
     assert metrics["provenance"]["data_archives"] == {name: "lock" for name in
                                                       ("training-parallel-nc-v9.tgz", "dev.tgz", "test-full.tgz")}

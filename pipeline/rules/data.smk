@@ -6,8 +6,15 @@ rule download:
     params:
         scale=SCALE,
         settings=SETTINGS["download"],
+    conda:
+        "../envs/activemem.yaml"  # with --use-conda; the README's commands run in the current environment
+    # kept: the stage's output (shown on the terminal too), Snakemake's measure of the job
+    log:
+        f"logs/{SCALE}/download.log",
+    benchmark:
+        f"logs/{SCALE}/download.benchmark.tsv",
     shell:
-        "python -m activemem.stages.download --params params.yaml --scale {params.scale} --out {output}"
+        "python -m activemem.stages.download --params params.yaml --scale {params.scale} --out {output} 2>&1 | tee {log}"
 
 
 rule prepare:
@@ -25,6 +32,13 @@ rule prepare:
     resources:
         mem_mb=S["prepare"]["mem_mb"],
         runtime=S["prepare"]["runtime_min"],
+    conda:
+        "../envs/activemem.yaml"  # with --use-conda; the README's commands run in the current environment
+    # kept: the stage's output (shown on the terminal too), Snakemake's measure of the job
+    log:
+        f"logs/{SCALE}/prepare.log",
+    benchmark:
+        f"logs/{SCALE}/prepare.benchmark.tsv",
     shell:
         "python -m activemem.stages.prepare --params params.yaml --scale {params.scale} "
-        "--raw {input.raw} --out {output}"
+        "--raw {input.raw} --out {output} 2>&1 | tee {log}"

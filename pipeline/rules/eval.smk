@@ -4,8 +4,8 @@ rule evaluate:
         data=rules.prepare.output,
         code=code("stages/evaluate.py", "evaluate", "train", "models", "data") + STAGE_CODE,
     output:
+        evaluation=f"results/{SCALE}/{{model}}/seed{{seed}}/evaluation.json",
         metrics=f"results/{SCALE}/{{model}}/seed{{seed}}/metrics.json",
-        by_length=f"results/{SCALE}/{{model}}/seed{{seed}}/bleu_by_length.json",
         hypotheses=f"results/{SCALE}/{{model}}/seed{{seed}}/hypotheses.txt",
         greedy=f"results/{SCALE}/{{model}}/seed{{seed}}/hypotheses.greedy.txt",
         long=f"results/{SCALE}/{{model}}/seed{{seed}}/hypotheses.test_long.txt",
@@ -18,7 +18,14 @@ rule evaluate:
     # `sbatch --gpus=1` on SLURM; memory and wall time come from the profile's defaults there.
     resources:
         gpu=min(S["train"]["gpus"], 1),
+    conda:
+        "../envs/activemem.yaml"  # with --use-conda; the README's commands run in the current environment
+    # kept: the stage's output (shown on the terminal too), Snakemake's measure of the job
+    log:
+        f"logs/{SCALE}/evaluate/{{model}}-seed{{seed}}.log",
+    benchmark:
+        f"logs/{SCALE}/evaluate/{{model}}-seed{{seed}}.benchmark.tsv",
     shell:
         "python -m activemem.stages.evaluate --params params.yaml --scale {params.scale} "
         "--model {wildcards.model} --data {input.data} --checkpoint {input.train}/checkpoint.pt "
-        "--out results/{params.scale}/{wildcards.model}/seed{wildcards.seed}"
+        "--out results/{params.scale}/{wildcards.model}/seed{wildcards.seed} 2>&1 | tee {log}"

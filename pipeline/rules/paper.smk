@@ -6,7 +6,7 @@ rule paper:
             scale=SCALE,
             model=MODELS,
             seed=SEEDS,
-            name=["train", "metrics.json", "bleu_by_length.json", "hypotheses.txt", "hypotheses.greedy.txt",
+            name=["train", "evaluation.json", "metrics.json", "hypotheses.txt", "hypotheses.greedy.txt",
                   "hypotheses.test_long.txt"],
         ),
         data=rules.prepare.output,
@@ -14,11 +14,25 @@ rule paper:
         code=code("stages/paper.py", "paper", "evaluate/bleu.py", "evaluate/references.py", "models/__init__.py",
                   "models/configs.py")
         + STAGE_CODE,
+    # `snakemake --report report.zip`: the report, Table 1, the figures and the claims (caption: pipeline/report)
     output:
-        directory(f"paper/build/{SCALE}"),
+        report(
+            directory(f"paper/build/{SCALE}"),
+            patterns=["{name}.png", "{name}.html", "{name}.md", "{name}.json"],
+            caption="../report/paper.rst",
+            category="Paper",
+            labels={"file": "{name}"},
+        ),
     params:
         scale=SCALE,
         settings=SETTINGS["paper"],
+    conda:
+        "../envs/activemem.yaml"  # with --use-conda; the README's commands run in the current environment
+    # kept: the stage's output (shown on the terminal too), Snakemake's measure of the job
+    log:
+        f"logs/{SCALE}/paper.log",
+    benchmark:
+        f"logs/{SCALE}/paper.benchmark.tsv",
     shell:
         "python -m activemem.stages.paper --params params.yaml --scale {params.scale} "
-        "--results results/{params.scale} --data {input.data} --paper paper --out {output}"
+        "--results results/{params.scale} --data {input.data} --paper paper --out {output} 2>&1 | tee {log}"

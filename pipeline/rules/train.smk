@@ -18,7 +18,14 @@ rule train:
         nodes=1,
         mem_mb=S["train"]["mem_mb"],
         runtime=S["train"]["runtime_min"],
+    conda:
+        "../envs/activemem.yaml"  # with --use-conda; the README's commands run in the current environment
+    # kept: the stage's output (shown on the terminal too), Snakemake's measure of the job
+    log:
+        f"logs/{SCALE}/train/{{model}}-seed{{seed}}.log",
+    benchmark:
+        f"logs/{SCALE}/train/{{model}}-seed{{seed}}.benchmark.tsv",
     shell:
         "python -m activemem.stages.train --params params.yaml --scale {params.scale} "
         "--model {wildcards.model} --seed {wildcards.seed} --data {input.data} --out {output} "
-        "--work checkpoints/{params.scale}/{wildcards.model}/seed{wildcards.seed}"
+        "--work checkpoints/{params.scale}/{wildcards.model}/seed{wildcards.seed} 2>&1 | tee {log}"

@@ -3,7 +3,7 @@
 ``source_digest()`` is a content hash of the package source that is running (every file under
 ``src/activemem``, byte caches left out): the training fingerprint includes it, so a changed line of
 model code never resumes an old checkpoint. ``provenance()`` is the block that ``summary.json``,
-``metrics.json`` and the report carry next to every number, so a reader can tell which commit,
+``evaluation.json`` and the report carry next to every number, so a reader can tell which commit,
 which settings and which library versions produced it, and whether the tree had uncommitted edits.
 """
 
@@ -57,13 +57,15 @@ def git_state(cwd: Path | None = None) -> dict:
     """Commit and dirtiness of the work tree the pipeline runs in (``None`` outside a git tree).
 
     Dirty means a *tracked* file differs from the commit (an edited params.yaml or model file);
-    untracked pipeline outputs and DVC's lock file do not count.
+    untracked pipeline outputs, DVC's lock file and the committed demo metrics under results/ do not count.
     """
     cwd = Path(cwd or Path.cwd())
     commit = _git("rev-parse", "HEAD", cwd=cwd)
     if commit is None:
         return {"git_commit": None, "git_dirty": None}
-    status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+    # results/ is left out: the demo's headline metrics are committed there (for `dvc metrics diff`) and a
+    # run rewrites them; what makes a tree dirty is edited code or settings, not the results they gave
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results", cwd=cwd)
     return {"git_commit": commit.strip(), "git_dirty": bool(status and status.strip())}
 
 

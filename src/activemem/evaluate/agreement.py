@@ -220,7 +220,7 @@ def check(hypothesis: str, record: dict) -> SentenceCheck:
 
 
 def agreement_scores(hypotheses: list[str], records: list[dict]) -> dict:
-    """Corpus totals for metrics.json: ``{noun_phrases, checked, errors, error_rate, not_found,
+    """Corpus totals for evaluation.json: ``{noun_phrases, checked, errors, error_rate, not_found,
     modifiers_checked, checked_by_kind, errors_by_kind}``; ``error_rate`` is errors per *found*
     noun phrase."""
     check_aligned(records, hypotheses=hypotheses)

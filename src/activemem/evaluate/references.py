@@ -12,7 +12,7 @@ evaluate stage reports it apart from Table 1, under ``extrapolation``.
 Subsampling (``evaluate.max_sentences``): ``load_split(..., max_sentences=N)`` keeps the first ``N``
 sentences of every stream (sources, each reference, the records and the encoded pairs), cut *after*
 the whole files were checked to be aligned, so the streams stay aligned. The first N, not a random
-draw: the paper stage cuts ``test.en``/``test.fr`` the same way from the count in ``metrics.json``.
+draw: the paper stage cuts ``test.en``/``test.fr`` the same way from the count in ``evaluation.json``.
 """
 
 from __future__ import annotations

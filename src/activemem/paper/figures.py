@@ -53,7 +53,7 @@ def save(fig, stem: Path, facts: dict | None = None, title: str = "") -> list[Pa
 
 def bleu_by_length_figure(series: dict[str, list[dict]], stem: Path, title: str,
                           facts: dict | None = None, min_sentences: int | None = None) -> list[Path]:
-    """``series[model]`` is a ``bleu_by_length`` list (of metrics.json or its extrapolation block);
+    """``series[model]`` is a ``bleu_by_length`` list (of evaluation.json or its extrapolation block);
     rows pooled over several seeds carry ``sd``, drawn as error bars. Buckets of fewer than
     ``min_sentences`` sentences get hollow markers."""
     fig, ax = plt.subplots(figsize=(6.0, 3.8))

@@ -1,6 +1,6 @@
 """Where the report's numbers came from: the provenance table, its warnings, and the figures' footer.
 
-Each model's ``metrics.json`` carries a ``provenance`` block (``activemem.provenance``): commit,
+Each model's ``evaluation.json`` carries a ``provenance`` block (``activemem.provenance``): commit,
 whether tracked files had uncommitted edits, the package source hash, library versions, device,
 threads, seed and the settings hash. The report ends with these per model; what a reader must not
 miss goes to the top as a warning: a dirty tree, models produced by different code or settings, a
@@ -68,7 +68,7 @@ def warnings(names: list[str], metrics: dict[str, dict]) -> list[str]:
     out = []
     bare = [label(n) for n in names if not block(metrics[n])]
     if bare:
-        out.append(f"No provenance recorded for {', '.join(bare)} (metrics.json from an older version): "
+        out.append(f"No provenance recorded for {', '.join(bare)} (evaluation.json from an older version): "
                    f"the commit and settings behind those numbers are unknown.")
     dirty = [n for n in names if block(metrics[n]).get("git_dirty")]
     if dirty:

@@ -27,15 +27,16 @@ from activemem.data.lines import read_lines
 from activemem.evaluate.bleu import check_aligned
 from activemem.evaluate.references import first, reference_names
 from activemem.paper import figures, provenance, run_data, tables
+from activemem.paper.plot_data import write_plot_data
 from activemem.paper.bootstrap import Sentences
 from activemem.paper.claims import NOT_APPLICABLE, check_claims, display_verdict
 from activemem.paper.published import load_published
 from activemem.paper.seeds import across_seeds, pooled, run_folder
 
-BLEU_MISMATCH = 0.01  # BLEU points: hypotheses.txt re-scored here vs metrics.json (rounding only)
+BLEU_MISMATCH = 0.01  # BLEU points: hypotheses.txt re-scored here vs evaluation.json (rounding only)
 
 
-# what every metrics.json must hold for the tables, figures and claims (newer keys are optional)
+# what every evaluation.json must hold for the tables, figures and claims (newer keys are optional)
 REQUIRED = ("bleu", "perplexity", "log_perplexity", "bleu_by_length", "parameters", "train_steps")
 
 
@@ -53,7 +54,7 @@ def require(metrics: dict[str, dict], results: Path) -> None:
     for name, m in metrics.items():
         lacking = [k for k in REQUIRED if m.get(k) is None]
         if lacking:
-            raise ValueError(f"{results / name / 'metrics.json'} lacks {', '.join(lacking)}: "
+            raise ValueError(f"{results / name / 'evaluation.json'} lacks {', '.join(lacking)}: "
                              f"rerun the evaluate stage for {name}")
 
 
@@ -71,19 +72,19 @@ def reference_streams(data: Path, references: list[str]) -> list[list[str]]:
 def check_sentences(sentences: Sentences, metrics: dict[str, dict], results: Path, data: Path,
                     metric: str = "bleu", seed: int = 1) -> list[str]:
     """The per-sentence data must be the test set the metrics were computed on: bucket counts must
-    match (else error); a BLEU that differs from metrics.json is a warning naming both."""
+    match (else error); a BLEU that differs from evaluation.json is a warning naming both."""
     warnings = []
     for name, m in metrics.items():
         for row in m.get("bleu_by_length") or []:
             have = len(sentences.members(row["lo"], row["hi"]))
             if have != row["n"]:
-                raise ValueError(f"{results / run_folder(name, seed) / 'metrics.json'}: length bucket {row['bucket']} holds "
+                raise ValueError(f"{results / run_folder(name, seed) / 'evaluation.json'}: length bucket {row['bucket']} holds "
                                  f"{row['n']} sentences but {data / 'test.en'} has {have}: the metrics come "
                                  f"from another test set")
         rescored = sentences.bleu(name, sentences.members())
         if m.get(metric) is not None and abs(rescored - m[metric]) > BLEU_MISMATCH:
             warnings.append(f"{results / run_folder(name, seed) / 'hypotheses.txt'} scores {metric} {rescored:.2f} but its "
-                            f"metrics.json says {m[metric]:.2f}: the claims' intervals use hypotheses.txt")
+                            f"evaluation.json says {m[metric]:.2f}: the claims' intervals use hypotheses.txt")
     return warnings
 
 
@@ -93,7 +94,7 @@ def png(path: Path) -> str:
 
 def load_runs(results: Path, names: list[str], seeds: list[int]) -> tuple[dict, dict]:
     """Every (model, seed) run's metrics and test hypotheses: ``{model: {seed: ...}}``."""
-    metrics = {n: {s: load_metrics(results / run_folder(n, s) / "metrics.json") for s in seeds} for n in names}
+    metrics = {n: {s: load_metrics(results / run_folder(n, s) / "evaluation.json") for s in seeds} for n in names}
     hyps = {n: {s: read_lines(results / run_folder(n, s) / "hypotheses.txt") for s in seeds} for n in names}
     return metrics, hyps
 
@@ -112,7 +113,7 @@ class Inputs:
     scale: str
     names: list[str]                 # the paper's row order
     seeds: list[int]
-    runs: dict                       # {model: {seed: metrics.json}}
+    runs: dict                       # {model: {seed: evaluation.json}}
     hyps: dict                       # {model: {seed: hypotheses}}
     metrics: dict                    # {model: metrics pooled over the seeds}
     sources: list[str]               # test.en, cut like the runs' test split
@@ -123,12 +124,12 @@ class Inputs:
 
 def scored_count(runs: dict, results: Path, references: list[str]) -> int:
     """How many of the test split's first sentences every run was scored on (``evaluate.max_sentences``
-    in ``metrics.json``; all of them without it). Runs that disagree, or that scored a split of
+    in ``evaluation.json``; all of them without it). Runs that disagree, or that scored a split of
     another size, are refused, naming the file."""
     total, counts = len(references), {}
     for name, by_seed in runs.items():
         for seed, m in by_seed.items():
-            where = results / run_folder(name, seed) / "metrics.json"
+            where = results / run_folder(name, seed) / "evaluation.json"
             if m.get("test_sentences_total") not in (None, total):
                 raise ValueError(f"{where}: scored a test split of {m['test_sentences_total']} sentences but "
                                  f"{getattr(references, 'source', 'test.fr')} has {total}: the metrics come from "
@@ -233,6 +234,7 @@ def draw_figures(inputs: Inputs, results: Path, out: Path, min_sentences: int) -
     logs = {n: tuple(pd.read_csv(results / run_folder(n, inputs.seeds[0]) / "train" / f"{log}.csv")
                      for log in ("train_log", "dev_log")) for n in names}
     figures.learning_curves_figure(logs, out / "learning_curves", facts)
+    write_plot_data(series, logs, out / "plots")  # the same series for DVC's own plots (dvc.yaml)
     long_series = {n: metrics[n]["extrapolation"]["bleu_by_length"] for n in names
                    if tables.value(metrics[n], "extrapolation.bleu_by_length")}
     if long_series:

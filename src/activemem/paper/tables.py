@@ -30,7 +30,7 @@ NEURAL_GPU_FAMILY = ("neural_gpu", "markovian_neural_gpu", "extended_neural_gpu"
 
 @dataclass(frozen=True)
 class Column:
-    key: str     # metrics.json key (dotted for nested keys)
+    key: str     # evaluation.json key (dotted for nested keys)
     label: str   # header text
     digits: int  # decimals shown
 
@@ -178,7 +178,7 @@ def measured_table(names: list[str], metrics: dict[str, dict]) -> dict | None:
 
 # ---- runs: budget, decoding, both BLEUs of the Neural GPU family -----------------------------------
 def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) -> dict:
-    """``width``: evaluate.width of the settings, used where metrics.json does not record it. With
+    """``width``: evaluate.width of the settings, used where evaluation.json does not record it. With
     ``width: fixed`` the beam already decodes at a fixed width: no second, identical column."""
     names = ordered(names)
     widths = {metrics[n].get("width") for n in names} - {None}
@@ -244,7 +244,7 @@ def length_table(names: list[str], series: dict[str, list[dict]], min_sentences:
 # ---- widths never trained at -----------------------------------------------------------------------
 def wider_table(names: list[str], metrics: dict[str, dict]) -> dict | None:
     """Test sentences wider than the widest training bucket, and BLEU on them and on the rest;
-    None when there are none (or metrics.json predates the count)."""
+    None when there are none (or evaluation.json predates the count)."""
     names = ordered(names)
     if not any(value(metrics[n], "wider_than_trained.sentences") for n in names):
         return None

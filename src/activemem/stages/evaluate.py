@@ -4,12 +4,16 @@
         --data data/demo/prepared --checkpoint results/demo/extended_neural_gpu/train/checkpoint.pt \\
         --out results/demo/extended_neural_gpu
 
-Outputs in ``<out>``: ``metrics.json`` (stable keys, read by the paper stage and by DVC),
-``hypotheses.txt`` (beam search, one per test sentence; ``hypotheses.greedy.txt`` for greedy, empty
-when ``evaluate.greedy`` is off) and
-``bleu_by_length.json`` (the Figure 6 series of this model).
+Outputs in ``<out>``: ``evaluation.json`` (every number and how it was made, stable keys, read by
+the paper stage), ``metrics.json`` (the headline numbers only, flat: what ``dvc metrics show``/``diff``
+and ``dvc exp show`` tabulate; see ``headline``), ``hypotheses.txt`` (beam search, one per test
+sentence; ``hypotheses.greedy.txt`` for greedy, empty when ``evaluate.greedy`` is off).
 
-``metrics.json`` keys: ``bleu`` and ``chrf`` (beam search, test, against ``test.fr`` alone: the
+The model is decoded on the device, threads and width buckets it was trained with (the
+checkpoint's ``train_config``), so a model with its own ``models.<m>.train`` overrides is evaluated with
+them. Every input is checked against the prepare stage's manifest first, ``spm.model`` included.
+
+``evaluation.json`` keys: ``bleu`` and ``chrf`` (beam search, test, against ``test.fr`` alone: the
 paper's Table 1 number), ``bleu_greedy`` (None when ``evaluate.greedy`` is off), ``perplexity``/``log_perplexity`` (test, per sub-word
 token, teacher-forced), ``perplexity_per_word``, ``dev`` (the same for dev), ``sacrebleu_signature``,
 ``bleu_by_length`` (list of ``{bucket, lo, hi, n, bleu}``), ``parameters``, ``train_steps``,
@@ -51,13 +55,14 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from activemem.atomic import write_json
-from activemem.config import ParamsError, get
+from activemem.config import ParamsError
 from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, encoded_files, verify_files
 from activemem.data.vocab import SubwordVocab
@@ -67,7 +72,8 @@ from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi
 from activemem.evaluate.translate import has_memory_width, translate
 from activemem.provenance import provenance
 from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage, write_lines
-from activemem.train.checkpoint import CheckpointError, load_model
+from activemem.train.checkpoint import CheckpointError, build_model
+from activemem.train.checkpoint import load as load_checkpoint
 from activemem.train.device import pick_device, use_threads
 from activemem.train.nll import perplexities, split_nll
 
@@ -87,101 +93,156 @@ def wider_than_trained(encoded, hypotheses: list[str], references: list[str], wi
             "bleu_rest": subset_bleu(hypotheses, references, np.flatnonzero(~wide))}
 
 
-def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: Path, progress=True) -> dict:
-    ev = {k: get(params, f"evaluate.{k}", t, m) for k, t, m in [
-        ("batch_size", int, 1), ("beam_size", int, 1), ("length_penalty", float, 0),
-        ("max_len_ratio", float, 0), ("max_len_offset", int, 0), ("width", str, None),
-        ("length_buckets", list, None), ("greedy", bool, None), ("max_sentences", (int, type(None)), None)]}
-    device = pick_device(get(params, "train.device", str))
-    threads = use_threads(params["train"]["threads"], f"{params['scale']}.train.threads")  # as in training
+# ---- the steps of one evaluation ----------------------------------------------------------------
+@dataclass
+class Trained:
+    """The model under evaluation, on the device and threads it was trained with."""
+
+    model: torch.nn.Module
+    checkpoint: dict
+    device: torch.device
+    threads: int
+
+    @property
+    def settings(self) -> dict:
+        """The training settings the model was trained with (``TrainConfig``, its own overrides included)."""
+        return self.checkpoint["train_config"]
+
+
+def load_trained(model_name: str, checkpoint: Path, scale: str) -> Trained:
+    """The trained model, decoded where and how it was trained: its device setting, thread count and
+    width buckets come from the checkpoint, so a model with its own ``models.<m>.train`` overrides is
+    evaluated with them, not with the scale's."""
+    ckpt = load_checkpoint(checkpoint)
+    if ckpt.get("model_name") != model_name:
+        raise ParamsError(f"{checkpoint} holds a {ckpt.get('model_name')} model, not {model_name}")
+    if not isinstance(ckpt.get("train_config"), dict):
+        raise CheckpointError(f"{checkpoint}: checkpoint lacks train_config: rerun the train stage")
+    device = pick_device(ckpt["train_config"]["device"])
+    threads = use_threads(ckpt["train_config"]["threads"], f"{scale}.train.threads")  # part of the result on CPU
+    return Trained(build_model(ckpt, checkpoint, device), ckpt, device, threads)
+
+
+def checked_inputs(data: Path) -> dict:
+    """The prepare stage's manifest, after checking every file this stage reads against it (the
+    sub-word model included: another spm.model would decode other text)."""
     manifest = json.loads((data / "manifest.json").read_text())
     long_split = EXTRAPOLATION_SPLIT if EXTRAPOLATION_SPLIT in manifest["pairs"] else None
-    verify_files(data, manifest["files"], (*encoded_files("dev"), *split_files(manifest, "test"),
+    verify_files(data, manifest["files"], ("spm.model", *encoded_files("dev"), *split_files(manifest, "test"),
                                            *(split_files(manifest, long_split) if long_split else ())))
-    model, ckpt = load_model(checkpoint, device)
-    if ckpt["model_name"] != model_name:
-        raise ParamsError(f"{checkpoint} holds a {ckpt['model_name']} model, not {model_name}")
-    vocab = SubwordVocab(data / "spm.model")
-    # every stream of the split, aligned or refused before any decoding (split at "\n" only)
-    test_split = load_split(data, manifest, "test", ev["max_sentences"])
-    test, sources, references = test_split.encoded, test_split.sources, test_split.references
-
-    decode = {k: ev[k] for k in ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset", "width")}
-    decode["trained_widths"] = get(params, "train.buckets", list)  # the width search tries the training buckets
-    beam, beam_stats = translate(model, test, vocab, device, beam_size=ev["beam_size"],
-                                 desc=f"{model_name} beam", progress=progress, **decode)
-    # The fixed-width ablation (same beam) beside the searched width; None where width means nothing.
-    bleu_fixed_width = None
-    if has_memory_width(model):
-        fixed_beam = beam if ev["width"] == "fixed" else translate(
-            model, test, vocab, device, beam_size=ev["beam_size"], desc=f"{model_name} beam, fixed width",
-            progress=progress, **{**decode, "width": "fixed"})[0]
-        bleu_fixed_width = corpus_scores(fixed_beam, references)["bleu"]
-    greedy = []  # a diagnostic beside the beam; with the width search it is a whole second decode
-    if ev["greedy"]:
-        greedy, _ = translate(model, test, vocab, device, beam_size=1, desc=f"{model_name} greedy",
-                              progress=progress, **decode)
-    scores = corpus_scores(beam, references)
-    by_length = bleu_by_length(sources, beam, references, ev["length_buckets"])
-    test_ppl = split_perplexity(model, test, references, device, ev["batch_size"])
-    dev_ppl = split_perplexity(model, EncodedSplit(data, "dev"), read_lines(data / "dev.fr"), device,
-                               ev["batch_size"])
     if "longest_train_source" not in manifest:
         raise DataError(f"{data / 'manifest.json'} has no longest_train_source: rerun the prepare stage")
+    return manifest
+
+
+def decode_test(run: Trained, split, vocab, ev: dict, name: str, progress: bool) -> dict:
+    """The test split decoded: beam (Table 1), the fixed-width ablation (Neural GPU family) and greedy
+    (when ``evaluate.greedy``)."""
+    decode = {k: ev[k] for k in ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset", "width")}
+    decode["trained_widths"] = run.settings["buckets"]  # the width search tries the widths it trained at
+    beam, stats = translate(run.model, split.encoded, vocab, run.device, beam_size=ev["beam_size"],
+                            desc=f"{name} beam", progress=progress, **decode)
+    fixed = None  # where width means nothing (GRU+Attention) there is no ablation
+    if has_memory_width(run.model):
+        fixed = beam if ev["width"] == "fixed" else translate(
+            run.model, split.encoded, vocab, run.device, beam_size=ev["beam_size"],
+            desc=f"{name} beam, fixed width", progress=progress, **{**decode, "width": "fixed"})[0]
+    greedy = None  # a diagnostic beside the beam; with the width search it is a whole second decode
+    if ev["greedy"]:
+        greedy, _ = translate(run.model, split.encoded, vocab, run.device, beam_size=1, desc=f"{name} greedy",
+                              progress=progress, **decode)
+    return {"beam": beam, "fixed": fixed, "greedy": greedy, "decode": decode, "stats": stats}
+
+
+def extrapolation_scores(run: Trained, data: Path, manifest: dict, vocab, ev: dict, decode: dict, name: str,
+                         progress: bool) -> tuple[dict | None, list[str]]:
+    """``test_long`` (longer than any training sentence) decoded with the same model and settings:
+    its scores and hypotheses; (None, []) where the scale has no such split."""
+    if EXTRAPOLATION_SPLIT not in manifest["pairs"]:
+        return None, []
+    long = load_split(data, manifest, EXTRAPOLATION_SPLIT, ev["max_sentences"])
+    beam, _ = translate(run.model, long.encoded, vocab, run.device, beam_size=ev["beam_size"],
+                        desc=f"{name} {EXTRAPOLATION_SPLIT}", progress=progress, **decode)
+    scores = corpus_scores(beam, long.references)
+    return {"split": EXTRAPOLATION_SPLIT, "bleu": scores["bleu"], **multi_reference_scores(beam, long),
+            "bleu_by_length": bleu_by_length(long.sources, beam, long.references, ev["length_buckets"]),
+            "sentences": len(beam), "sentences_total": long.total, "length_ratio": scores["length_ratio"],
+            "perplexity": split_perplexity(run.model, long.encoded, long.references, run.device,
+                                           ev["batch_size"])["perplexity"]}, beam
+
+
+def headline(evaluation: dict) -> dict:
+    """``metrics.json``: the numbers a reader compares across runs and experiments, flat (what
+    ``dvc metrics show`` and ``dvc exp show`` tabulate); everything else is in ``evaluation.json``."""
+    agreement = evaluation.get("agreement") or {}
+    return {"bleu": evaluation["bleu"], "bleu_multi_ref": evaluation.get("bleu_multi_ref"),
+            "chrf": evaluation["chrf"], "test_ppl": evaluation["perplexity"],
+            "dev_ppl": evaluation["dev"]["perplexity"], "length_ratio": evaluation["length_ratio"],
+            "agreement_errors": agreement.get("error_rate"), "parameters": evaluation["parameters"],
+            "steps": evaluation["train_steps"]}
+
+
+def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: Path, progress=True) -> dict:
+    """Every number of one trained model (see the module docstring); writes the outputs and returns
+    ``evaluation.json``'s content."""
+    ev = params["evaluate"]  # checked by schema.py when params.yaml was loaded
+    manifest = checked_inputs(data)
+    run = load_trained(model_name, checkpoint, params["scale"])
+    vocab = SubwordVocab(data / "spm.model")
+    # every stream of the split, aligned or refused before any decoding (split at "\n" only)
+    test = load_split(data, manifest, "test", ev["max_sentences"])
+    decoded = decode_test(run, test, vocab, ev, model_name, progress)
+    beam, references = decoded["beam"], test.references
+    scores = corpus_scores(beam, references)
+    test_ppl = split_perplexity(run.model, test.encoded, references, run.device, ev["batch_size"])
+    dev_ppl = split_perplexity(run.model, EncodedSplit(data, "dev"), read_lines(data / "dev.fr"), run.device,
+                               ev["batch_size"])
     longest_train = manifest["longest_train_source"]["words"]
-    within_ratio, within_n = length_ratio_within(sources, beam, references, longest_train)
-    wide = wider_than_trained(test, beam, references, max(decode["trained_widths"]))
+    within_ratio, within_n = length_ratio_within(test.sources, beam, references, longest_train)
+    wide = wider_than_trained(test.encoded, beam, references, max(run.settings["buckets"]))
     if wide["sentences"]:
         print(f"warning: {model_name}: {wide['sentences']} of {len(references)} test sentences are wider than "
               f"the widest training bucket ({wide['width']} sub-words): decoded at widths never trained at "
-              f"(metrics.json wider_than_trained)", file=sys.stderr)
-    extrapolation, long_beam = None, []
-    if long_split:  # the same model and decoding settings on sentences longer than any trained on
-        long = load_split(data, manifest, long_split, ev["max_sentences"])
-        long_beam, _ = translate(model, long.encoded, vocab, device, beam_size=ev["beam_size"],
-                                 desc=f"{model_name} {long_split}", progress=progress, **decode)
-        long_scores = corpus_scores(long_beam, long.references)
-        extrapolation = {
-            "split": long_split, "bleu": long_scores["bleu"], **multi_reference_scores(long_beam, long),
-            "bleu_by_length": bleu_by_length(long.sources, long_beam, long.references, ev["length_buckets"]),
-            "sentences": len(long_beam), "sentences_total": long.total, "length_ratio": long_scores["length_ratio"],
-            "perplexity": split_perplexity(model, long.encoded, long.references, device, ev["batch_size"])["perplexity"]}
-    summary = ckpt["state"]
-    metrics = {
+              f"(evaluation.json wider_than_trained)", file=sys.stderr)
+    extrapolation, long_beam = extrapolation_scores(run, data, manifest, vocab, ev, decoded["decode"], model_name,
+                                                    progress)
+    state = run.checkpoint["state"]
+    evaluation = {
         "model": model_name, "scale": params["scale"],
         "bleu": scores["bleu"], "chrf": scores["chrf"],
-        "bleu_greedy": corpus_scores(greedy, references)["bleu"] if ev["greedy"] else None,
-        "bleu_fixed_width": bleu_fixed_width,
+        "bleu_greedy": corpus_scores(decoded["greedy"], references)["bleu"] if decoded["greedy"] is not None else None,
+        "bleu_fixed_width": corpus_scores(decoded["fixed"], references)["bleu"] if decoded["fixed"] is not None else None,
         "width": ev["width"],
         "perplexity": test_ppl["perplexity"], "log_perplexity": test_ppl["log_perplexity"],
         "perplexity_per_word": test_ppl["perplexity_per_word"],
         "perplexity_unit": "per sub-word token (EOS included), teacher-forced, test split",
         "test": test_ppl, "dev": dev_ppl,
         "sacrebleu_signature": scores["sacrebleu_signature"], "chrf_signature": scores["chrf_signature"],
-        **multi_reference_scores(beam, test_split),
+        **multi_reference_scores(beam, test),
         "length_ratio": scores["length_ratio"], "length_ratio_within_training": within_ratio,
         "within_training_sentences": within_n, "train_source_max_words": longest_train,
         "wider_than_trained": wide,
         "extrapolation": extrapolation,
-        "bleu_by_length": by_length, "beam_size": ev["beam_size"], "length_penalty": ev["length_penalty"],
-        "parameters": model.num_parameters(), "train_steps": summary["step"],
-        "train_seconds": summary["seconds"], "decode_sentences_per_s": beam_stats["sentences_per_s"],
-        "test_sentences": len(references), "test_sentences_total": test_split.total,
+        "bleu_by_length": bleu_by_length(test.sources, beam, references, ev["length_buckets"]),
+        "beam_size": ev["beam_size"], "length_penalty": ev["length_penalty"],
+        "parameters": run.model.num_parameters(), "train_steps": state["step"],
+        "train_seconds": state["seconds"], "decode_sentences_per_s": decoded["stats"]["sentences_per_s"],
+        "test_sentences": len(references), "test_sentences_total": test.total,
         "max_sentences": ev["max_sentences"],
-        "train_max_steps": ckpt["train_config"]["max_steps"],
+        "train_max_steps": run.settings["max_steps"],
         # a run cut by the wall clock is not the preset's run: every table marks it
-        "truncated": summary.get("stop_reason") == "max_minutes",
-        "provenance": {**provenance(params, device.type, threads, ckpt["train_config"]["seed"]),
+        "truncated": state.get("stop_reason") == "max_minutes",
+        "provenance": {**provenance(params, run.device.type, run.threads, run.settings["seed"]),
                        # which archives the data came from and what vouched for each (WMT; the demo has none)
                        "data_archives": {name: a.get("vouched_by") or a.get("verified_by")
                                          for name, a in (manifest.get("archives") or {}).items()}},
     }
     write_lines(out / "hypotheses.txt", beam)
-    write_lines(out / "hypotheses.greedy.txt", greedy)
+    write_lines(out / "hypotheses.greedy.txt", decoded["greedy"] or [])
     write_lines(out / f"hypotheses.{EXTRAPOLATION_SPLIT}.txt", long_beam)
-    write_json(out / "bleu_by_length.json", [{"model": model_name, **row} for row in by_length])
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    write_json(out / "evaluation.json", evaluation)
+    write_json(out / "metrics.json", headline(evaluation))
+    return evaluation
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -189,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True, help="the prepare stage's output directory")
     p.add_argument("--checkpoint", required=True, help="the train stage's checkpoint.pt")
-    p.add_argument("--out", required=True, help="directory for metrics.json and hypotheses")
+    p.add_argument("--out", required=True, help="directory for evaluation.json, metrics.json and hypotheses")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     params = params_or_exit(args)

@@ -3,7 +3,7 @@
     python -m activemem.stages.paper --params params.yaml --scale demo --results results/demo \\
         --data data/demo/prepared --paper paper --out paper/build/demo
 
-Reads every (model, seed) run's ``metrics.json``, logs and hypotheses under
+Reads every (model, seed) run's ``evaluation.json``, logs and hypotheses under
 ``<results>/<model>/seed<k>`` (``params.yaml`` ``seeds``; several give mean ± sd and claims that
 must hold for every seed, see ``activemem/paper/seeds.py``), the published table
 (``<paper>/published.yaml``), the claims (``<paper>/claims.yaml``) and the Jinja templates

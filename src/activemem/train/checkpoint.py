@@ -50,6 +50,10 @@ def save(path: str | Path, payload: dict) -> None:
         torch.save(payload, f)
 
 
+# What evaluation reads from a checkpoint; one without them is refused before any work, naming them.
+REQUIRED = ("model_name", "vocab_size", "model_config", "model", "train_config", "state")
+
+
 def load(path: str | Path, device="cpu") -> dict:
     path = Path(path)
     if not path.exists():
@@ -63,14 +67,22 @@ def load(path: str | Path, device="cpu") -> dict:
     return payload
 
 
-def load_model(path: str | Path, device="cpu"):
-    """Rebuild the trained model from a checkpoint (for evaluation)."""
+def build_model(ckpt: dict, path: str | Path, device="cpu"):
+    """The trained model of a loaded checkpoint (``load``), on ``device``."""
     from activemem import models
-    ckpt = load(path, device)
+    lacking = [key for key in REQUIRED if key not in ckpt]
+    if lacking:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(lacking)}: rerun the train stage")
     try:
         model = models.build(ckpt["model_name"], ckpt["vocab_size"], **ckpt["model_config"])
         model.load_state_dict(ckpt["model"])
-    except (KeyError, RuntimeError, TypeError) as err:
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: checkpoint does not match its model ({reason(err)}); "
                               f"rerun the train stage") from None
-    return model.to(device), ckpt
+    return model.to(device)
+
+
+def load_model(path: str | Path, device="cpu"):
+    """Rebuild the trained model from a checkpoint (for evaluation)."""
+    ckpt = load(path, device)
+    return build_model(ckpt, path, device), ckpt
