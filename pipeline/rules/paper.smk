@@ -11,9 +11,8 @@ rule paper:
         ),
         data=rules.prepare.output,
         paper=["paper/published.yaml", "paper/claims.yaml"] + sorted(str(p) for p in Path("paper/templates").glob("*.j2")),
-        code=code("stages/paper.py", "paper", "evaluate/bleu.py", "evaluate/references.py", "models/__init__.py",
-                  "models/configs.py")
-        + STAGE_CODE,
+        # models: the registry (names, styles) and the Configs (a WMT scale's preset comparison)
+        code=code("stages/paper.py", "paper", "evaluate/bleu.py", "evaluate/references.py", "models") + STAGE_CODE,
     output:
         directory(f"paper/build/{SCALE}"),
     params:
