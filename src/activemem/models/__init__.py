@@ -84,6 +84,9 @@ REGISTRY: dict[str, Entry] = {
     "gru_attention": Entry("activemem.models.gru_attention:GRUAttention",
                            "activemem.models.configs:GRUAttentionConfig",
                            "GRU+Attention", True, Style("D", "--", "0.25")),
+    "transformer": Entry("activemem.models.transformer.model:Transformer",
+                         "activemem.models.transformer:TransformerConfig",
+                         "Transformer", False, Style("v", (0, (3, 1, 1, 1, 1, 1)), "0.55")),
 }
 NAMES: tuple[str, ...] = tuple(REGISTRY)
 
