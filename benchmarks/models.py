@@ -41,9 +41,8 @@ import paper_cost  # noqa: E402
 
 
 def hparams(name: str, args) -> dict:
-    if name == "gru_attention":
-        return {"embedding_dim": args.maps, "hidden": 2 * args.maps, "attention_dim": 2 * args.maps}
-    return {"maps": args.maps, "height": args.height}
+    """The model's size beside an active memory of ``--maps`` × ``--height`` (its Config says how)."""
+    return models.config_class(name).at_size(args.maps, args.height)
 
 
 def measure(name: str, args) -> dict:

@@ -43,7 +43,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -114,11 +114,14 @@ def variants(params: dict, names: list[str] | None = None) -> list[tuple[str, di
         if name not in params["models"]:
             raise ParamsError(f"{params.get('path', 'params')}: no '{params.get('scale')}.models.{name}'")
         hparams = model_hparams(params, name)
-        if hparams.get("checkpoint_steps"):
+        defaults = {f.name: f.default for f in fields(models.config_class(name))}
+        if "checkpoint_steps" not in defaults:      # a model without activation checkpointing
+            runs.append((name, hparams, "n/a"))
+        elif hparams.get("checkpoint_steps", defaults["checkpoint_steps"]):
             runs.append((name, hparams, "on (preset)"))
             runs.append((name, {**hparams, "checkpoint_steps": False}, "off"))
         else:
-            runs.append((name, hparams, "off (preset)" if "checkpoint_steps" in hparams else "n/a"))
+            runs.append((name, hparams, "off (preset)"))
     return runs
 
 

@@ -7,17 +7,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from activemem import models
 from activemem.tokens import BOS, EOS, PAD, RESERVED
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
-TINY = {
-    "neural_gpu": {"maps": 16, "height": 2},
-    "markovian_neural_gpu": {"maps": 16, "height": 2},
-    "extended_neural_gpu": {"maps": 16, "height": 2},
-    "gru_attention": {"embedding_dim": 16, "hidden": 16, "attention_dim": 16},
-}
+# Every registry model at its Config's tiny size: a model added to the registry is in every test
+# that takes the ``model_name`` fixture, with nothing to add here.
+TINY = {name: dict(models.config_class(name).TINY) for name in models.NAMES}
 VOCAB = RESERVED + 8
 
 

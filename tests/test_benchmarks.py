@@ -147,8 +147,8 @@ def test_cli_writes_the_table_and_rejects_an_unknown_preset(tmp_path, capsys):
     assert cells[7].endswith("*")
     with pytest.raises(SystemExit, match="no-such-scale"):
         module.main(["--preset", "no-such-scale", "--params", str(REPO / "params.yaml")])
-    with pytest.raises(SystemExit, match="smoke.models.transformer"):
-        module.main(["--preset", "smoke", "--params", str(REPO / "params.yaml"), "--models", "transformer"])
+    with pytest.raises(SystemExit, match="smoke.models.transfomer"):
+        module.main(["--preset", "smoke", "--params", str(REPO / "params.yaml"), "--models", "transfomer"])
 
 
 # ---- benchmarks/gpu_check.py: the one command for a lent GPU, checked where it can be without one ----

@@ -10,6 +10,8 @@ import torch.nn.functional as F
 
 from activemem import models
 from activemem.models import decoding, width_search
+from activemem.models.active_memory import ActiveMemoryModel
+from activemem.models.extended_neural_gpu import ExtendedNeuralGPU
 from activemem.tokens import BOS, EOS, PAD
 
 from conftest import TINY, VOCAB, random_batch, shift_right
@@ -97,7 +99,7 @@ def test_beam_of_one_is_greedy_and_scores_are_the_models(model_name):
     assert torch.equal(greedy.tokens, beam1.tokens)
     torch.testing.assert_close(greedy.scores, beam1.scores)
     beam4 = decoding.beam_search(model, src, max_len, beam_size=4)
-    width = None if model_name == "gru_attention" else max(src.size(1), max_len)
+    width = max(src.size(1), max_len) if isinstance(model, ActiveMemoryModel) else None
     for hyp in (greedy, beam4):
         # Pad to max_len so that the forced pass runs at the width the search used.
         tokens = F.pad(hyp.tokens, (0, max_len - hyp.tokens.size(1)), value=PAD)
@@ -125,7 +127,10 @@ def test_width_search_is_at_least_as_good_as_the_fixed_width():
     assert narrow.tokens.size(1) <= 5
 
 
-@pytest.mark.parametrize("name", ["neural_gpu", "markovian_neural_gpu", "extended_neural_gpu"])
+MEMORY_WIDTH = [n for n in models.NAMES if issubclass(models.model_class(n), ActiveMemoryModel)]
+
+
+@pytest.mark.parametrize("name", MEMORY_WIDTH)
 @pytest.mark.parametrize("beam", [1, 3])
 def test_a_row_in_a_wide_tensor_equals_the_row_decoded_alone(name, beam):
     """Columns beyond a row's width held at zero (and its encoder stopped after its own steps) are
@@ -171,3 +176,34 @@ def test_candidate_widths_follow_the_original_code_over_the_training_buckets():
     assert width_search.candidate_widths(30, buckets) == [30]            # longer than any training width
     assert width_search.candidate_widths(0, buckets) == [8]
     assert width_search.candidate_widths(5, list(range(1, 100))) == list(range(5, 19))  # every-integer buckets
+
+
+class NestedExtended(ExtendedNeuralGPU):
+    """The Extended Neural GPU with its decoding state nested one level (as a per-layer cache is):
+    the flat default reorder cannot take it, so beam search works only through the model's hook."""
+
+    def start(self, src, max_len, width=None):
+        return {"memory": super().start(src, max_len, width)}
+
+    def step(self, state, prev, k):
+        logits, inner = super().step(state["memory"], prev, k)
+        return logits, {"memory": inner}
+
+    def reorder_state(self, state, index):
+        return {"memory": decoding.reorder(state["memory"], index)}
+
+
+def test_the_search_reorders_a_nested_state_through_the_models_hook():
+    torch.manual_seed(5)
+    plain = models.build("extended_neural_gpu", VOCAB, **TINY["extended_neural_gpu"]).eval()
+    nested = NestedExtended(VOCAB, plain.config).eval()
+    nested.load_state_dict(plain.state_dict())
+    src, _ = random_batch(batch=4, src_len=4)
+    with pytest.raises(AttributeError):      # what the search did before it asked the model
+        decoding.reorder(nested.start(src, 6), torch.tensor([0, 0, 1]))
+    for kwargs in ({"max_len": 6, "beam_size": 3, "length_penalty": 0.6},
+                   {"max_len": 6, "beam_size": 2, "length_penalty": 0.6, "width": "search",
+                    "trained_widths": [4, 6, 8, 12]}):
+        a, b = plain.hypotheses(src, **kwargs), nested.hypotheses(src, **kwargs)
+        assert torch.equal(a.tokens, b.tokens), kwargs
+        torch.testing.assert_close(a.scores, b.scores, rtol=0, atol=1e-6)

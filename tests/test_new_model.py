@@ -1,50 +1,95 @@
 """Adding a model is three touches, and a run of a subset of the models works end to end.
 
-In a copy of the repository: (1) a new file in ``models/``, (2) its line in the registry (its
-class by module path and its ``Config``, here an existing one), (3) one entry in ``params.yaml`` (its sizes, and its name in ``models``). Then the smoke DAG runs with the new
-model beside GRU+Attention only: train, evaluate, Table 1, figures, claims and report follow the
-models they are given, the report says which of the paper's models the run leaves out, and the new
-model, which the paper has no row for, shows ``?`` in the published table with a warning.
+In a copy of the repository: (1) the model's package in ``models/`` (its own ``Config``, torch-free,
+in ``__init__.py``; its class in ``model.py``), (2) its entry in the registry, (3) one entry in
+``params.yaml`` (its sizes, and its name in ``models``). ``git status`` then shows exactly those;
+nothing else names the model. A bad value of the new Config's own rule is refused when Snakemake
+loads the DAG, naming its key. Then the smoke DAG runs with the new model beside GRU+Attention only:
+train, evaluate, Table 1, figures, claims and report follow the models they are given, the report
+says which of the paper's models the run leaves out, and the new model, which the registry says
+the paper has no row for, is marked as beyond the paper and shows ``?`` in the published table.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 from test_pipeline import engine_env, repo_copy, snakemake
 
-NEW_MODEL = '''"""A fifth model, for tests/test_new_model.py: GRU+Attention under another name."""
+CONFIG = '''"""A model for tests/test_new_model.py: its hyper-parameters, without torch."""
 
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass
+class EchoConfig:
+    embedding_dim: int = 8
+    hidden: int = 6
+    attention_dim: int = 8
+    dropout: float = 0.0
+
+    TINY: ClassVar[dict] = {"embedding_dim": 8, "hidden": 6, "attention_dim": 8}
+
+    @classmethod
+    def at_size(cls, maps, height):
+        return {"embedding_dim": maps, "hidden": 2 * maps, "attention_dim": 2 * maps}
+
+    def problems(self):
+        if self.hidden % 2:
+            yield ("hidden",), f"must be even, got {self.hidden}"
+'''
+
+MODEL = '''"""A model for tests/test_new_model.py: GRU+Attention under another name, with its own Config."""
+
+from activemem.models.echo_attention import EchoConfig
 from activemem.models.gru_attention import GRUAttention
 
 
 class EchoAttention(GRUAttention):
-    pass
+    Config = EchoConfig
+'''
+
+ENTRY = '''    "echo_attention": Entry("activemem.models.echo_attention.model:EchoAttention",
+                            "activemem.models.echo_attention:EchoConfig",
+                            "Echo+Attention", False, Style("P", (0, (1, 2)), "0.5")),
 '''
 
 
-def test_a_fifth_model_takes_three_touches_and_a_subset_run_works(tmp_path, monkeypatch):
+def test_a_new_model_takes_three_touches_and_a_subset_run_works(tmp_path, monkeypatch):
     root = repo_copy(tmp_path, "smoke")
-    # 1. a new file in models/
-    (root / "src/activemem/models/echo_attention.py").write_text(NEW_MODEL)
-    # 2. the registry: its line
+    # 1. its package in models/
+    package = root / "src/activemem/models/echo_attention"
+    package.mkdir()
+    (package / "__init__.py").write_text(CONFIG)
+    (package / "model.py").write_text(MODEL)
+    # 2. its registry entry
     registry = root / "src/activemem/models/__init__.py"
     text = registry.read_text()
-    line = '    "gru_attention": Entry("activemem.models.gru_attention:GRUAttention", GRUAttentionConfig),\n'
-    assert text.count(line) == 1
-    text = text.replace(line, line + '    "echo_attention": Entry("activemem.models.echo_attention:EchoAttention", '
-                                     'GRUAttentionConfig),\n')
-    registry.write_text(text)
+    assert text.count("\n}\nNAMES: tuple") == 1
+    registry.write_text(text.replace("\n}\nNAMES: tuple", "\n" + ENTRY + "}\nNAMES: tuple"))
     # 3. one params entry: its sizes in `defaults` (so every scale has them), and its name in the models
     params = root / "params.yaml"
     text = re.sub(r"(?m)^models: \[[^\]]*\]", "models: [gru_attention, echo_attention]", params.read_text())
     assert text.count("\ndefaults:\n") == 1
-    text = text.replace("\ndefaults:\n", "\ndefaults:\n  models:\n    echo_attention: {embedding_dim: 8, hidden: 6, attention_dim: 8}\n")
-    params.write_text(text)
+    sizes = "  models:\n    echo_attention: {embedding_dim: 8, hidden: 6, attention_dim: 8}\n"
+    params.write_text(text.replace("\ndefaults:\n", "\ndefaults:\n" + sizes))
+    touched = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, check=True,
+                             capture_output=True, text=True).stdout.split("\n")
+    assert sorted(line[3:] for line in touched if line) == [
+        "params.yaml", "src/activemem/models/__init__.py", "src/activemem/models/echo_attention/__init__.py",
+        "src/activemem/models/echo_attention/model.py"]
 
     env = {**engine_env(), "PYTHONPATH": str(root / "src")}  # the copy's package, with the new model
     monkeypatch.setattr("test_pipeline.engine_env", lambda: env)
+    # the new Config's own rule, on the resolved block, when the DAG loads
+    params.write_text(params.read_text().replace("hidden: 6,", "hidden: 7,"))
+    refused = snakemake(root, "--dry-run", ok=False)
+    assert "'defaults.models.echo_attention.hidden' must be even, got 7" in refused, refused[-2000:]
+    params.write_text(params.read_text().replace("hidden: 7,", "hidden: 6,"))
+
     out = snakemake(root, cores="2")
     assert "echo_attention" in out
 
@@ -52,11 +97,12 @@ def test_a_fifth_model_takes_three_touches_and_a_subset_run_works(tmp_path, monk
     assert metrics["model"] == "echo_attention" and metrics["parameters"] > 0 and metrics["bleu"] is not None
     build = root / "paper/build/smoke"
     table1 = (build / "table1.md").read_text()
-    assert "| echo_attention |" in table1 and "| GRU+Attention |" in table1 and "Neural GPU" not in table1
+    assert "| Echo+Attention ⁺ |" in table1 and "| GRU+Attention |" in table1 and "Neural GPU" not in table1
+    assert "Beyond the paper: Echo+Attention is not among the paper's models" in table1
     published = (build / "table1.published.md").read_text()
-    assert re.search(r"\| echo_attention \| \? \| \? \| \? \|", published), published
+    assert re.search(r"\| Echo\+Attention ⁺ \| \? \| \? \| \? \|", published), published
     report = (build / "report.md").read_text()
-    assert "echo_attention has no row in published.yaml" in report
+    assert "has no row in published.yaml" not in report   # beyond the paper: expected, not a warning
     assert "the paper's Neural GPU, Markovian Neural GPU, Extended Neural GPU are not in it" in report
     claims = {c["id"]: c for c in json.loads((build / "claims.json").read_text())}
     assert claims["extended_matches_attention"]["verdict"] == "not checked"

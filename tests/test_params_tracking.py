@@ -16,11 +16,12 @@ import sys
 
 import pytest
 
-from activemem import models
+from activemem.config import read
 
+from conftest import REPO
 from test_pipeline import dvc_stages, engine_env, repo_copy, snakemake, snakemake_jobs
 
-MODELS = list(models.NAMES)
+MODELS = read(REPO / "params.yaml")["models"]   # the models params.yaml runs
 TRAIN = {f"train@{m}-1" for m in MODELS}          # <model>-<seed>, seeds: [1]
 EVALUATE = {f"evaluate@{m}-1" for m in MODELS}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from activemem import models
+from activemem.config import load_params
 from activemem.paper.claims import load_claims
 from activemem.train import checkpoint
 
@@ -127,7 +127,8 @@ def test_both_engines_describe_the_same_graph(smoke_repo):
     snake = snakemake_jobs(smoke_repo, "--forceall")
     dvc = dvc_stages(smoke_repo)
     expand_dvc_deps(smoke_repo, dvc)
-    assert set(snake) == set(dvc) and len(dvc) == 11  # download, prepare, 4 × train, 4 × evaluate, paper
+    runs = len(load_params(smoke_repo / "params.yaml", "smoke")["model_names"])
+    assert set(snake) == set(dvc) and len(dvc) == 3 + 2 * runs  # download, prepare, paper; train, evaluate per model
     for name in dvc:
         assert snake[name]["cmd"] == dvc[name]["cmd"], name
         assert snake[name]["outs"] == dvc[name]["outs"], name
@@ -228,7 +229,7 @@ def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
         assert len(json.loads((build / "claims.json").read_text())) == len(load_claims(REPO / "paper/claims.yaml"))
     # Same code, same params, same seeds: both engines give bitwise-equal weights and numbers.
     assert (smoke_repo / "paper/build/smoke/table1.md").read_text() == (dvc_root / "paper/build/smoke/table1.md").read_text()
-    for model in models.NAMES:
+    for model in load_params(smoke_repo / "params.yaml", "smoke")["model_names"]:
         a = checkpoint.load(smoke_repo / f"results/smoke/{model}/seed1/train/checkpoint.pt")["model"]
         b = checkpoint.load(dvc_root / f"results/smoke/{model}/seed1/train/checkpoint.pt")["model"]
         assert all(torch.equal(a[k], b[k]) for k in a), model

@@ -86,8 +86,7 @@ def test_the_wmt_path_runs_end_to_end_through_the_paper_stage(tmp_path, monkeypa
     news["prepare"].update(vocab_size=600, threads=2)
     news["train"].update(device="cpu", threads=2, max_steps=2, eval_every=2, checkpoint_every=2, log_every=1,
                          batch_tokens=256, patience=0)
-    news["models"] = {name: {"maps": 8, "height": 2} for name in models.NAMES if name != "gru_attention"}
-    news["models"]["gru_attention"] = {"embedding_dim": 8, "hidden": 8, "attention_dim": 8}
+    news["models"] = {name: dict(models.config_class(name).TINY) for name in models.NAMES}
     news["evaluate"] = {"beam_size": 2, "batch_size": 16, "max_sentences": 30, "bootstrap_resamples": 50}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(tmp_path)
@@ -123,4 +122,5 @@ def test_the_wmt_path_runs_end_to_end_through_the_paper_stage(tmp_path, monkeypa
         assert claims[claim]["verdict"] == "inconclusive" and "below 5 BLEU" in claims[claim]["reason"], claims[claim]
     report = (build / "report.md").read_text()
     assert "Trained on news_commentary_v9 only" in report and "first 30 of 271 test sentences" in report
-    assert "models.extended_neural_gpu.maps 8 (paper: 256)" in report
+    maps = news["models"]["extended_neural_gpu"]["maps"]
+    assert f"models.extended_neural_gpu.maps {maps} (paper: 256)" in report

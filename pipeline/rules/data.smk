@@ -1,6 +1,6 @@
 rule download:
     input:
-        code=code("stages/download.py", "data") + STAGE_CODE,
+        code=code("stages/download.py", "data") + REGISTRY_CODE + STAGE_CODE,
     output:
         directory(f"data/{SCALE}/raw"),
     params:
@@ -20,7 +20,7 @@ rule download:
 rule prepare:
     input:
         raw=rules.download.output,
-        code=code("stages/prepare.py", "data") + STAGE_CODE,
+        code=code("stages/prepare.py", "data") + REGISTRY_CODE + STAGE_CODE,
     output:
         directory(f"data/{SCALE}/prepared"),
     params:

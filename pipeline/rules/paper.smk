@@ -11,9 +11,9 @@ rule paper:
         ),
         data=rules.prepare.output,
         paper=["paper/published.yaml", "paper/claims.yaml"] + sorted(str(p) for p in Path("paper/templates").glob("*.j2")),
-        code=code("stages/paper.py", "paper", "evaluate/bleu.py", "evaluate/references.py", "models/__init__.py",
-                  "models/configs.py")
-        + STAGE_CODE,
+        # what the stage imports: models for the registry (names, styles) and the Configs (a WMT scale's
+        # preset comparison); evaluate and data for scoring and reading the references
+        code=code("stages/paper.py", "paper", "evaluate", "data", "models") + STAGE_CODE,
     # `snakemake --report report.zip`: the report, Table 1, the figures and the claims (caption: pipeline/report)
     output:
         report(

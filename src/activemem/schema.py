@@ -10,8 +10,9 @@ nested dataclass for a nested mapping); ``key`` gives the one-line meaning and t
 (of every number of a list). Fields have no defaults: the values live in ``params.yaml`` only, so
 adding a key is one line here and its value in the file's ``defaults`` (or in every scale).
 
-The models' hyper-parameters are not repeated here: each model's own ``Config`` dataclass
-(``models/*.py``) gives their names, types and defaults, and ``MODEL_RANGES`` their ranges.
+The models' hyper-parameters are not repeated here: each model's own ``Config`` dataclass (named by
+its registry entry, ``models/__init__.py``) gives their names, types, defaults and cross-checks
+(``problems()``), and ``MODEL_RANGES`` their ranges.
 
 ``check(cls, value, path, problems)`` turns a mapping read from YAML into ``cls``, appending
 ``(key path, what is wrong)`` to ``problems`` for every unknown key, missing key, wrong type, bad choice
@@ -397,7 +398,13 @@ def check_scale(block: Any, path: Path, model_names: list[str], problems: Proble
             problems.append((where, f"must be a mapping of hyper-parameters, got {hparams!r}"))
             continue
         config = {k: v for k, v in hparams.items() if k != "train"}
-        check(config_class(name), config, where, problems, partial=True, meta=model_range)
+        cls = config_class(name)
+        checked = check(cls, config, where, problems, partial=True, meta=model_range)
+        if checked is not INVALID:
+            # the model's own cross-checks, on its resolved settings: the Config's defaults fill in
+            # what the block leaves out (a rule between two keys may involve one the block omits)
+            for sub, message in getattr(cls(**checked), "problems", lambda: ())():
+                problems.append(((*where, *sub), message))
         if "train" in hparams:
             overrides = check(Train, hparams["train"], (*where, "train"), problems, partial=True)
             if overrides is not INVALID and train is not INVALID:

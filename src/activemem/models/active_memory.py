@@ -1,7 +1,7 @@
 """The active-memory encoder shared by the three Neural GPU models, and their width handling.
 
-Paper section 2 (the Neural GPU); ``shared/reference/paper.md`` §3.2, checked against the 2017
-tensorflow/models ``research/neural_gpu`` code (``original-code.md`` §2.4 items 1–4).
+Paper section 2 (the Neural GPU); ``docs/paper.md`` §3.2, checked against the 2017
+tensorflow/models ``research/neural_gpu`` code (``docs/original-code.md`` §2.4 items 1–4).
 
 Legend: ``B`` batch, ``M`` maps, ``W`` width (positions), ``H`` height, ``S`` source length,
 ``T`` target length, ``V`` vocabulary.

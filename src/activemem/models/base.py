@@ -3,7 +3,10 @@
 - ``forward(src, tgt_in)`` → logits ``[B, T, V]``, teacher-forced. ``src`` is ``[B, S]`` and ``tgt_in``
   is ``[B, T]``, both padded with ``PAD`` (0); ``tgt_in[:, k]`` is the token *before* output ``k``
   (``BOS`` at ``k = 0``), so the training target is ``tgt_in`` shifted left with ``EOS`` appended.
-- ``start``/``step``: the same model, one output at a time (``decoding.py`` drives them).
+- ``start``/``step``: the same model, one output at a time (``decoding.py`` drives them);
+  ``reorder_state`` selects (and repeats) batch rows of a decoding state, so that beams follow their
+  parents. Its default takes the state to be a flat dict of batch-first tensors; a model whose state
+  is shaped otherwise (a per-layer key/value cache, say) overrides it.
 - ``generate(src, max_len, beam_size, length_penalty)`` → token ids ``[B, T]``.
 """
 
@@ -18,7 +21,7 @@ from activemem.models import decoding
 
 
 class TranslationModel(nn.Module):
-    """Base class of the four models; subclasses set ``Config`` and implement the methods below."""
+    """Base class of the registry models; subclasses set ``Config`` and implement the methods below."""
 
     Config: ClassVar[type]
 
@@ -37,6 +40,10 @@ class TranslationModel(nn.Module):
 
     def step(self, state: decoding.State, prev: torch.Tensor, k: int):
         raise NotImplementedError  # pragma: no cover
+
+    def reorder_state(self, state, index: torch.Tensor):
+        """Rows ``index`` of the decoding ``state`` (a row may be taken several times, or dropped)."""
+        return decoding.reorder(state, index)
 
     def hypotheses(self, src: torch.Tensor, max_len: int, beam_size: int = 1,
                    length_penalty: float = 0.0, width=None) -> decoding.Hypotheses:

@@ -1,6 +1,6 @@
 """The convolutional GRU (CGRU) and its decoder variant CGRU^d.
 
-Paper section 2 (Neural GPU and its extensions); equations as in ``shared/reference/paper.md`` §3.1
+Paper section 2 (Neural GPU and its extensions); equations as in ``docs/paper.md`` §3.1
 and §3.4, checked against ``conv_gru`` in tensorflow/models ``research/neural_gpu/neural_gpu.py`` (2017).
 
 Legend for shapes: ``B`` batch, ``M`` feature maps, ``W`` width (sequence positions), ``H`` height.

@@ -1,16 +1,26 @@
-"""The models' hyper-parameters, and the check that builds them: plain dataclasses, no torch.
+"""The paper's four models' hyper-parameters, and the check that builds any model's: no torch.
 
 Kept apart from the models so that reading and checking ``params.yaml`` (which every engine does
 when it builds the DAG, and every stage when it starts) does not import torch: on a 2-core machine
-that import costs longer than the whole rest of a no-op pipeline run. A model names its ``Config``
-here; models that share hyper-parameters share a class (the three Neural GPUs).
+that import costs longer than the whole rest of a no-op pipeline run. Models that share
+hyper-parameters share a class (the three Neural GPUs). A newer model keeps its Config in its own
+package (see ``models/__init__.py``).
+
+What every Config offers besides its fields (all optional but ``TINY``, which the tests use):
+
+- ``problems()``: ``(key path, message)`` for every combination of values the model cannot take,
+  checked on the resolved block (defaults filled in) when ``params.yaml`` is read and on every build;
+- ``TINY``: hyper-parameters small enough for a test step in milliseconds;
+- ``at_size(maps, height)``: hyper-parameters of about the size of an active memory of ``maps`` maps
+  and ``height`` rows (``benchmarks/models.py`` compares the models at one such size).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -29,6 +39,18 @@ class ActiveMemoryConfig:
     embedding_init: float = 1.7  # embeddings ~ U(−1.7, 1.7) [K]
     checkpoint_steps: bool = False  # recompute each step during backward: O(1) steps of activations
 
+    TINY: ClassVar[dict] = {"maps": 16, "height": 2}
+
+    @classmethod
+    def at_size(cls, maps: int, height: int) -> dict:
+        return {"maps": maps, "height": height}
+
+    def problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        # "same" padding (k // 2 on each side) keeps the memory's shape only for an odd kernel
+        for key in ("kernel_width", "kernel_height"):
+            if getattr(self, key) % 2 == 0:
+                yield (key,), f"must be odd (the memory keeps its shape only with an odd kernel), got {getattr(self, key)}"
+
 
 @dataclass
 class GRUAttentionConfig:
@@ -39,9 +61,17 @@ class GRUAttentionConfig:
     attention_dim: int = 512     # A, size of the additive-attention hidden layer
     dropout: float = 0.1         # on embeddings and on the deep output
 
+    TINY: ClassVar[dict] = {"embedding_dim": 16, "hidden": 16, "attention_dim": 16}
+
+    @classmethod
+    def at_size(cls, maps: int, height: int) -> dict:
+        # embeddings as deep as the memory, a decoder state twice as deep
+        return {"embedding_dim": maps, "hidden": 2 * maps, "attention_dim": 2 * maps}
+
 
 def make_config(config_cls: type, hparams: dict[str, Any], model_name: str):
-    """Build a model config, rejecting unknown keys and wrongly typed values by name."""
+    """Build a model config, rejecting unknown keys, wrongly typed values and the combinations its
+    ``problems()`` names, by name."""
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(hparams) - set(fields))
     if unknown:
@@ -60,4 +90,6 @@ def make_config(config_cls: type, hparams: dict[str, Any], model_name: str):
     for key, value in dataclasses.asdict(config).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             raise ValueError(f"{model_name}: hyper-parameter {key!r} must be >= 0, got {value!r}")
+    for path, message in getattr(config, "problems", lambda: ())():
+        raise ValueError(f"{model_name}: hyper-parameter {'.'.join(path)!r} {message}")
     return config

@@ -4,11 +4,15 @@ Every model exposes the same incremental interface (see ``base.TranslationModel`
 
     state          = model.start(src, max_len, width)   # encode once
     logits, state  = model.step(state, prev_tokens, k)   # distribution of output k given output k-1
-    state          = reorder(state, index)              # every state tensor is batch-first
+    state          = model.reorder_state(state, index)  # beams follow their parents
 
-so one search serves all four models. Unlike the original code's beam search, a hypothesis that has
-emitted EOS is *finished*: it is never extended again (its only continuation is PAD at zero cost),
-and the final choice among hypotheses applies the length penalty once, at the end.
+so one search serves every model. The state is the model's own business: besides ``step``, the
+search only asks the model to reorder it (``reorder_state``; the default is ``reorder`` below, for a
+flat dict of batch-first tensors).
+
+Unlike the original code's beam search, a hypothesis that has emitted EOS is *finished*: it is never
+extended again (its only continuation is PAD at zero cost), and the final choice among hypotheses
+applies the length penalty once, at the end.
 
 Length penalty (GNMT form): ``lp(n) = ((5 + n) / 6) ** alpha``; hypotheses are ranked by
 ``log p(y | x) / lp(|y|)``. ``alpha = 0`` ranks by the raw model score.
@@ -51,6 +55,12 @@ def length_penalty(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
 def reorder(state: State, index: torch.Tensor) -> State:
     """Select (and repeat) batch rows of every state tensor: beams follow their parents."""
     return {name: t.index_select(0, index) for name, t in state.items()}
+
+
+def _reorder(model, state, index: torch.Tensor):
+    """The model's own ``reorder_state``; a bare ``Incremental`` without one has a flat state."""
+    hook = getattr(model, "reorder_state", None)
+    return reorder(state, index) if hook is None else hook(state, index)
 
 
 def _lengths(tokens: torch.Tensor) -> torch.Tensor:
@@ -115,7 +125,7 @@ def beam_search(model: Incremental, src: torch.Tensor, max_len: int, beam_size: 
     batch, k_beams, device = src.size(0), beam_size, src.device
     state = model.start(src, max_len, width)
     if k_beams > 1:
-        state = reorder(state, torch.arange(batch, device=device).repeat_interleave(k_beams))
+        state = _reorder(model, state, torch.arange(batch, device=device).repeat_interleave(k_beams))
     # Only beam 0 is alive at the start, otherwise the K beams would be K copies of one hypothesis.
     scores = torch.full((batch, k_beams), float("-inf"), device=device)
     scores[:, 0] = 0.0
@@ -142,7 +152,7 @@ def beam_search(model: Incremental, src: torch.Tensor, max_len: int, beam_size: 
                 break
             keep = (~done).nonzero().flatten()
             rows = _beam_rows(keep, k_beams)
-            state = reorder(state, rows)
+            state = _reorder(model, state, rows)
             tokens, prev = tokens.index_select(0, rows), prev.index_select(0, rows)
             scores, finished, alive = scores[keep], finished[keep], alive[keep]
             limits = None if limits is None else limits[keep]
@@ -159,7 +169,7 @@ def beam_search(model: Incremental, src: torch.Tensor, max_len: int, beam_size: 
         parent, token = flat // vocab, flat % vocab
         if k_beams > 1:
             rows = (torch.arange(n, device=device).unsqueeze(1) * k_beams + parent).view(-1)
-            state = reorder(state, rows)
+            state = _reorder(model, state, rows)
             tokens = tokens.index_select(0, rows)
         tokens = torch.cat([tokens, token.view(-1, 1)], dim=1)
         finished = finished.gather(1, parent) | (token == EOS)

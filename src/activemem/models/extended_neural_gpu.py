@@ -1,7 +1,7 @@
 """Extended Neural GPU: the active-memory decoder with an output tape.
 
-Paper section 2 (Figure 5; ``shared/reference/paper.md`` §3.4), checked against the 2017
-tensorflow/models ``research/neural_gpu`` code (``original-code.md`` §2.4 item 5).
+Paper section 2 (Figure 5; ``docs/paper.md`` §3.4), checked against the 2017
+tensorflow/models ``research/neural_gpu`` code (``docs/original-code.md`` §2.4 items 5–7).
 
 Legend: ``B`` batch, ``M`` maps, ``W`` width, ``H`` height, ``T`` outputs, ``V`` vocabulary.
 

@@ -1,6 +1,6 @@
 """GRU + attention: the paper's attention baseline (Bahdanau, Cho & Bengio 2014).
 
-Paper section 3 compares against "GRU+Attention" (``shared/reference/paper.md`` §3.5; the paper's
+Paper section 3 compares against "GRU+Attention" (``docs/paper.md`` §3.5; the paper's
 exact baseline configuration is unknown to us [U]). A bidirectional GRU encodes the source into
 annotations h_j; a GRU decoder attends to them with additive attention:
 

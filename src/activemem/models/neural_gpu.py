@@ -1,6 +1,6 @@
 """Neural GPU and Markovian Neural GPU: parallel decoding from the final memory state.
 
-Paper section 2 (``shared/reference/paper.md`` §3.2 and §3.3). Both models share the active-memory
+Paper section 2 (``docs/paper.md`` §3.2 and §3.3). Both models share the active-memory
 encoder (``active_memory.py``) and read output ``k`` from column ``k``, row 0 of ``s_fin``.
 
 Neural GPU — all outputs in parallel, conditionally independent given the final state:

@@ -1,7 +1,7 @@
 """The authors' decode-time width search for the Neural GPU family, batched.
 
 The memory width of a Neural GPU bounds its output and changes what it computes, and the right
-width for a sentence is unknown before decoding. The original trainer (``original-code.md`` §2.5)
+width for a sentence is unknown before decoding. The original trainer (``docs/original-code.md`` §2.5)
 decoded each test sentence once per *bucket* width from the smallest bucket holding ``|src|`` up to
 ``2·|src| + 8`` and kept the width whose hypothesis scored best; its buckets were every integer
 width. We do the same over the model's own training buckets (``train.buckets``), with these choices:

@@ -37,7 +37,7 @@ from statistics import NormalDist
 import numpy as np
 import yaml
 
-from activemem.models import PAPER_NAMES
+from activemem import models
 from activemem.paper.bootstrap import Sentences, interval
 from activemem.paper.tables import value as lookup
 
@@ -75,7 +75,7 @@ class AvailableData:
 
 
 def label(name: str) -> str:
-    return PAPER_NAMES.get(name, name)
+    return models.label(name)
 
 
 def verdict(value: float, threshold: float, bounds: tuple[float, float] | None) -> str:

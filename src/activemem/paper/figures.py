@@ -1,7 +1,7 @@
 """The paper's Figure 6 (BLEU by source-sentence length) and the learning curves, with matplotlib.
 
 Readable without colour, as the paper's reviewers asked: every model has its own marker *and* line
-style, and the palette is one a greyscale print still separates. A length bucket holding fewer than
+style (its registry entry's ``style``), and the palette is one a greyscale print still separates. A length bucket holding fewer than
 ``report.min_bucket_sentences`` sentences is drawn with a hollow marker (and a legend entry says
 so): its BLEU rests on too few sentences to read much into it.
 """
@@ -17,21 +17,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from activemem import models  # noqa: E402
 from activemem.atomic import open_atomic  # noqa: E402
-from activemem.models import PAPER_NAMES  # noqa: E402
 from activemem.paper.provenance import figure_metadata, footer  # noqa: E402
 
-STYLE = {  # marker, line style, grey level
-    "neural_gpu": ("o", ":", "0.65"),
-    "markovian_neural_gpu": ("s", "-.", "0.45"),
-    "extended_neural_gpu": ("^", "-", "0.0"),
-    "gru_attention": ("D", "--", "0.25"),
-}
+OTHER = models.Style("x", "-", "0.5")  # a name outside the registry
 
 
 def _style(name: str) -> dict:
-    marker, line, grey = STYLE.get(name, ("x", "-", "0.5"))
-    return {"marker": marker, "linestyle": line, "color": grey, "label": PAPER_NAMES.get(name, name),
+    """Each model's marker, line style and grey level come from its registry entry."""
+    marker, line, grey = models.REGISTRY[name].style if name in models.REGISTRY else OTHER
+    return {"marker": marker, "linestyle": line, "color": grey, "label": models.label(name),
             "linewidth": 1.8, "markersize": 6}
 
 

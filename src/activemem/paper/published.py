@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from activemem.models import PAPER_NAMES
+from activemem import models
 from activemem.paper.tables import TABLE1_KEYS
 
 BOUND = re.compile(r"^\s*(<=|>=|<|>)\s*([-+]?\d+(?:\.\d+)?)\s*$")
@@ -31,7 +31,7 @@ class Cell:
         if self.kind == "bound":
             return f"{self.op} {self.value:g}"
         if self.kind == "relation":
-            return f"{self.op} {PAPER_NAMES.get(self.other, self.other)}"
+            return f"{self.op} {models.label(self.other)}"
         return "?"
 
     def holds_for(self, value: float, row_values: dict[str, float]) -> bool | None:
@@ -53,7 +53,7 @@ def parse_cell(raw: dict, where: str) -> Cell:
         return Cell("exact", float(value), provenance=provenance)
     if isinstance(value, str) and (m := BOUND.match(value)):
         return Cell("bound", float(m.group(2)), m.group(1), provenance=provenance)
-    if isinstance(value, str) and (m := RELATION.match(value)) and m.group(2) in PAPER_NAMES:
+    if isinstance(value, str) and (m := RELATION.match(value)) and m.group(2) in models.REGISTRY:
         return Cell("relation", op=m.group(1), other=m.group(2), provenance=provenance)
     raise ValueError(f"{where}: value {value!r} is not a number, a bound like '< 5', a relation like "
                      f"'< extended_neural_gpu' or 'unknown'")
@@ -71,8 +71,8 @@ def load_published(path: str | Path) -> dict:
         raise ValueError(f"{path}: needs a mapping 'models: {{name: {{column: cell}}}}'")
     cells = {}
     for model, row in raw["models"].items():
-        if model not in PAPER_NAMES:
-            raise ValueError(f"{path}: unknown model {model!r}; known: {sorted(PAPER_NAMES)}")
+        if model not in models.REGISTRY:
+            raise ValueError(f"{path}: unknown model {model!r}; known: {sorted(models.NAMES)}")
         if not isinstance(row, dict):
             raise ValueError(f"{path}: model {model!r} needs one cell per column {list(TABLE1_KEYS)}")
         missing, extra = set(TABLE1_KEYS) - set(row), set(row) - set(TABLE1_KEYS)

@@ -19,12 +19,13 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from activemem.models import PAPER_NAMES
+from activemem import models
 
 UNKNOWN, NOT_APPLICABLE = "?", "—"
 TRUNCATED_MARK = "†"   # training cut by the wall clock
 SUBSAMPLE_MARK = "§"   # scored on the first evaluate.max_sentences test sentences only
 FEW_MARK = "‡"         # a length bucket under report.min_bucket_sentences
+BEYOND_MARK = "⁺"      # a model the paper has no row for (registry: in_paper False)
 NEURAL_GPU_FAMILY = ("neural_gpu", "markovian_neural_gpu", "extended_neural_gpu")
 
 
@@ -41,16 +42,17 @@ TABLE1_KEYS = tuple(c.key for c in TABLE1)
 BOLD = re.compile(r"\*\*(.+?)\*\*")
 LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "<": r"$<$", ">": r"$>$",
                  TRUNCATED_MARK: r"\textsuperscript{\dag}", SUBSAMPLE_MARK: r"\textsuperscript{\S}",
-                 FEW_MARK: r"\textsuperscript{\ddag}"}
+                 FEW_MARK: r"\textsuperscript{\ddag}", BEYOND_MARK: r"\textsuperscript{+}"}
 
 
 def label(name: str) -> str:
-    return PAPER_NAMES.get(name, name)
+    return models.label(name)
 
 
 def ordered(names: list[str]) -> list[str]:
-    """The paper's row order (registry order); a name outside the registry goes last, as given."""
-    return [n for n in PAPER_NAMES if n in names] + [n for n in names if n not in PAPER_NAMES]
+    """Registry order (the paper's rows first, as the registry lists them); a name outside the
+    registry goes last, as given."""
+    return [n for n in models.NAMES if n in names] + [n for n in names if n not in models.REGISTRY]
 
 
 def value(metrics: dict, dotted: str):
@@ -114,8 +116,23 @@ def subsample_note(names: list[str], metrics: dict[str, dict]) -> list[str]:
             f"test set, so not comparable with the published numbers."]
 
 
+def beyond_paper(names: list[str]) -> list[str]:
+    """The registry models among ``names`` that the paper has no row for."""
+    return [n for n in names if n in models.REGISTRY and not models.in_paper(n)]
+
+
+def beyond_note(names: list[str]) -> list[str]:
+    beyond = beyond_paper(names)
+    if not beyond:
+        return []
+    return [f"{BEYOND_MARK} Beyond the paper: {', '.join(label(n) for n in beyond)} "
+            f"{'is' if len(beyond) == 1 else 'are'} not among the paper's models, so the published "
+            f"Table 1 has no row to hold {'it' if len(beyond) == 1 else 'them'} against ({UNKNOWN})."]
+
+
 def model_cell(name: str, metrics: dict) -> str:
-    return label(name) + (f" {TRUNCATED_MARK}" if metrics.get("truncated") else "") + (
+    return label(name) + (f" {BEYOND_MARK}" if name in beyond_paper([name]) else "") + (
+        f" {TRUNCATED_MARK}" if metrics.get("truncated") else "") + (
         f" {SUBSAMPLE_MARK}" if subsampled(metrics) else "")
 
 
@@ -123,20 +140,24 @@ def regenerated_table1(names: list[str], metrics: dict[str, dict]) -> dict:
     names = ordered(names)
     rows = [[model_cell(n, metrics[n]), *(cell(metrics[n], c.key, c.digits) for c in TABLE1)] for n in names]
     return table(["Model", *(c.label for c in TABLE1)], rows,
-                 seeds_note(names, metrics) + truncated_note(names, metrics) + subsample_note(names, metrics))
+                 seeds_note(names, metrics) + truncated_note(names, metrics) + subsample_note(names, metrics)
+                 + beyond_note(names))
 
 
 def published_table1(published: dict, names: list[str]) -> tuple[dict, list[str]]:
-    """The published rows of ``names``; a model the paper has no row for shows ``?`` and a warning."""
+    """The published rows of ``names``. A model without a row shows ``?``: marked as beyond the paper
+    when the registry says the paper has none, with a warning when it should have one."""
     rows, warnings = [], []
     for n in ordered(names):
         cells = published["models"].get(n)
+        mark = f" {BEYOND_MARK}" if n in beyond_paper([n]) else ""
         if cells is None:
-            warnings.append(f"{label(n)} has no row in published.yaml: its published cells show {UNKNOWN}")
-            rows.append([label(n), *(UNKNOWN for _ in TABLE1)])
+            if not mark:
+                warnings.append(f"{label(n)} has no row in published.yaml: its published cells show {UNKNOWN}")
+            rows.append([label(n) + mark, *(UNKNOWN for _ in TABLE1)])
         else:
-            rows.append([label(n), *(cells[c.key].display(c.digits) for c in TABLE1)])
-    return table(["Model", *(c.label for c in TABLE1)], rows), warnings
+            rows.append([label(n) + mark, *(cells[c.key].display(c.digits) for c in TABLE1)])
+    return table(["Model", *(c.label for c in TABLE1)], rows, beyond_note(names)), warnings
 
 
 def side_by_side(regenerated: dict, published: dict) -> dict:
