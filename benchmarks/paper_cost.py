@@ -49,7 +49,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from activemem import models
-from activemem.config import ParamsError, get, load_params, model_hparams
+from activemem.config import ParamsError, load_params, model_hparams
 from activemem.tokens import BOS, RESERVED
 from activemem.train.loss import smoothed_loss
 from activemem.train.schedules import sampling_rate
@@ -87,19 +87,19 @@ class Shape:
 
 def preset_shape(params: dict, width: int | None = None) -> Shape:
     """The per-GPU training step of ``params`` (one scale's block, as ``load_params`` returns it)."""
-    buckets = sorted(get(params, "train.buckets", list))
+    buckets = sorted(params["train"]["buckets"])
     if width is None:
         width = int(statistics.median_high(buckets))   # a width batches really have
     if width < 2:
         raise ParamsError(f"--width must be at least 2, got {width}")
-    gpus = max(1, get(params, "train.gpus", int, 0))   # 0 GPUs: the whole batch on one device
-    global_batch = max(1, get(params, "train.batch_tokens", int, 1) // width)
-    sampling = get(params, "train.sampling", dict)
-    return Shape(scale=params.get("scale", "?"), vocab=get(params, "prepare.vocab_size", int, RESERVED + 1),
+    gpus = max(1, params["train"]["gpus"])   # 0 GPUs: the whole batch on one device
+    global_batch = max(1, params["train"]["batch_tokens"] // width)
+    sampling = params["train"]["sampling"]
+    return Shape(scale=params.get("scale", "?"), vocab=params["prepare"]["vocab_size"],
                  width=width, batch=math.ceil(global_batch / gpus), global_batch=global_batch, gpus=gpus,
-                 max_steps=get(params, "train.max_steps", int, 1),
-                 clip_norm=get(params, "train.clip_norm", float, 0),
-                 label_smoothing=get(params, "train.label_smoothing", float, 0),
+                 max_steps=params["train"]["max_steps"],
+                 clip_norm=params["train"]["clip_norm"],
+                 label_smoothing=params["train"]["label_smoothing"],
                  sampling=sampling_rate(0, sampling.get("start_rate", 0.0), sampling.get("max_rate", 0.0),
                                         sampling.get("double_every", 1.0)),
                  bf16=bool(params["train"].get("bf16", False)))

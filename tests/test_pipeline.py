@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from activemem import models
 from activemem.config import load_params
 from activemem.paper.claims import load_claims
 from activemem.train import checkpoint
@@ -159,7 +160,7 @@ def same_numbers(metrics_a: dict, metrics_b: dict) -> bool:
 
 def engines_own_views(snake_root: Path, dvc_root: Path) -> None:
     """What a Snakemake or DVC user looks at after a run works as they expect (issue 19)."""
-    names = {models.PAPER_NAMES[m] for m in models.NAMES}
+    names = {models.label(m) for m in load_params(snake_root / "params.yaml", "smoke")["model_names"]}
     # Snakemake: every job's output kept in its log and its time and memory measured; the report holds
     # Table 1, the claims and the figures
     for rule in ("download", "prepare", "paper"):
@@ -198,7 +199,8 @@ def test_a_fresh_clone_plans_every_stage_with_dvc_dry_run(tmp_path):
     assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
     planned = re.findall(r"Running stage '([^']+)'", dry.stdout)
     assert set(planned) == {"settings", "download", "prepare", "paper"} | {
-        f"{stage}@{model}-1" for stage in ("train", "evaluate") for model in models.NAMES}
+        f"{stage}@{model}-1" for stage in ("train", "evaluate")
+        for model in load_params(root / "params.yaml", "smoke")["model_names"]}
     assert not (root / "data").exists()  # nothing ran
 
 

@@ -332,26 +332,6 @@ def override_differences(on_disk: Any, effective: Any, prefix: str = "") -> list
     return [] if on_disk == effective else [prefix.rstrip(".") or "(all)"]
 
 
-def get(params: dict, dotted: str, kind: type | tuple = object, minimum: float | None = None) -> Any:
-    """``params["a"]["b"]`` for ``"a.b"``, checked; errors name the key as written in params.yaml."""
-    top_level = dotted.split(".")[0] == "report"  # the one section outside the scale blocks
-    where = f"{params.get('path', 'params')}: '{dotted if top_level else params.get('scale') + '.' + dotted}'"
-    node: Any = params
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise ParamsError(f"{where} is missing")
-        node = node[part]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if float in kinds and int not in kinds:
-        kinds = kinds + (int,)
-    if not isinstance(node, kinds) or (isinstance(node, bool) and bool not in kinds):
-        names = "/".join(k.__name__ for k in kinds)
-        raise ParamsError(f"{where} must be {names}, got {node!r}")
-    if minimum is not None and node < minimum:
-        raise ParamsError(f"{where} must be >= {minimum}, got {node!r}")
-    return node
-
-
 def model_hparams(params: dict, name: str) -> dict:
     """The model's constructor arguments: its ``models.<name>`` block without the ``train`` overrides."""
     return {k: v for k, v in params["models"][name].items() if k != "train"}

@@ -43,7 +43,7 @@ from pathlib import Path
 
 
 from activemem.atomic import open_atomic, write_json
-from activemem.config import ParamsError, get
+from activemem.config import ParamsError
 from activemem.data import demo
 from activemem.data.archives import ArchiveStore
 from activemem.data.download import BadURLError, ChecksumError, ChecksumLock, Retry
@@ -55,22 +55,9 @@ from activemem.progress import progress_bar
 from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage
 
 
-def clause_range(params: dict, split: str) -> tuple[int, int]:
-    """``data.clauses.<split>``: ``[fewest, most]`` clauses per sentence."""
-    value = get(params, f"data.clauses.{split}", list)
-    if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value) \
-            or not 1 <= value[0] <= value[1]:
-        raise ParamsError(f"{params.get('path', 'params')}: '{params['scale']}.data.clauses.{split}' must be "
-                          f"[fewest, most] clauses with 1 <= fewest <= most, got {value!r}")
-    return value[0], value[1]
-
-
-def demo_splits(params: dict) -> list[str]:
+def demo_splits(data: dict) -> list[str]:
     """train, dev, test, then any further split named in ``data.sizes`` (e.g. test_long)."""
-    sizes = get(params, "data.sizes", dict)
-    for split in SPLITS:
-        get(params, f"data.sizes.{split}", int, minimum=1)
-    return list(SPLITS) + [s for s in sizes if s not in SPLITS]
+    return list(SPLITS) + [s for s in data["sizes"] if s not in SPLITS]
 
 
 def demo_lines(refs: list, n_refs: int) -> list[str]:
@@ -86,13 +73,12 @@ def demo_lines(refs: list, n_refs: int) -> list[str]:
 
 def generate_demo(params: dict, out: Path) -> tuple[dict, dict]:
     """Write the demo corpus into ``out``; returns the ``splits`` of sources.json and its other keys."""
-    seed = get(params, "data.seed", int)
-    depth = get(params, "data.max_depth", int, minimum=0)
-    n_refs = get(params, "data.references", int, minimum=1)
+    data = params["data"]  # checked by schema.DemoData when params.yaml was loaded
+    seed, depth, n_refs = data["seed"], data["max_depth"], data["references"]
     sources, references, records = {}, {}, {}
-    for split in demo_splits(params):
-        count = get(params, f"data.sizes.{split}", int, minimum=1)
-        fewest, most = clause_range(params, split)
+    for split in demo_splits(data):
+        count = data["sizes"][split]
+        fewest, most = data["clauses"][split]
         evaluation = split not in ("train", "dev")  # scored with BLEU: several references and records
         wanted = n_refs if evaluation else 1
         names = [f"{split}.en", f"{split}.fr"]
@@ -117,23 +103,21 @@ def fetch_wmt(params: dict) -> dict:
     after ``source`` (see the module docstring)."""
     corpora, checksums = load_manifest()
     where = f"{params.get('path', 'params')}: '{params['scale']}.data"
-    downloads = get(params, "data.downloads", str)
-    own = get(params, "data.archives", (str, type(None)))
+    data = params["data"]  # checked by schema.Wmt14Data when params.yaml was loaded
+    downloads, own = data["downloads"], data["archives"]
     if own is not None and not Path(own).is_dir():
         raise ParamsError(f"{where}.archives' names {own}, which is not a folder")
-    vouched = Path(get(params, "data.vouched", str))
+    vouched = Path(data["vouched"])
     vouches = load_vouched(vouched)
     archive_names = {c.archive_name for c in corpora.values()}
     for name, vouch in vouches.items():
         if name not in archive_names:
             raise VouchedError(f"{vouched}:{vouch.line}: {name} is no WMT'14 archive; known: {sorted(archive_names)}")
-    store = ArchiveStore(Path(downloads), ChecksumLock(get(params, "data.lock", str)), checksums, vouches,
+    store = ArchiveStore(Path(downloads), ChecksumLock(data["lock"]), checksums, vouches,
                          vouched, Path(own) if own is not None else None,
                          mirror_from(params["data"].get("mirror"), f"{where}.mirror'"),
-                         Retry(get(params, "data.retries", int, minimum=0),
-                               get(params, "data.backoff_seconds", float, minimum=0)))
-    wanted = {"train": get(params, "data.train", list), "dev": [get(params, "data.dev", str)],
-              "test": [get(params, "data.test", str)]}
+                         Retry(data["retries"], data["backoff_seconds"]))
+    wanted = {"train": data["train"], "dev": [data["dev"]], "test": [data["test"]]}
     by_archive: dict[str, list] = {}  # archive file name -> its corpora (dev.tgz holds two test sets)
     for names in wanted.values():
         for name in names:
@@ -166,14 +150,12 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        source = get(params, "data.source", str)
+        source = params["data"]["source"]  # demo or wmt14: schema.DATA_SOURCES
         if source == "demo":
             sources, extras = generate_demo(params, out)  # extras: the demo's further references
             listing = {"splits": sources, **extras}
-        elif source == "wmt14":
-            listing = fetch_wmt(params)
         else:
-            raise ParamsError(f"'{params['scale']}.data.source' must be 'demo' or 'wmt14', got {source!r}")
+            listing = fetch_wmt(params)
     # Bad settings, a server that would not send the whole file (DownloadError is a RuntimeError),
     # a wrong or broken file, a full disk: one line naming the file and what to do, no traceback.
     except (ParamsError, RuntimeError, ChecksumError, ArchiveError, ManifestError, VouchedError, BadURLError,
