@@ -249,3 +249,22 @@ def test_checking_and_extracting_an_archive_count_bytes(tmp_path, capsys):
     assert any(line.startswith("extract corpus.tgz: 100% 7.81k/7.81k B") for line in err), err
     check_archive(archive, ["c/x.fr"], progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_stage_checks_params_yaml_once(tmp_path, monkeypatch):
+    """run_stage checks the file before taking the lock; the stage's main() gets that check's result."""
+    from activemem import config
+    from activemem.stages import _common
+    calls = []
+    real = config.load_params
+    monkeypatch.setattr(_common, "load_params", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setattr(_common, "_checked", {})
+    seen = []
+    def main(argv):
+        seen.append(_common.params_or_exit(_common.parser("x").parse_args(argv)))
+    argv = ["--params", str(REPO / "params.yaml"), "--scale", "smoke"]
+    _common.run_stage(main, "check", argv)
+    assert len(calls) == 1 and seen[0]["scale"] == "smoke"
+    seen[0]["train"]["seed"] = 99  # a stage's own copy: changing it changes no later answer
+    _common.run_stage(main, "check", argv)
+    assert len(calls) == 1 and seen[1]["train"]["seed"] == 1

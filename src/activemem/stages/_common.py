@@ -5,6 +5,7 @@ missing input folder named with the stage that makes it)."""
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -89,8 +90,24 @@ def missing_input(err: FileNotFoundError, producers: dict[str | Path, str]) -> s
     return f"{err.filename} does not exist"
 
 
+# One check of params.yaml per stage: run_stage checks it before taking the lock, and the stage's main()
+# asks again for the same file; the second answer is the first, unless the file changed in between.
+_checked: dict[tuple, dict] = {}
+
+
 def params_or_exit(args) -> dict:
+    """The scale's checked settings (``config.load_params``), or exit with its one-line errors."""
+    path = Path(args.params)
     try:
-        return load_params(args.params, args.scale)
-    except ParamsError as err:
-        sys.exit(f"error: {err}")
+        key = (str(path.resolve()), args.scale, path.read_bytes())
+    except OSError:
+        key = None  # load_params says what is wrong with the file
+    if key not in _checked:
+        try:
+            params = load_params(args.params, args.scale)
+        except ParamsError as err:
+            sys.exit(f"error: {err}")
+        if key is None:
+            return params
+        _checked[key] = params
+    return copy.deepcopy(_checked[key])  # a stage may change its copy (--seed)
