@@ -383,6 +383,7 @@ def test_slurm_gpu_jobs_ask_for_the_presets_gpus_and_torchrun_starts_one_process
     monkeypatch.setattr(train_stage.os, "execv", execv)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     monkeypatch.chdir(root)
+    (root / "data/paper/prepared").mkdir(parents=True)  # the stage checks its input folder before handing over
     with pytest.raises(SystemExit):
         train_stage.main(["--params", "params.yaml", "--scale", "paper", "--model", "neural_gpu",
                           "--seed", "1", "--data", "data/paper/prepared", "--out", "results/paper/neural_gpu/seed1/train"])

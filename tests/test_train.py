@@ -301,10 +301,10 @@ def test_bad_params_fail_before_training_naming_the_key(prepared, tmp_path):
     with pytest.raises(ParamsError, match="'smoke.train.max_steps' must be >= 1"):
         load_params(tmp_path / "negative.yaml", "smoke")
     raw = yaml.safe_load(PARAMS.read_text())
-    raw["models"] = ["neural_gpu", "transformer"]
+    raw["models"] = ["neural_gpu", "lstm_attention"]
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ParamsError, match="unknown model 'transformer'"):
+    with pytest.raises(ParamsError, match="unknown model 'lstm_attention'"):
         load_params(bad, "smoke")
     with pytest.raises(ParamsError, match="scale 'huge' has no block"):
         load_params(PARAMS, "huge")
