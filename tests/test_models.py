@@ -115,8 +115,10 @@ def test_extended_step_by_step_equals_teacher_forcing():
         torch.testing.assert_close(logits, forced[:, k], rtol=0, atol=1e-5)
 
 
-def test_extended_is_causal_and_really_reads_the_tape():
-    model = build("extended_neural_gpu").eval()
+@pytest.mark.parametrize("name", ["extended_neural_gpu", "transformer"])
+def test_a_decoder_is_causal_and_really_reads_its_earlier_outputs(name):
+    """Output j depends on the outputs before it (the tape, the decoder's self-attention), never after."""
+    model = build(name).eval()
     src, tgt_in = random_batch(tgt_len=7)
     base = model(src, tgt_in)
     for j in range(6):  # change output token j = tgt_in[:, j + 1]
