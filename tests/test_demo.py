@@ -142,14 +142,16 @@ def test_demo_stages_write_in_distribution_test_long_and_reference_streams(prepa
 
 
 def test_bad_clause_settings_name_the_key(tmp_path):
+    """Checked once, where params.yaml is read (the download stage then reads them as they are)."""
     import pytest
+    import yaml
 
     from activemem.config import ParamsError, load_params
-    from activemem.stages.download import generate_demo
 
     from conftest import REPO
-    params = load_params(REPO / "params.yaml", "smoke")
     for bad in ([2, 1], [0, 1], 3, [1, "2"]):
-        params["data"]["clauses"]["test_long"] = bad
+        raw = yaml.safe_load((REPO / "params.yaml").read_text())
+        raw["smoke"]["data"]["clauses"]["test_long"] = bad
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
         with pytest.raises(ParamsError, match=r"'smoke\.data\.clauses\.test_long' must be"):
-            generate_demo(params, tmp_path)
+            load_params(tmp_path / "params.yaml", "smoke")

@@ -38,7 +38,7 @@ PACKAGES = "munge slurmctld slurmd slurm-client"
 # SLURM_CONF from srun's environment, so a cluster of our own needs its config at the default path.
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 PARTITION = "activemem"
-MODELS = ["neural_gpu", "markovian_neural_gpu", "extended_neural_gpu", "gru_attention"]
+MODELS = load_params(REPO / "params.yaml", "smoke")["model_names"]  # every model the smoke DAG trains
 RUN_LIMIT_S = 1800  # the smoke DAG takes minutes; a hung scheduler fails instead of stalling CI
 
 
