@@ -19,6 +19,7 @@ include: "pipeline/rules/data.smk"
 include: "pipeline/rules/train.smk"
 include: "pipeline/rules/eval.smk"
 include: "pipeline/rules/paper.smk"
+include: "pipeline/rules/stale.smk"
 
 
 rule all:

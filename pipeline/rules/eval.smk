@@ -2,7 +2,7 @@ rule evaluate:
     input:
         train=f"results/{SCALE}/{{model}}/seed{{seed}}/train",
         data=rules.prepare.output,
-        code=code("stages/evaluate.py", "evaluate", "train", "models", "data") + STAGE_CODE,
+        code=code("stages/evaluate.py", "lineage.py", "evaluate", "train", "models", "data") + STAGE_CODE,
     output:
         evaluation=f"results/{SCALE}/{{model}}/seed{{seed}}/evaluation.json",
         metrics=f"results/{SCALE}/{{model}}/seed{{seed}}/metrics.json",

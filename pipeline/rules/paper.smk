@@ -13,7 +13,7 @@ rule paper:
         paper=["paper/published.yaml", "paper/claims.yaml"] + sorted(str(p) for p in Path("paper/templates").glob("*.j2")),
         # what the stage imports: models for the registry (names, styles) and the Configs (a WMT scale's
         # preset comparison); evaluate and data for scoring and reading the references
-        code=code("stages/paper.py", "paper", "evaluate", "data", "models") + STAGE_CODE,
+        code=code("stages/paper.py", "lineage.py", "paper", "evaluate", "data", "models") + STAGE_CODE,
     # `snakemake --report report.zip`: the report, Table 1, the figures and the claims (caption: pipeline/report)
     output:
         report(

@@ -11,7 +11,9 @@ sentence; ``hypotheses.greedy.txt`` for greedy, empty when ``evaluate.greedy`` i
 
 The model is decoded on the device, threads and width buckets it was trained with (the
 checkpoint's ``train_config``), so a model with its own ``models.<m>.train`` overrides is evaluated with
-them. Every input is checked against the prepare stage's manifest first, ``spm.model`` included.
+them. Every input is checked against the prepare stage's manifest first, ``spm.model`` included,
+and the checkpoint against the train stage's ``summary.json`` beside it; ``made_from`` in
+``evaluation.json`` records both (``activemem/lineage.py``).
 
 ``evaluation.json`` keys: ``bleu`` and ``chrf`` (beam search, test, against ``test.fr`` alone: the
 paper's Table 1 number), ``bleu_greedy`` (None when ``evaluate.greedy`` is off), ``perplexity``/``log_perplexity`` (test, per sub-word
@@ -61,10 +63,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from activemem import lineage
 from activemem.atomic import write_json
 from activemem.config import ParamsError
 from activemem.data.lines import DataError, read_lines
-from activemem.data.store import EncodedSplit, encoded_files, verify_files
+from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
 from activemem.data.vocab import SubwordVocab
 from activemem.data.batching import pair_widths
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within, subset_bleu
@@ -135,6 +138,18 @@ def checked_inputs(data: Path) -> dict:
     return manifest
 
 
+def written_by_training(checkpoint: Path) -> dict:
+    """The checkpoint's digest, after checking that it is the file its training wrote (the train stage's
+    ``summary.json`` beside it records it): a checkpoint copied over another would be scored silently."""
+    digest = file_digest(checkpoint)
+    summary = checkpoint.parent / "summary.json"
+    written = json.loads(summary.read_text()).get("checkpoint") if summary.exists() else None
+    if written is not None and written != digest:
+        raise CheckpointError(f"{checkpoint}: not the checkpoint its training wrote (sha256 {digest['sha256'][:12]}…; "
+                              f"{summary} says {written.get('sha256', '?')[:12]}…): rerun the train stage")
+    return digest
+
+
 def decode_test(run: Trained, split, vocab, ev: dict, name: str, progress: bool) -> dict:
     """The test split decoded: beam (Table 1), the fixed-width ablation (Neural GPU family) and greedy
     (when ``evaluate.greedy``)."""
@@ -187,6 +202,8 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     ``evaluation.json``'s content."""
     ev = params["evaluate"]  # checked by schema.py when params.yaml was loaded
     manifest = checked_inputs(data)
+    # what this evaluation is made from: the paper stage and the workflow check it before trusting it
+    made_from = {checkpoint.as_posix(): written_by_training(checkpoint), **lineage.made_from(data / "manifest.json")}
     run = load_trained(model_name, checkpoint, params["scale"])
     vocab = SubwordVocab(data / "spm.model")
     # every stream of the split, aligned or refused before any decoding (split at "\n" only)
@@ -236,6 +253,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
                        # which archives the data came from and what vouched for each (WMT; the demo has none)
                        "data_archives": {name: a.get("vouched_by") or a.get("verified_by")
                                          for name, a in (manifest.get("archives") or {}).items()}},
+        lineage.KEY: made_from,
     }
     write_lines(out / "hypotheses.txt", beam)
     write_lines(out / "hypotheses.greedy.txt", decoded["greedy"] or [])

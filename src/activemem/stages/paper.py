@@ -10,7 +10,11 @@ must hold for every seed, see ``activemem/paper/seeds.py``), the published table
 (``<paper>/templates``). Writes to ``<out>``: ``table1.{md,tex}`` and ``table1.published.{md,tex}``
 (same template: ``diff`` them), ``bleu_by_length.{png,pdf}``, ``learning_curves.{png,pdf}``,
 ``extrapolation_bleu_by_length.{png,pdf}`` (only when the models were tested on the longer split),
-``claims.json``, ``report.md`` and a self-contained ``report.html``.
+``claims.json``, ``report.md``, a self-contained ``report.html`` and ``made_from.json``.
+
+Nothing stale is read: the test text is checked against the prepare stage's ``manifest.json``, and
+each evaluation against the checkpoint and data it records it was made from (``activemem/lineage.py``)
+before any number is used; ``made_from.json`` records every file read, for the workflow's own check.
 
 It renders exactly the models of ``params.yaml`` ``models``; warnings (uncommitted edits, models
 from different code or settings, truncated training, a model without a published row, a test set
@@ -22,13 +26,37 @@ that differs from the ``paper`` preset (``config.preset_comparison``, also in th
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+from activemem import lineage
+from activemem.atomic import write_json
 from activemem.config import preset_comparison
+from activemem.data.store import verify_files
 from activemem.paper.claims import display_verdict
-from activemem.paper.report import build
+from activemem.paper.report import build, load_metrics
+from activemem.paper.seeds import run_folder
 from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage
+
+
+# what the stage reads of each run, beside evaluation.json (the logs: the learning curves)
+RUN_FILES = ("hypotheses.txt", "hypotheses.greedy.txt", "hypotheses.test_long.txt", "train/train_log.csv",
+             "train/dev_log.csv")
+
+
+def verified_inputs(results: Path, data: Path, names: list[str], seeds: list[int]) -> dict:
+    """Everything this stage reads, checked against what produced it; returns the record of it."""
+    manifest = json.loads((data / "manifest.json").read_text())
+    verify_files(data, manifest["files"], [name for name in manifest["files"]  # the test text (and the report)
+                                           if not name.endswith(".npy") and not name.startswith(("train", "dev"))])
+    read = [data / "manifest.json"]
+    for name in names:
+        for seed in seeds:
+            folder = results / run_folder(name, seed)
+            lineage.require_made_from(folder / "evaluation.json", load_metrics(folder / "evaluation.json").get(lineage.KEY))
+            read += [folder / "evaluation.json", *(folder / f for f in RUN_FILES if (folder / f).exists())]
+    return lineage.made_from(*read)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
                                                  "floor_bleu", "min_bucket_sentences")}
     evaluate = {k: params["evaluate"][k] for k in ("bootstrap_resamples", "seed", "width")}
     try:
+        made_from = verified_inputs(Path(args.results), Path(args.data), params["model_names"], params["seeds"])
         result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
                        Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
                        preset_comparison(params))
@@ -53,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {missing_input(err, {args.results: 'evaluate', args.data: 'prepare'})}")
     except ValueError as err:
         sys.exit(f"error: {err}")
+    write_json(Path(args.out) / "made_from.json", {lineage.KEY: made_from})
     for warning in result["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     for claim in result["claims"]:

@@ -16,8 +16,11 @@ and restarted with the same command, it ends with the same parameters as a run n
 CPU with a fixed seed: the data order is a function of (seed, epoch, position) and the RNG states are
 in the checkpoint). A checkpoint is only resumed by the *same, unfinished* run: its fingerprint
 (``train/fingerprint.py``: package source, torch version, model, every training setting including the
-step limit and the thread count, prepared-data checksums) must match, otherwise training starts over
-and says why. A finished run is never extended or cut short: the same finished run is reused as it is.
+step limit and the thread count, prepared-data checksums) must match, otherwise training starts over,
+says why, and clears the work directory (a ``work_dir`` holds one run's files only, never one run's
+checkpoint beside another's logs). A finished run is never extended or cut short: the same finished
+run is reused as it is, whole (its logs too) or not at all. ``summary.json`` records the checkpoint's
+digest and the data it was made from (``activemem/lineage.py``), which evaluation and the workflow check.
 ``work_dir`` lies outside the pipeline engines' declared outputs, which they delete before rerunning
 a job; the finished files are copied to ``out_dir`` at the end. One process at a time trains in a
 ``work_dir`` (a second one fails at once instead of interleaving the logs).
@@ -46,11 +49,11 @@ from typing import Iterator
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from activemem import models
+from activemem import lineage, models
 from activemem.atomic import copy_file, open_atomic, write_json
 from activemem.config import model_hparams, train_settings
 from activemem.data.batching import Batch, BucketBatcher
-from activemem.data.store import EncodedSplit, encoded_files, verify_files
+from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
 from activemem.locking import exclusive
 from activemem.progress import progress_bar
 from activemem.provenance import provenance
@@ -141,6 +144,7 @@ class Run:
     model_name: str
     cfg: TrainConfig
     manifest: dict
+    data_dir: Path            # the prepare stage's output: its manifest.json is what this run was made from
     work_dir: Path
     device: torch.device
     dist: distributed.Dist
@@ -235,7 +239,7 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
     torch.manual_seed(cfg.seed + dist.rank)  # same initial weights everywhere, own dropout per rank
     identity = run_identity(model_name, dataclasses.asdict(model.config), dataclasses.asdict(cfg), manifest["files"])
-    return Run(model_name, cfg, manifest, work_dir, device, dist, train_split, dev_split, model, optimizer,
+    return Run(model_name, cfg, manifest, data_dir, work_dir, device, dist, train_split, dev_split, model, optimizer,
                identity, _fresh_state(cfg))
 
 
@@ -277,12 +281,20 @@ def _own_checkpoint(ckpt_path: Path, identity: dict, main: bool) -> dict | None:
 
 
 def _resume_or_start_over(run: Run) -> None:
-    """Continue this run from its checkpoint (weights, optimiser, state, RNG), or clear what an
-    earlier, different run left in the work directory."""
+    """Continue this run from its checkpoint (weights, optimiser, state, RNG), or clear everything an
+    earlier, different run left in the work directory: a work directory holds one run's files only."""
     ckpt = _own_checkpoint(run.checkpoint_path, run.identity, run.dist.main)
+    if ckpt is not None and ckpt["state"]["stop_reason"] is not None:
+        lost = [log.name for log in (run.log_path, run.dev_log_path) if not log.exists()]
+        if lost:  # a finished run is reused whole or not at all
+            if run.dist.main:
+                print(f"{run.checkpoint_path}: this run finished but its {' and '.join(lost)} is gone: starting over")
+            ckpt = None
     if ckpt is None:
         if run.dist.main:
-            for stale in (run.log_path, run.dev_log_path, run.work_dir / "summary.json"):
+            # the checkpoint first: a run killed while clearing leaves logs without a checkpoint, which the
+            # next start clears again, never another run's checkpoint beside this run's logs
+            for stale in (run.checkpoint_path, run.log_path, run.dev_log_path, run.work_dir / "summary.json"):
                 stale.unlink(missing_ok=True)
         return
     run.model.load_state_dict(ckpt["model"])
@@ -454,6 +466,9 @@ def _finish(run: Run, params: dict, out_dir: Path) -> dict:
                "world_size": dist.world, "device": run.device.type,
                "provenance": provenance(params, run.device.type, cfg.threads, cfg.seed)}
     if dist.main:
+        # what evaluation checks before scoring the checkpoint, and what the workflow checks at load
+        summary["checkpoint"] = file_digest(run.checkpoint_path)
+        summary[lineage.KEY] = lineage.made_from(run.data_dir / "manifest.json")
         write_json(run.work_dir / "summary.json", summary)
         if run.work_dir.resolve() != out_dir.resolve():
             for name in OUTPUT_FILES:

@@ -1,0 +1,39 @@
+# Results whose inputs are gone or changed since they were made are removed before Snakemake plans the
+# run, so that the same command rebuilds them. Snakemake judges results by modification times only: a
+# training job that failed or was killed (Snakemake deletes its output), a checkpoint replaced inside a
+# directory() output or a prepared file edited by hand would leave the old evaluations, Table 1 and
+# claims "up to date". Each result records what it was made from (activemem/lineage.py); upstream first,
+# so that removing one makes the results read from it stale in turn. Only the main Snakemake process
+# does this, and only while no other run holds the workspace (a job on a cluster node, or a `snakemake
+# -n` beside a running pipeline, touches nothing).
+import sys
+
+from activemem import lineage
+
+
+def _results_in_pipeline_order():
+    prepared = Path(rules.prepare.output[0])
+    found = [lineage.Result(prepared / "manifest.json", [prepared], key="files", base=prepared)]
+    runs = [dict(model=m, seed=s) for m in MODELS for s in SEEDS]
+    for run in runs:
+        train = Path(expand(rules.train.output[0], **run)[0])
+        found.append(lineage.Result(train / "summary.json", [train], own={"checkpoint": train / "checkpoint.pt"}))
+    for run in runs:
+        evaluated = [Path(p) for p in expand(list(rules.evaluate.output), **run)]
+        found.append(lineage.Result(Path(expand(rules.evaluate.output.evaluation, **run)[0]), evaluated))
+    paper_build = Path(rules.paper.output[0])
+    found.append(lineage.Result(paper_build / "made_from.json", [paper_build]))
+    return found
+
+
+def _remove_stale_results():
+    try:
+        with locking.workspace(f"snakemake (scale {SCALE}) checking its results"):
+            for line in lineage.remove_stale(_results_in_pipeline_order()):
+                print(line, file=sys.stderr)
+    except locking.Busy:
+        pass  # another run owns the workspace: it rebuilds what it changes; this one plans only
+
+
+if workflow.is_main_process:
+    _remove_stale_results()
