@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from activemem import lineage
 from activemem.config import load_params, preset_comparison, stage_settings
+from activemem.data.store import file_digest
 from activemem.data.lines import write_lines
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores
 from activemem.models import PAPER_NAMES
@@ -93,6 +95,19 @@ def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, di
             metrics[key] = value
         (run / "evaluation.json").write_text(json.dumps(metrics))
     return root
+
+
+def seal(root) -> None:
+    """What the prepare and evaluate stages record, for the stage's checks: the data files' digests in
+    manifest.json, and in each evaluation.json the manifest it was made from."""
+    data = root / "data"
+    manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").exists() else {}
+    manifest["files"] = {f.name: file_digest(f) for f in sorted(data.iterdir()) if f.name != "manifest.json"}
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    for evaluation in (root / "results").glob("*/seed*/evaluation.json"):
+        metrics = json.loads(evaluation.read_text())
+        metrics[lineage.KEY] = lineage.made_from(data / "manifest.json")
+        evaluation.write_text(json.dumps(metrics))
 
 
 def render(root, names, paper=REPO / "paper", out="out", seeds=(1,)):
@@ -672,6 +687,7 @@ def test_the_paper_stage_reruns_when_the_wmt_note_would_change():
 def test_the_stage_on_wmt_data_says_what_the_data_cannot_check(tmp_path, capsys):
     make_run(tmp_path, PERFECT)
     (tmp_path / "data" / "manifest.json").write_text(json.dumps(WMT_MANIFEST))
+    seal(tmp_path)
     params = (REPO / "params.yaml").read_text().replace("bootstrap_resamples: 1000", "bootstrap_resamples: 100")
     (tmp_path / "params.yaml").write_text(run_models(params, ALL))
     paper_stage.main(["--params", str(tmp_path / "params.yaml"), "--scale", "news", "--results",
@@ -687,6 +703,28 @@ def test_the_stage_on_wmt_data_says_what_the_data_cannot_check(tmp_path, capsys)
     assert "| **not applicable (WMT'14 newstest2014 has one reference per sentence)** |" in report
     assert "*Not applicable*: this run's test data cannot support the claim" in report
     assert 'class="not-applicable"' in (tmp_path / "build" / "report.html").read_text()
+
+
+def test_the_stage_refuses_an_evaluation_of_other_data_or_unrecorded(tmp_path):
+    make_run(tmp_path, PERFECT)
+    seal(tmp_path)
+    params = tmp_path / "params.yaml"
+    params.write_text(run_models((REPO / "params.yaml").read_text(), ["neural_gpu"]))
+    argv = ["--params", str(params), "--scale", "demo", "--results", str(tmp_path / "results"),
+            "--data", str(tmp_path / "data"), "--paper", str(REPO / "paper"), "--out", str(tmp_path / "build")]
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    (tmp_path / "data" / "manifest.json").write_text(json.dumps({**manifest, "pairs": {"test": 1}}))  # data made again
+    evaluation = tmp_path / "results" / "neural_gpu" / "seed1" / "evaluation.json"
+    with pytest.raises(SystemExit) as stop:
+        paper_stage.main(argv)
+    assert str(stop.value.code).startswith(f"error: {evaluation} is stale: {tmp_path / 'data' / 'manifest.json'} "
+                                           f"changed (sha256 ")
+    metrics = json.loads(evaluation.read_text())
+    del metrics[lineage.KEY]
+    evaluation.write_text(json.dumps(metrics))
+    with pytest.raises(SystemExit, match="does not say what it was made from"):
+        paper_stage.main(argv)
+    assert not (tmp_path / "build").exists()
 
 
 # ---- figures ------------------------------------------------------------------------------------
@@ -720,6 +758,7 @@ def test_figures_carry_provenance_and_are_byte_identical_across_renders(tmp_path
 # ---- the stage -------------------------------------------------------------------------------------
 def test_the_stage_prints_verdicts_with_budgets_and_warnings(tmp_path, capsys):
     make_run(tmp_path, PERFECT, {"gru_attention": {"provenance": provenance(git_dirty=True)}})
+    seal(tmp_path)
     params = (REPO / "params.yaml").read_text().replace("bootstrap_resamples: 1000", "bootstrap_resamples: 100")
     (tmp_path / "params.yaml").write_text(run_models(params, ["extended_neural_gpu", "gru_attention"]))
     paper_stage.main(["--params", str(tmp_path / "params.yaml"), "--scale", "demo", "--results",
