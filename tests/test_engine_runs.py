@@ -134,29 +134,40 @@ def test_dvc_repro_during_a_snakemake_run_is_refused_before_it_touches_anything(
             snake.wait()
 
 
-def test_snakemake_while_dvc_holds_its_lock_stops_before_its_first_job(tmp_path):
-    """The other way round: while a dvc command holds DVC's repo lock (between two of its stages, no
-    stage holds the workspace lock), Snakemake refuses to start instead of running beside it."""
+@pytest.mark.parametrize("dvc_is", ["between stages", "starting a stage"])
+def test_snakemake_during_a_dvc_run_stops_before_its_first_job(tmp_path, dvc_is):
+    """The other way round, at the two moments when no stage of DVC's holds the workspace lock:
+    between two stages (DVC holds its repo lock), and while a stage's command starts (DVC has let go
+    of its repo lock to run it, and the stage has not yet taken the workspace lock). Snakemake refuses
+    to start instead of running beside DVC."""
     root = one_model_copy(tmp_path / "ws")
-    # DVC's own repo lock, taken as its commands take it
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import time; from dvc.repo import Repo; repo = Repo('.'); repo.lock.lock(); "
-                               "print('held', flush=True); time.sleep(120)"],
-                              cwd=root, stdout=subprocess.PIPE, text=True)
+    gate = tmp_path / "gate"
+    if dvc_is == "between stages":  # DVC's own repo lock, taken as its commands take it
+        dvc = subprocess.Popen([sys.executable, "-c",
+                                "import time; from dvc.repo import Repo; repo = Repo('.'); repo.lock.lock(); "
+                                "print('held', flush=True); time.sleep(120)"],
+                               cwd=root, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        ready = lambda: dvc.stdout.readline().strip() == "held"  # noqa: E731
+    else:  # a real `dvc repro`, its first stage's command held before Python starts
+        dvc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=root,
+                               env=gated_env(tmp_path, "settings", gate), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        ready = lambda: Path(f"{gate}.waiting").exists()  # noqa: E731
     try:
-        assert holder.stdout.readline().strip() == "held"
+        wait_for(ready, "DVC to be at work", process=dvc)
         before = snapshot(root, ".")
         snake = run(root, "snakemake", "--cores", "2", timeout=120)
         assert snake.returncode != 0
-        assert re.search(r"\.dvc/tmp/lock is held by .*\(pid \d+\): DVC is working in this folder",
-                         snake.stdout + snake.stderr), (snake.stdout + snake.stderr)[-3000:]
+        assert re.search(r"\.dvc/tmp/(lock is held by|rwlock lists a stage of) .*\(pid \d+\)(: | in progress: )"
+                         r"DVC is working in this folder", snake.stdout + snake.stderr), (snake.stdout + snake.stderr)[-3000:]
         after = snapshot(root, ".")
-        made = sorted(k for k in set(after) ^ set(before) if not k.startswith((".snakemake", ".activemem")))
+        made = sorted(k for k in set(after) ^ set(before) if not k.startswith((".snakemake", ".activemem", ".dvc/tmp")))
         assert made == []
+        assert [k for k in before if after.get(k) != before[k] and not k.startswith((".snakemake", ".dvc/tmp"))] == []
         assert not any((root / ".snakemake" / "locks").glob("*"))  # Snakemake's own locks are released
     finally:
-        holder.kill()
-        holder.wait()
+        os.killpg(dvc.pid, signal.SIGKILL)
+        dvc.wait()
 
 
 def readme_recovery() -> tuple[str, str]:
@@ -173,6 +184,11 @@ def test_a_killed_snakemake_ends_its_jobs_and_the_readme_recovery_works(tmp_path
     README's advice then failed (IncompleteFilesException, then LockException)."""
     unlock, again = readme_recovery()
     root = one_model_copy(tmp_path / "ws")
+    # training long enough to outlast the check below by far, had it been left running
+    params = root / "params.yaml"
+    text, n = re.subn(r"(?m)^(    max_steps: )6$", r"\g<1>30", params.read_text(), count=1)
+    assert n == 1
+    params.write_text(text)
     snake = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root, env=engine_env(),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     jobs: set[int] = set()
@@ -184,7 +200,7 @@ def test_a_killed_snakemake_ends_its_jobs_and_the_readme_recovery_works(tmp_path
         assert jobs
         os.kill(snake.pid, signal.SIGKILL)
         snake.wait()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 10
         while any(alive(pid) for pid in jobs) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [pid for pid in jobs if alive(pid)], "the training job outlived Snakemake"

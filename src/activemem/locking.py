@@ -45,6 +45,10 @@ WORKSPACE_LOCK = Path(".activemem") / "workspace.lock"
 # (zc.lockfile), retried for 3 s, then "Unable to acquire lock" (exit 255). Not with DVC's
 # ``core.hardlink_lock`` option, which swaps it for a lock file that flock does not see.
 DVC_LOCK = Path(".dvc") / "tmp" / "lock"
+# DVC lets go of that lock while a stage's command runs (so that two `dvc repro` of separate branches
+# can run at once); the stage is then listed, with the pid of its dvc process, in DVC's rwlock file,
+# edited under a lock of the same kind (dvc/rwlock.py).
+DVC_RWLOCK = Path(".dvc") / "tmp" / "rwlock"
 
 
 class Busy(RuntimeError):
@@ -103,10 +107,16 @@ def exclusive(path: str | Path, what: str) -> Iterator[None]:
         handle.close()
 
 
+def _run_info(root: str | Path) -> dict | None:
+    """The lock file's record of the run this process belongs to (its token is ours), else None."""
+    token = os.environ.get(TOKEN_VARIABLE)
+    info = _holder(Path(root) / WORKSPACE_LOCK)
+    return info if token and info.get("token") == token else None
+
+
 def start_run(what: str, root: str | Path = ".") -> object:
     """For a pipeline engine: hold the workspace for this whole process and hand its jobs a token."""
-    token = os.environ.get(TOKEN_VARIABLE)
-    if token and _holder(Path(root) / WORKSPACE_LOCK).get("token") == token:
+    if _run_info(root) is not None:
         return None  # a job of the run that already holds the workspace (e.g. on a cluster node)
     token = secrets.token_hex(8)
     handle = acquire(Path(root) / WORKSPACE_LOCK, what, token)
@@ -144,6 +154,11 @@ def hold_dvc(root: str | Path = ".") -> object:
         handle.close()
         raise Busy(f"{path} is held by {_dvc_holder(path)}: DVC is working in this folder; wait for it to finish "
                    f"or stop it, then run again") from None
+    running = _dvc_stages_running(root)
+    if running:
+        handle.close()
+        raise Busy(f"{root / DVC_RWLOCK} lists a stage of {running} in progress: DVC is working in this folder; "
+                   f"wait for it to finish or stop it, then run again")
     handle.seek(0)
     handle.truncate()
     handle.write(f" {os.getpid()}\n")  # what DVC's own lock writes (its error pages tell users to look)
@@ -151,9 +166,38 @@ def hold_dvc(root: str | Path = ".") -> object:
     return handle
 
 
+def _dvc_stages_running(root: Path) -> str | None:
+    """The dvc command (its ``cmd`` and pid) with a stage in progress, from DVC's rwlock file; entries
+    of a dvc process that has died (killed mid-stage) are stale, as DVC itself takes them."""
+    path = root / DVC_RWLOCK
+    with open(root / DVC_RWLOCK.with_name("rwlock.lock"), "a+") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # DVC holds it only while it edits the file
+        try:
+            table = json.loads(path.read_text() or "{}")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return "a dvc command (the file is unreadable)"
+    infos = list(table.get("write", {}).values()) + [i for group in table.get("read", {}).values() for i in group]
+    for info in infos:
+        try:
+            os.kill(int(info["pid"]), 0)
+        except ProcessLookupError:
+            continue
+        except (KeyError, TypeError, ValueError):
+            return "a dvc command"
+        except PermissionError:
+            pass  # alive, another user's
+        return f"`{info.get('cmd', 'dvc')}` (pid {info['pid']})"
+    return None
+
+
 def start_pipeline(what: str, root: str | Path = ".") -> list:
     """For Snakemake, before its first job: DVC's repo lock, then the workspace (``start_run``). DVC's
-    first: between two stages ``dvc repro`` holds only its own lock. Returns the handles to keep open."""
+    first: between two stages ``dvc repro`` holds only its own lock. Returns the handles to keep open
+    (none in a job of the run that holds them, should a job ever load the workflow with its hooks)."""
+    if _run_info(root) is not None:
+        return []
     dvc = hold_dvc(root)
     try:
         return [dvc, start_run(what, root)]
@@ -169,9 +213,8 @@ def _end_with_run(root: str | Path) -> None:
     leaves the job to ``init`` and it would go on training, writing a work folder the rerun needs;
     the engine's pid is in the lock file (``pidfd``: a later process with the same pid is not it).
     Only on the engine's machine: a cluster job's engine runs elsewhere, and the scheduler owns it."""
-    token = os.environ.get(TOKEN_VARIABLE)
-    info = _holder(Path(root) / WORKSPACE_LOCK)
-    if not token or info.get("token") != token or info.get("host") != socket.gethostname():
+    info = _run_info(root)
+    if info is None or info.get("host") != socket.gethostname():
         return
     try:
         engine = os.pidfd_open(int(info["pid"]))
@@ -183,7 +226,7 @@ def _end_with_run(root: str | Path) -> None:
         sys.stderr.write(f"error: {info.get('what', 'the pipeline run')} (pid {info['pid']}) that started this "
                          f"job has ended: stopping this job too\n")
         sys.stderr.flush()
-        os._exit(1)  # at once, as a kill would: every file the stages write is renamed into place whole
+        os._exit(1)  # at once, as kill -9 would (what a killed stage leaves, a rerun resumes or redoes)
 
     threading.Thread(target=watch, name="end-with-run", daemon=True).start()
 

@@ -1,5 +1,5 @@
-"""A full disk, a read-only folder or an unreadable params.yaml ends a command with one line naming the
-file (issue 23, item 10), never a traceback or a message without a path.
+"""A full disk, a read-only folder, an unreadable params.yaml or a checkpoint that lacks a part ends a
+command with one line naming the file (issue 23, item 10), never a traceback or a message without a path.
 
 The full disk is the kernel's own: a file about to be written is replaced by a link to ``/dev/full``,
 where every write fails with ENOSPC. The read-only folder is a real one: mode 0o555, with the stage
@@ -20,6 +20,7 @@ import pytest
 
 from activemem import atomic
 from activemem.data import download
+from activemem.stages import evaluate as evaluate_stage
 from activemem.stages import paper as paper_stage
 from activemem.stages import train as train_stage
 from activemem.stages._common import run_stage
@@ -29,7 +30,7 @@ from conftest import REPO
 PARAMS = REPO / "params.yaml"
 NO_SPACE = os.strerror(errno.ENOSPC)
 
-pytestmark = pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+needs_dev_full = pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
 
 
 def full_disk_for(monkeypatch, wanted) -> None:
@@ -52,6 +53,7 @@ def stage_error(main, name: str, argv: list[str]) -> str:
     return str(exit.value.code)
 
 
+@needs_dev_full
 def test_a_full_disk_in_training_is_one_line_naming_the_checkpoint(prepared, tmp_path, monkeypatch):
     """torch.save turns the disk's OSError into a RuntimeError ("unexpected pos"), which used to end
     the stage with two chained tracebacks."""
@@ -64,6 +66,7 @@ def test_a_full_disk_in_training_is_one_line_naming_the_checkpoint(prepared, tmp
     assert not [p.name for p in (tmp_path / "work").iterdir() if p.name.endswith(atomic.TMP_SUFFIX)]
 
 
+@needs_dev_full
 def test_a_full_disk_in_the_paper_stage_is_one_line_naming_the_figure(tmp_path, monkeypatch):
     from test_paper import PERFECT, make_run, run_models
     make_run(tmp_path, PERFECT)
@@ -76,6 +79,7 @@ def test_a_full_disk_in_the_paper_stage_is_one_line_naming_the_figure(tmp_path, 
     assert re.fullmatch(rf"error: {re.escape(str(tmp_path / 'build'))}/\S+\.png: {NO_SPACE}", message), message
 
 
+@needs_dev_full
 @pytest.mark.parametrize("scheme", ["file", "http"])
 def test_a_full_disk_during_a_download_names_the_part_file_and_is_not_retried(tmp_path, scheme):
     """The write error used to be taken for a dropped connection: retried with back-off, then reported
@@ -136,3 +140,16 @@ def test_invalid_yaml_in_params_is_one_line_with_its_line_under_snakemake(tmp_pa
     text = snakemake(root, "--dry-run", ok=False)
     where = re.search(r"^params\.yaml:(\d+): not valid YAML: ", text, re.M)
     assert where and int(where.group(1)) in (broken + 1, broken + 2), text[-2000:]  # the line, or where YAML noticed
+
+
+def test_a_checkpoint_without_its_training_state_is_one_line_naming_it(prepared, tmp_path):
+    """Refused before any decoding (it used to be a KeyError at the end)."""
+    import torch
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"model_name": "neural_gpu", "vocab_size": 400, "model_config": {}, "model": {},
+                "train_config": {"device": "cpu", "threads": 2}}, ckpt)
+    shutil.copy(PARAMS, tmp_path / "params.yaml")
+    message = stage_error(evaluate_stage.main, "evaluate", [
+        "--params", str(tmp_path / "params.yaml"), "--scale", "smoke", "--model", "neural_gpu", "--data",
+        str(prepared), "--checkpoint", str(ckpt), "--out", str(tmp_path / "eval"), "--no-progress"])
+    assert message == f"error: {ckpt}: checkpoint lacks state: rerun the train stage"
