@@ -143,7 +143,7 @@ def test_invalid_yaml_in_params_is_one_line_with_its_line_under_snakemake(tmp_pa
 
 
 def test_a_checkpoint_without_its_training_state_is_one_line_naming_it(prepared, tmp_path):
-    """Refused before any decoding (it used to be a KeyError at the end)."""
+    """Refused up front, not a KeyError after decoding."""
     import torch
     ckpt = tmp_path / "checkpoint.pt"
     torch.save({"model_name": "neural_gpu", "vocab_size": 400, "model_config": {}, "model": {},
