@@ -143,27 +143,33 @@ def test_snakemake_during_a_dvc_run_stops_before_its_first_job(tmp_path, dvc_is)
     root = one_model_copy(tmp_path / "ws")
     gate = tmp_path / "gate"
     if dvc_is == "between stages":  # DVC's own repo lock, taken as its commands take it
-        dvc = subprocess.Popen([sys.executable, "-c",
-                                "import time; from dvc.repo import Repo; repo = Repo('.'); repo.lock.lock(); "
-                                "print('held', flush=True); time.sleep(120)"],
-                               cwd=root, stdout=subprocess.PIPE, text=True, start_new_session=True)
-        ready = lambda: dvc.stdout.readline().strip() == "held"  # noqa: E731
+        holder = ("import time; from dvc.repo import Repo; repo = Repo('.'); repo.lock.lock(); "
+                  "print('held', flush=True); time.sleep(120)")
+        dvc = subprocess.Popen([sys.executable, "-c", holder], cwd=root, stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+
+        def ready() -> bool:
+            return dvc.stdout.readline().strip() == "held"
     else:  # a real `dvc repro`, its first stage's command held before Python starts
         dvc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=root,
                                env=gated_env(tmp_path, "settings", gate), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        ready = lambda: Path(f"{gate}.waiting").exists()  # noqa: E731
+
+        def ready() -> bool:
+            return Path(f"{gate}.waiting").exists()
     try:
         wait_for(ready, "DVC to be at work", process=dvc)
         before = snapshot(root, ".")
         snake = run(root, "snakemake", "--cores", "2", timeout=120)
+        said = snake.stdout + snake.stderr
         assert snake.returncode != 0
         assert re.search(r"\.dvc/tmp/(lock is held by|rwlock lists a stage of) .*\(pid \d+\)(: | in progress: )"
-                         r"DVC is working in this folder", snake.stdout + snake.stderr), (snake.stdout + snake.stderr)[-3000:]
+                         r"DVC is working in this folder", said), said[-3000:]
         after = snapshot(root, ".")
-        made = sorted(k for k in set(after) ^ set(before) if not k.startswith((".snakemake", ".activemem", ".dvc/tmp")))
-        assert made == []
-        assert [k for k in before if after.get(k) != before[k] and not k.startswith((".snakemake", ".dvc/tmp"))] == []
+        engines_state = (".snakemake", ".activemem", ".dvc/tmp")  # the engines' locks and records
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)
+                         and not k.startswith(engines_state))
+        assert changed == []
         assert not any((root / ".snakemake" / "locks").glob("*"))  # Snakemake's own locks are released
     finally:
         os.killpg(dvc.pid, signal.SIGKILL)
@@ -173,8 +179,8 @@ def test_snakemake_during_a_dvc_run_stops_before_its_first_job(tmp_path, dvc_is)
 def readme_recovery() -> tuple[str, str]:
     """The two commands the README gives for a Snakemake that was killed."""
     text = " ".join(REPO.joinpath("README.md").read_text().split())
-    m = re.search(r"If Snakemake itself was killed.*?`(snakemake --unlock)`.*?`(snakemake --cores all --rerun-incomplete)`",
-                  text)
+    m = re.search(r"If Snakemake itself was killed.*?`(snakemake --unlock)`.*?"
+                  r"`(snakemake --cores all --rerun-incomplete)`", text)
     assert m, "README: the recovery after a killed Snakemake"
     return m.group(1), m.group(2)
 
