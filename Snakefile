@@ -6,6 +6,15 @@ from snakemake.utils import min_version
 
 min_version("8.0")
 
+# Snakemake's own error for a params.yaml it cannot parse names no line: read it ourselves first, for
+# the one-line message the stages (and DVC) give, with file and line.
+from activemem.config import ParamsError, read
+
+try:
+    read("params.yaml")
+except ParamsError as err:
+    raise WorkflowError(str(err)) from None
+
 
 configfile: "params.yaml"
 

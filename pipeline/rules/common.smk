@@ -46,10 +46,14 @@ SETTINGS = stage_settings(PARAMS)
 
 
 onstart:
-    # One pipeline run per workspace: a concurrent `dvc repro` (or second Snakemake) fails at once
-    # instead of interleaving files with this run (activemem/locking.py). Held until Snakemake exits.
-    global _WORKSPACE_LOCK
-    _WORKSPACE_LOCK = locking.start_run(f"snakemake (scale {SCALE})")
+    # One pipeline run per workspace, from before this run's first job: a concurrent `dvc repro` (or
+    # second Snakemake) fails at once, before DVC deletes or checks out any output, and this run stops
+    # here while a dvc command holds the folder (activemem/locking.py). Held until Snakemake exits.
+    global _WORKSPACE_LOCKS
+    try:
+        _WORKSPACE_LOCKS = locking.start_pipeline(f"snakemake (scale {SCALE})")
+    except locking.Busy as err:
+        raise WorkflowError(str(err)) from None
 
 
 def code(*parts):

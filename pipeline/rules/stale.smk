@@ -4,8 +4,9 @@
 # directory() output or a prepared file edited by hand would leave the old evaluations, Table 1 and
 # claims "up to date". Each result records what it was made from (activemem/lineage.py); upstream first,
 # so that removing one makes the results read from it stale in turn. Only the main Snakemake process
-# does this, and only while no other run holds the workspace (a job on a cluster node, or a `snakemake
-# -n` beside a running pipeline, touches nothing).
+# does this, holding the workspace as its run will (activemem/locking.py: ours and DVC's lock), and only
+# while no other run holds it (a job on a cluster node, or a `snakemake -n` beside a running pipeline or
+# a `dvc repro`, touches nothing).
 import sys
 
 from activemem import lineage
@@ -28,7 +29,7 @@ def _results_in_pipeline_order():
 
 def _remove_stale_results():
     try:
-        with locking.workspace(f"snakemake (scale {SCALE}) checking its results"):
+        with locking.pipeline(f"snakemake (scale {SCALE}) checking its results"):
             for line in lineage.remove_stale(_results_in_pipeline_order()):
                 print(line, file=sys.stderr)
     except locking.Busy:

@@ -6,6 +6,8 @@
 * ``activemem --help | head`` closes the pipe before everything is written; ``quiet_on_closed_pipe``
   ends the command then as ``cat`` would, silently and with status 141 (128 + SIGPIPE), instead of
   printing a BrokenPipeError traceback.
+* ``os_errors_in_one_line``: an ``OSError`` no stage turned into its own message (a full disk, a
+  read-only folder) ends the command with one line, ``error: <path>: <reason>``.
 """
 
 from __future__ import annotations
@@ -57,3 +59,21 @@ def quiet_on_closed_pipe():
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(CLOSED_PIPE_STATUS)
+
+
+def one_line(err: OSError) -> str:
+    """``<path>: <reason>`` (``<path> -> <other path>`` for a rename), or the error's own text when it
+    names no file (a message of ours that says it already)."""
+    if err.filename is None:
+        return str(err)
+    where = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else f"{err.filename}"
+    return f"{where}: {err.strerror or err}"
+
+
+@contextmanager
+def os_errors_in_one_line():
+    """Run the body; an ``OSError`` escaping it exits with ``error: <path>: <reason>``, no traceback."""
+    try:
+        yield
+    except OSError as err:
+        sys.exit(f"error: {one_line(err)}")

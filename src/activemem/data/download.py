@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from activemem.atomic import write_json
+from activemem.atomic import open_named, write_json
 from activemem.progress import progress_bar
 
 CHUNK = 1 << 20
@@ -218,7 +218,7 @@ def _request_rest(url: str, part: Path, expected: Expected, timeout: float, prog
                                 f"but {url} announces {total}: it serves a different file, so "
                                 f"downloading it again cannot help; {ANOTHER_SOURCE}")
         try:
-            with open(part, "ab" if have else "wb") as out, progress_bar(
+            with open_named(part, "ab" if have else "wb") as out, progress_bar(
                     total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
                     desc=label.name, disable=not progress) as bar:
                 # read1 returns what has arrived; b"" when the connection closes, early or not
@@ -226,10 +226,18 @@ def _request_rest(url: str, part: Path, expected: Expected, timeout: float, prog
                     out.write(block)
                     bar.update(len(block))
         except (OSError, http.client.HTTPException) as err:  # reset, timeout, broken chunking
+            if _writing(err, part):
+                raise
             raise _Interrupted(f"{type(err).__name__}: {err}") from None
     got = part.stat().st_size
     if total is not None and got < total:
         raise _Interrupted(f"the connection closed after {got} of {total} bytes")
+
+
+def _writing(err: BaseException, part: Path) -> bool:
+    """An error of our own ``.part`` file (a full disk, a read-only folder; ``open_named`` names it),
+    not of the network or the source: final, as no retry can help, and passed on naming the file."""
+    return isinstance(err, OSError) and err.filename == str(part)
 
 
 def _copy_rest(url: str, part: Path, expected: Expected, progress: bool, label: Path) -> None:
@@ -255,16 +263,18 @@ def _copy_rest(url: str, part: Path, expected: Expected, progress: bool, label: 
         part.unlink()
         have = 0
     try:
-        with open(source, "rb") as src, open(part, "ab" if have else "wb") as out, progress_bar(
+        with open(source, "rb") as src, open_named(part, "ab" if have else "wb") as out, progress_bar(
                 total=size, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
                 desc=label.name, disable=not progress) as bar:
             src.seek(have)
             for block in iter(lambda: src.read(CHUNK), b""):
                 out.write(block)
                 bar.update(len(block))
-    except (PermissionError, IsADirectoryError) as err:
-        raise DownloadError(f"{label}: cannot read {url}: {err.strerror or err}") from None
     except OSError as err:
+        if _writing(err, part):
+            raise
+        if isinstance(err, (PermissionError, IsADirectoryError)):
+            raise DownloadError(f"{label}: cannot read {url}: {err.strerror or err}") from None
         raise _Interrupted(f"{type(err).__name__}: {err}") from None
     got = part.stat().st_size
     if got < size:

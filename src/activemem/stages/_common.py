@@ -12,7 +12,7 @@ from pathlib import Path
 from activemem import locking
 from activemem.config import ParamsError, load_params
 from activemem.data.lines import write_lines  # noqa: F401  the stages' one text writer (see lines.py)
-from activemem.entry import HelpFormatter, quiet_on_closed_pipe
+from activemem.entry import HelpFormatter, os_errors_in_one_line, quiet_on_closed_pipe
 
 SPLITS = ("train", "dev", "test")
 
@@ -33,13 +33,15 @@ def run_stage(main, name: str, argv: list[str] | None = None, prog: str | None =
     """``python -m activemem.stages.<name>``: the stage inside the workspace lock (``locking.py``), so a
     second pipeline run in the same workspace (the folder of the params file) fails at once instead
     of interleaving files with this one. ``prog`` is the command's name in its help (default: how
-    ``python -m`` runs it).
+    ``python -m`` runs it). Any ``OSError`` the stage does not word itself (a full disk, a read-only
+    folder) ends it with one line naming the file (``entry.os_errors_in_one_line``).
 
     The whole params file is checked first, before the lock and any work: DVC has no hook when it
     loads the DAG, so under DVC this is where a bad file stops the run, naming its key path."""
     global _prog
     _prog = prog or f"python -m activemem.stages.{name}"
-    with quiet_on_closed_pipe():
+    # a closed pipe is an OSError too: the inner block ends it quietly first
+    with os_errors_in_one_line(), quiet_on_closed_pipe():
         _run_locked(main, name, argv)
 
 

@@ -57,6 +57,7 @@ from activemem.data.phases import Phases
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import SplitWriter, encoded_files, file_digest, verify_files
 from activemem.data.vocab import SubwordVocab, train_vocab
+from activemem.entry import one_line
 from activemem.progress import progress_bar
 from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage, write_lines
 
@@ -243,8 +244,10 @@ def main(argv: list[str] | None = None) -> None:
     phases = Phases()
     try:
         report = prepare(params, Path(args.raw), out, phases)
-    except (ParamsError, DataError, ValueError, OSError) as err:
+    except (ParamsError, DataError, ValueError) as err:
         sys.exit(f"error: {err}")
+    except OSError as err:
+        sys.exit(f"error: {one_line(err)}")
     if args.stats:
         write_json(Path(args.stats), phases.table)
     for split, r in report.items():

@@ -50,7 +50,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from activemem import lineage, models
-from activemem.atomic import copy_file, open_atomic, write_json
+from activemem.atomic import copy_file, open_atomic, open_named, write_json
 from activemem.config import model_hparams, train_settings
 from activemem.data.batching import Batch, BucketBatcher
 from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
@@ -127,7 +127,7 @@ def _rewrite_log(path: Path, fields: list[str], upto_step: int) -> None:
 
 def _append(path: Path, fields: list[str], row: dict) -> None:
     new = not path.exists()
-    with open(path, "a", newline="") as f:
+    with open_named(path, "a") as f:  # a full disk's error names the log
         writer = csv.DictWriter(f, fieldnames=fields)
         if new:
             writer.writeheader()
@@ -381,7 +381,7 @@ def _optimisation_step(run: Run, epoch: int, position: int, batch: Batch) -> Ste
     if not torch.isfinite(loss):
         raise NonFiniteLoss(f"{run.model_name}: non-finite loss {loss.item()} at step {state['step'] + 1} "
                             f"(epoch {epoch}, batch {position}, pairs {batch.indices[:8].tolist()}…); "
-                            f"the last good checkpoint is intact")
+                            f"nothing is saved after a non-finite loss: {run.checkpoint_path} is left as it was")
     run.optimizer.zero_grad(set_to_none=True)
     # each rank's mean loss weighted by its share of the batch's tokens: the gradient DDP averages
     # is then exactly the gradient of the global token-mean loss
