@@ -68,8 +68,9 @@ def test_a_full_disk_in_training_is_one_line_naming_the_checkpoint(prepared, tmp
 
 @needs_dev_full
 def test_a_full_disk_in_the_paper_stage_is_one_line_naming_the_figure(tmp_path, monkeypatch):
-    from test_paper import PERFECT, make_run, run_models
+    from test_paper import PERFECT, make_run, run_models, seal
     make_run(tmp_path, PERFECT)
+    seal(tmp_path)
     params = PARAMS.read_text().replace("bootstrap_resamples: 1000", "bootstrap_resamples: 100")
     (tmp_path / "params.yaml").write_text(run_models(params, ["extended_neural_gpu", "gru_attention"]))
     full_disk_for(monkeypatch, lambda path: path.suffix == ".png")  # PIL writes the PNGs
