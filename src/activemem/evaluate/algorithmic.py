@@ -28,11 +28,11 @@ from pathlib import Path
 
 from activemem.atomic import write_json
 from activemem.data.algorithmic import SymbolVocab
+from activemem.data.lines import write_lines
 from activemem.data.store import EncodedSplit, encoded_files, verify_files
 from activemem.evaluate.sequence_accuracy import score
 from activemem.evaluate.translate import translate
 from activemem.provenance import provenance
-from activemem.stages._common import write_lines
 from activemem.train.nll import perplexity, split_nll
 
 

@@ -18,6 +18,10 @@ cut by ``evaluate.max_sentences``, test sentences wider than any trained width) 
 open the report. A WMT'14 scale's report opens with its corpora, the pairs kept and every setting
 that differs from the ``paper`` preset (``config.preset_comparison``, also in this stage's entry of
 ``config.stage_settings``, so both engines rerun the stage when it changes).
+
+The algorithmic scale (``data.source: algorithmic``) has no Table 1 and no BLEU: a table per task,
+accuracy against length and its own claims (``<paper>/claims.algorithmic.yaml``), see
+``activemem/paper/algorithmic.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import sys
 from pathlib import Path
 
 from activemem.config import preset_comparison
+from activemem.paper import algorithmic
 from activemem.paper.claims import display_verdict
 from activemem.paper.report import build
 from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage
@@ -46,9 +51,13 @@ def main(argv: list[str] | None = None) -> None:
                                                  "floor_bleu", "min_bucket_sentences")}
     evaluate = {k: params["evaluate"][k] for k in ("bootstrap_resamples", "seed", "width")}
     try:
-        result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
-                       Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
-                       preset_comparison(params))
+        if params["data"]["source"] == "algorithmic":
+            result = algorithmic.build(params["scale"], params["model_names"], Path(args.results), Path(args.paper),
+                                       Path(args.out), params["seeds"])
+        else:
+            result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
+                           Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
+                           preset_comparison(params))
     except FileNotFoundError as err:
         sys.exit(f"error: {missing_input(err, {args.results: 'evaluate', args.data: 'prepare'})}")
     except ValueError as err:
@@ -57,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"warning: {warning}", file=sys.stderr)
     for claim in result["claims"]:
         print(f"[{display_verdict(claim)}] {claim['statement']} — {claim['evidence']} ({claim['budget']})")
+    if params["data"]["source"] == "algorithmic":
+        print(f"report: {Path(args.out) / 'report.html'} (and report.md, tables.md, the figure, claims.json beside it)")
+        return
     # the last line of the run under DVC, whose own output ends with its lock file
     print(f"report: {Path(args.out) / 'report.html'} (and report.md, Table 1, figures, claims.json beside it)")
 
