@@ -94,7 +94,8 @@ def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, s
                "lengths": sorted({t["length"] for t in first["tests"]}), "decode": first["decode"],
                "commit": first["provenance"].get("git_commit"), "dirty": first["provenance"].get("git_dirty")}
     md = environment(paper / "templates")
-    write_text(out / "tables.md", "\n".join(md.get_template("macros.j2").module.md(t) for t in tables))
+    write_text(out / "tables.md", "\n".join(f"### {t['task']}\n\n" + md.get_template("macros.j2").module.md(t)
+                                            for t in tables))
     write_text(out / "report.md", md.get_template("algorithmic.md.j2").render(**context))
     html = environment(paper / "templates", autoescape=True).get_template("algorithmic.html.j2")
     write_text(out / "report.html", html.render(**context, figure_png=png(out / f"{FIGURE}.png")))
