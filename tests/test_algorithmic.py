@@ -182,3 +182,13 @@ def test_every_stage_runs_the_algorithmic_scale_at_a_tiny_size(tmp_path):
     report = (out / "report.md").read_text()
     assert all(f"### {t}" in report for t in tasks) and "BLEU" not in report
     assert (out / "accuracy_by_length.png").stat().st_size > 0 and (out / "report.html").is_file()
+
+
+def test_both_engines_plan_the_same_algorithmic_graph(tmp_path):
+    """`snakemake --config scale=algorithmic` and `dvc exp run -S scale=algorithmic` plan the same commands."""
+    pytest.importorskip("snakemake")
+    from test_pipeline import dvc_stages, repo_copy, snakemake_jobs
+    root = repo_copy(tmp_path, "algorithmic")
+    snake = {k: v["cmd"] for k, v in snakemake_jobs(root, "--forceall").items()}
+    assert snake == {k: v["cmd"] for k, v in dvc_stages(root).items()}
+    assert any("--scale algorithmic --model extended_neural_gpu" in cmd for cmd in snake.values())
