@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from activemem import models
-from activemem.config import ParamsError, load_params, scale_names, read
+from activemem.config import ParamsError, load_params, model_hparams, scale_names, read
 from activemem.models import decoding
 from activemem.tokens import PAD
 
@@ -71,7 +71,7 @@ def test_params_size_it_like_the_extended_neural_gpu_at_every_scale():
         params = load_params(REPO / "params.yaml", scale)
         vocab = params["prepare"]["vocab_size"]
         with torch.device("meta"):
-            counts = {name: models.build(name, vocab, **params["models"][name]).num_parameters()
+            counts = {name: models.build(name, vocab, **model_hparams(params, name)).num_parameters()
                       for name in ("extended_neural_gpu", "transformer")}
         ratio = counts["transformer"] / counts["extended_neural_gpu"]
         assert 0.85 <= ratio <= 1.15, (scale, counts)

@@ -10,7 +10,7 @@ rule paper:
                   "hypotheses.test_long.txt"],
         ),
         data=rules.prepare.output,
-        paper=["paper/published.yaml", "paper/claims.yaml"] + sorted(str(p) for p in Path("paper/templates").glob("*.j2")),
+        paper=["paper/published.yaml", "paper/claims.yaml", "paper/claims.algorithmic.yaml"] + sorted(str(p) for p in Path("paper/templates").glob("*.j2")),
         # what the stage imports: models for the registry (names, styles) and the Configs (a WMT scale's
         # preset comparison); evaluate and data for scoring and reading the references
         code=code("stages/paper.py", "lineage.py", "paper", "evaluate", "data", "models") + STAGE_CODE,

@@ -106,7 +106,37 @@ class Wmt14Data:
                 yield ("mirror",), f"is not a usable mirror URL: {problem}"
 
 
-DATA_SOURCES = {"demo": DemoData, "wmt14": Wmt14Data}
+@dataclass(frozen=True)
+class AlgorithmicData:
+    """``<scale>.data`` with ``source: algorithmic``: the Neural GPU's tasks, generated from a seed
+    (``data/algorithmic.py``); one model learns every task of ``tasks``, each input led by its marker."""
+
+    source: Literal["algorithmic"] = key("where the pairs come from: the algorithmic task generators")
+    seed: int = key("seed of the generators", low=0)
+    tasks: list[str] = key("tasks, trained together (copy, reverse, sort, add, mul)", choices=lambda: list(_tasks()))
+    sizes: dict[str, int] = key("pairs of train and dev, and of each test split (one per task and length)", low=1)
+    train_length: int = key("longest training (and dev) input, symbols without the task marker", low=3)
+    test_lengths: list[int] = key("input length of each test split (symbols), increasing", low=3)
+
+    def problems(self) -> Iterator[tuple[Path, str]]:
+        if not self.tasks or len(set(self.tasks)) < len(self.tasks):
+            yield ("tasks",), f"must name at least one task, each once, got {self.tasks!r}"
+        for split in ("train", "dev", "test"):
+            if split not in self.sizes:
+                yield ("sizes", split), "is missing"
+        for split in self.sizes:
+            if split not in ("train", "dev", "test"):
+                yield ("sizes", split), "is not a split of the algorithmic source (train, dev, test)"
+        if not self.test_lengths or self.test_lengths != sorted(set(self.test_lengths)):
+            yield ("test_lengths",), f"must be at least one increasing length, got {self.test_lengths!r}"
+
+
+def _tasks() -> tuple[str, ...]:
+    from activemem.data.algorithmic import TASKS  # torch-free
+    return TASKS
+
+
+DATA_SOURCES = {"demo": DemoData, "wmt14": Wmt14Data, "algorithmic": AlgorithmicData}
 
 
 @dataclass(frozen=True)
@@ -232,7 +262,7 @@ class Scale:
     """One scale block, defaults merged: ``models`` holds each model's block as written (its
     hyper-parameters and optional ``train`` overrides), checked against the model's ``Config``."""
 
-    data: DemoData | Wmt14Data
+    data: DemoData | Wmt14Data | AlgorithmicData
     prepare: Prepare
     train: Train
     models: dict[str, dict[str, Any]]

@@ -1,4 +1,4 @@
-"""Stage ``download``: fetch WMT'14 En-Fr, or generate the embedded demo corpus.
+"""Stage ``download``: fetch WMT'14 En-Fr, or generate the embedded demo corpus or the algorithmic tasks.
 
     python -m activemem.stages.download --params params.yaml --scale demo --out data/demo/raw
 
@@ -32,6 +32,11 @@ and dev: ``test``, and ``test_long`` where ``data.sizes`` has it):
 * ``<split>.np.jsonl``: per sentence, what the agreement checker needs (``Pair.agreement_record``).
 
 ``sources.json`` lists them under ``references`` and ``noun_phrases``, keyed by split.
+
+The algorithmic tasks (``generate_algorithmic``, ``data/algorithmic.py``) are written into ``<out>``
+as ``<split>.src`` / ``<split>.tgt`` (symbols separated by spaces): train, dev, and one test split per
+task and length, ``test_<task>_<L>``; ``sources.json`` adds ``tests``, each test split's
+``{split, task, length}``, and ``train_length``.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from pathlib import Path
 
 from activemem.atomic import open_atomic, write_json
 from activemem.config import ParamsError
-from activemem.data import demo
+from activemem.data import algorithmic, demo
 from activemem.data.archives import ArchiveStore
 from activemem.data.download import BadURLError, ChecksumError, ChecksumLock, Retry
 from activemem.data.extract import ArchiveError
@@ -96,6 +101,26 @@ def generate_demo(params: dict, out: Path) -> tuple[dict, dict]:
                 for writer, line in zip(writers, demo_lines(refs, n_refs if evaluation else 0)):
                     writer.write(line)
     return sources, {"references": references, "noun_phrases": records}
+
+
+def generate_algorithmic(params: dict, out: Path) -> dict:
+    """Write the algorithmic tasks' splits into ``out``; returns sources.json's keys after ``source``."""
+    data = params["data"]  # checked by schema.AlgorithmicData when params.yaml was loaded
+    tasks, longest = data["tasks"], data["train_length"]
+    plan = [("train", data["sizes"]["train"], tasks, (1, longest)), ("dev", data["sizes"]["dev"], tasks, (1, longest))]
+    tests = [{"split": algorithmic.split_name(task, length), "task": task, "length": length}
+             for task in tasks for length in data["test_lengths"]]
+    plan += [(t["split"], data["sizes"]["test"], [t["task"]], (t["length"], t["length"])) for t in tests]
+    splits = {}
+    for split, count, split_tasks, lengths in plan:
+        names = [f"{split}.src", f"{split}.tgt"]
+        with ExitStack() as stack:
+            writers = [LineWriter(stack.enter_context(open_atomic(out / name)), out / name) for name in names]
+            for _, _, src, tgt in algorithmic.generate(data["seed"], split, count, split_tasks, lengths):
+                writers[0].write(src)
+                writers[1].write(tgt)
+        splits[split] = [names]
+    return {"splits": splits, "tests": tests, "train_length": longest}
 
 
 def fetch_wmt(params: dict) -> dict:
@@ -150,8 +175,10 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        source = params["data"]["source"]  # demo or wmt14: schema.DATA_SOURCES
-        if source == "demo":
+        source = params["data"]["source"]  # demo, wmt14 or algorithmic: schema.DATA_SOURCES
+        if source == "algorithmic":
+            listing = generate_algorithmic(params, out)
+        elif source == "demo":
             sources, extras = generate_demo(params, out)  # extras: the demo's further references
             listing = {"splits": sources, **extras}
         else:

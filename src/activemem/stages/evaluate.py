@@ -51,6 +51,9 @@ is at most ``train_source_max_words`` words, the longest training source (prepar
 and settings: ``{split, bleu, bleu_multi_ref, multi_ref_signature, references, agreement,
 bleu_by_length, sentences, perplexity, length_ratio}``; None when the scale has no such split. Its
 beam hypotheses go to ``hypotheses.test_long.txt`` (empty then).
+
+The algorithmic tasks (``data.source: algorithmic``) are scored by sequence accuracy and per-symbol
+errors per (task, length) split instead: ``evaluate/algorithmic.py`` describes those outputs.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
 from activemem.data.vocab import SubwordVocab
 from activemem.data.batching import pair_widths
+from activemem.evaluate.algorithmic import evaluate_algorithmic
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within, subset_bleu
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
 from activemem.evaluate.translate import has_memory_width, translate
@@ -201,9 +205,12 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     """Every number of one trained model (see the module docstring); writes the outputs and returns
     ``evaluation.json``'s content."""
     ev = params["evaluate"]  # checked by schema.py when params.yaml was loaded
-    manifest = checked_inputs(data)
     # what this evaluation is made from: the paper stage and the workflow check it before trusting it
     made_from = {checkpoint.as_posix(): written_by_training(checkpoint), **lineage.made_from(data / "manifest.json")}
+    if params["data"]["source"] == "algorithmic":
+        return evaluate_algorithmic(load_trained(model_name, checkpoint, params["scale"]), model_name, params,
+                                    data, out, progress, made_from)
+    manifest = checked_inputs(data)
     run = load_trained(model_name, checkpoint, params["scale"])
     vocab = SubwordVocab(data / "spm.model")
     # every stream of the split, aligned or refused before any decoding (split at "\n" only)
@@ -281,7 +288,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {missing_input(err, {args.data: 'prepare'})}")
     except (ParamsError, DataError, CheckpointError, ValueError) as err:
         sys.exit(f"error: {err}")
-    print(json.dumps({k: m[k] for k in ("model", "bleu", "chrf", "perplexity", "bleu_greedy")}))
+    if "tests" in m:  # the algorithmic tasks
+        print(json.dumps({"model": m["model"], **{t["split"]: round(t["accuracy"], 4) for t in m["tests"]}}))
+    else:
+        print(json.dumps({k: m[k] for k in ("model", "bleu", "chrf", "perplexity", "bleu_greedy")}))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ cut by ``evaluate.max_sentences``, test sentences wider than any trained width) 
 open the report. A WMT'14 scale's report opens with its corpora, the pairs kept and every setting
 that differs from the ``paper`` preset (``config.preset_comparison``, also in this stage's entry of
 ``config.stage_settings``, so both engines rerun the stage when it changes).
+
+The algorithmic scale (``data.source: algorithmic``) has no Table 1 and no BLEU: a table per task,
+accuracy against length and its own claims (``<paper>/claims.algorithmic.yaml``), see
+``activemem/paper/algorithmic.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from activemem import lineage
 from activemem.atomic import write_json
 from activemem.config import preset_comparison
 from activemem.data.store import verify_files
+from activemem.paper import algorithmic
 from activemem.paper.claims import display_verdict
 from activemem.paper.report import build, load_metrics
 from activemem.paper.seeds import run_folder
@@ -75,9 +80,13 @@ def main(argv: list[str] | None = None) -> None:
     evaluate = {k: params["evaluate"][k] for k in ("bootstrap_resamples", "seed", "width")}
     try:
         made_from = verified_inputs(Path(args.results), Path(args.data), params["model_names"], params["seeds"])
-        result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
-                       Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
-                       preset_comparison(params))
+        if params["data"]["source"] == "algorithmic":
+            result = algorithmic.build(params["scale"], params["model_names"], Path(args.results), Path(args.paper),
+                                       Path(args.out), params["seeds"])
+        else:
+            result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
+                           Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
+                           preset_comparison(params))
     except FileNotFoundError as err:
         sys.exit(f"error: {missing_input(err, {args.results: 'evaluate', args.data: 'prepare'})}")
     except ValueError as err:
@@ -87,6 +96,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"warning: {warning}", file=sys.stderr)
     for claim in result["claims"]:
         print(f"[{display_verdict(claim)}] {claim['statement']} — {claim['evidence']} ({claim['budget']})")
+    if params["data"]["source"] == "algorithmic":
+        print(f"report: {Path(args.out) / 'report.html'} (and report.md, tables.md, the figure, claims.json beside it)")
+        return
     # the last line of the run under DVC, whose own output ends with its lock file
     print(f"report: {Path(args.out) / 'report.html'} (and report.md, Table 1, figures, claims.json beside it)")
 

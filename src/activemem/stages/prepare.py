@@ -35,6 +35,10 @@ for the demo); ``noun_phrases`` (per split with records, its ``.np.jsonl``); ``l
 length"); ``threads`` (used by sentencepiece, whose model records it); ``archives`` (WMT: each archive
 the text came from and what vouched for it, from ``sources.json``); and ``files`` (size and SHA-256
 of every output).
+
+The algorithmic tasks (``sources.json`` ``source: algorithmic``) take another path: no cleaning, no
+sub-word model, every split encoded with the fixed symbol vocabulary (``data/symbols.py``, which
+describes that manifest).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from activemem.data.lines import LineWriter, numbered_lines, read_lines
 from activemem.data.phases import Phases
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import SplitWriter, encoded_files, file_digest, verify_files
+from activemem.data.symbols import prepare_algorithmic
 from activemem.data.vocab import SubwordVocab, train_vocab
 from activemem.entry import one_line
 from activemem.progress import progress_bar
@@ -193,6 +198,8 @@ def prepare(params: dict, raw: Path, out: Path, phases: Phases | None = None) ->
     settings = params["prepare"]  # checked by schema.py when params.yaml was loaded
     threads = capped_threads(settings["threads"], f"{params['scale']}.prepare.threads")
     listing = load_listing(raw)
+    if listing.get("source") == "algorithmic":
+        return prepare_algorithmic(params, listing, raw, out)
     splits = list(SPLITS) + [s for s in listing["splits"] if s not in SPLITS]
     reports = {split: SplitReport() for split in splits}
     staging = out / STAGING
