@@ -69,24 +69,34 @@ def _describe(info: dict) -> str:
     return f"{info.get('what', 'a run')} (pid {info.get('pid', '?')}, since {since})"
 
 
-def acquire(path: str | Path, what: str, token: str | None = None):
-    """Take the lock at ``path`` without waiting; returns the open file that holds it (close to release)."""
-    path = Path(path)
+def _flock(path: Path, holder, why: str = ""):
+    """Open ``path`` and ``flock`` it without waiting; a ``Busy`` naming ``holder(path)`` (and ``why``)
+    when another process has it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise Busy(f"{path} is held by {_describe(_holder(path))}: wait for it to finish or stop it, "
-                   f"then run again") from None
-    # kept across exec(): the train stage re-executes itself under torchrun while holding the lock
-    os.set_inheritable(handle.fileno(), True)
+        raise Busy(f"{path} is held by {holder(path)}: {why}wait for it to finish or stop it, then run again") from None
+    return handle
+
+
+def _sign(handle, text: str) -> None:
+    """Say in the lock file who holds it (what the messages above read)."""
     handle.seek(0)
     handle.truncate()
-    handle.write(json.dumps({"what": what, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
-                             "token": token}))
+    handle.write(text)
     handle.flush()
+
+
+def acquire(path: str | Path, what: str, token: str | None = None):
+    """Take the lock at ``path`` without waiting; returns the open file that holds it (close to release)."""
+    handle = _flock(Path(path), lambda p: _describe(_holder(p)))
+    # kept across exec(): the train stage re-executes itself under torchrun while holding the lock
+    os.set_inheritable(handle.fileno(), True)
+    _sign(handle, json.dumps({"what": what, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
+                              "token": token}))
     return handle
 
 
@@ -145,24 +155,13 @@ def hold_dvc(root: str | Path = ".") -> object:
     root = Path(root)
     if not (root / ".dvc").is_dir():
         return None
-    path = root / DVC_LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise Busy(f"{path} is held by {_dvc_holder(path)}: DVC is working in this folder; wait for it to finish "
-                   f"or stop it, then run again") from None
+    handle = _flock(root / DVC_LOCK, _dvc_holder, "DVC is working in this folder; ")
     running = _dvc_stages_running(root)
     if running:
         handle.close()
         raise Busy(f"{root / DVC_RWLOCK} lists a stage of {running} in progress: DVC is working in this folder; "
                    f"wait for it to finish or stop it, then run again")
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f" {os.getpid()}\n")  # what DVC's own lock writes (its error pages tell users to look)
-    handle.flush()
+    _sign(handle, f" {os.getpid()}\n")  # what DVC's own lock writes (its error pages tell users to look)
     return handle
 
 
