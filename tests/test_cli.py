@@ -145,6 +145,10 @@ def test_a_missing_input_folder_names_the_stage_that_makes_it(tmp_path):
         f"error: {prepared / 'manifest.json'} does not exist: run the prepare stage first")
     results = tmp_path / "results"
     results.mkdir()
+    assert exit_message(paper.main, [*common, "--results", str(results), "--data", str(prepared),
+                                     "--out", str(tmp_path / "build")]).startswith(
+        f"error: {prepared / 'manifest.json'} does not exist: run the prepare stage first")
+    (prepared / "manifest.json").write_text('{"files": {}}')
     message = exit_message(paper.main, [*common, "--results", str(results), "--data", str(prepared),
                                         "--out", str(tmp_path / "build")])
     assert message.startswith(f"error: {results}/") and "does not exist: run the evaluate stage first" in message

@@ -28,6 +28,7 @@ LAYER_OF = {
     "activemem": "bottom",  # the package's own __init__ (its version)
     "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom", "cores": "bottom",
     "progress": "bottom",
+    "lineage": "data",  # what results were made from: file digests (data/store.py), read by train and up
     "config": "settings", "schema": "settings", "schema_export": "settings",
     "data": "data", "models": "models", "train": "train", "evaluate": "evaluate", "paper": "paper",
     "stages": "top", "cli": "top", "entry": "top", "__main__": "top",
