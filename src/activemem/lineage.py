@@ -56,6 +56,11 @@ def differences(record: dict, base: Path = Path("."), written_ns: int | None = N
     return [why for why in found if why]
 
 
+def _summary(changed: list[str]) -> str:
+    """The first difference, and how many more there are."""
+    return changed[0] + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+
+
 def require_made_from(result: str | Path, record: dict | None) -> None:
     """Refuse ``result`` (a ``ValueError`` naming it) unless every file it was made from is still the
     same; a result written before records existed has none and is refused too."""
@@ -64,9 +69,7 @@ def require_made_from(result: str | Path, record: dict | None) -> None:
                          f"rerun the stage that writes it")
     changed = differences(record)
     if changed:
-        raise ValueError(f"{result} is stale: {changed[0]} since it was made"
-                         f"{f' (and {len(changed) - 1} more)' if len(changed) > 1 else ''}: "
-                         f"rerun the stage that writes it")
+        raise ValueError(f"{result} is stale: {_summary(changed)} since it was made: rerun the stage that writes it")
 
 
 @dataclass
@@ -95,7 +98,7 @@ def _stale_reason(result: Result) -> str | None:
     changed = differences(record, result.base, written_ns)
     changed += [why for name, path in result.own.items() if isinstance(content.get(name), dict)
                 for why in [_changed(path, content[name], written_ns)] if why]
-    return f"{changed[0]}{f' (and {len(changed) - 1} more)' if len(changed) > 1 else ''}" if changed else None
+    return _summary(changed) if changed else None
 
 
 def _remove(path: Path) -> None:
