@@ -1,7 +1,7 @@
 rule train:
     input:
         data=rules.prepare.output,
-        code=code("stages/train.py", "lineage.py", "train", "models", "data") + STAGE_CODE,
+        code=code("stages/train.py", "lineage.py", "train", "evaluate", "models", "data") + STAGE_CODE,
     output:
         directory(f"results/{SCALE}/{{model}}/seed{{seed}}/train"),
     params:

@@ -110,15 +110,30 @@ def _source(block: Any) -> Any:
     return data.get("source") if isinstance(data, dict) else None
 
 
+def own_block(raw: dict, scale: str, seen: tuple[str, ...] = ()) -> Any:
+    """A scale's block, merged over the block it names in ``extends`` (if any, recursively): a scale that
+    differs from another in a few keys lists only those."""
+    block = raw[scale]
+    if not isinstance(block, dict) or "extends" not in block:
+        return block
+    parent = block["extends"]
+    if parent in (scale, *seen) or parent not in scale_names(raw):
+        raise ParamsError(f"'{scale}.extends' must name another scale block ({', '.join(scale_names(raw))}), "
+                          f"got {parent!r}" + (" (a cycle)" if parent in seen else ""))
+    return merge(own_block(raw, parent, (*seen, scale)), {k: v for k, v in block.items() if k != "extends"})
+
+
 def resolve(raw: dict, scale: str) -> Any:
-    """A scale's block merged over ``defaults``. ``defaults.data`` is keyed by source (demo, wmt14): the
-    sources have different keys, so a scale's ``data`` merges over the defaults of its own source."""
+    """A scale's block (``own_block``: with the scale it extends) merged over ``defaults``. ``defaults.data``
+    is keyed by source (demo, wmt14): the sources have different keys, so a scale's ``data`` merges over
+    the defaults of its own source."""
+    block = own_block(raw, scale)
     defaults = raw.get("defaults") if isinstance(raw.get("defaults"), dict) else {}
     base = {k: v for k, v in defaults.items() if k != "data"}
     by_source = defaults.get("data")
-    if isinstance(by_source, dict) and isinstance(by_source.get(_source(raw[scale])), dict):
-        base["data"] = by_source[_source(raw[scale])]
-    return merge(base, raw[scale])
+    if isinstance(by_source, dict) and isinstance(by_source.get(_source(block)), dict):
+        base["data"] = by_source[_source(block)]
+    return merge(base, block)
 
 
 def _near_top_level(name) -> list[str]:

@@ -174,6 +174,14 @@ class Curriculum:
 
 
 @dataclass(frozen=True)
+class DevBleu:
+    """``<scale>.train.dev_bleu``: greedy dev BLEU during training, for the learning curves."""
+
+    every: int = key("dev evaluations between dev BLEU decodes (0 = off)", low=0)
+    sentences: int = key("the first N dev sentences are decoded", low=1)
+
+
+@dataclass(frozen=True)
 class Train:
     """``<scale>.train`` (and, per model, ``<scale>.models.<m>.train``): optimisation and the job."""
 
@@ -196,11 +204,15 @@ class Train:
     lr_decay: float = key("lr factor when dev perplexity exceeds the max of the last plateau_window", above=0, high=1)
     plateau_window: int = key("dev evaluations the lr decay looks back", low=1)
     patience: int = key("stop after this many dev evaluations without improvement (0 = off)", low=0)
+    min_improvement: float = key("a dev perplexity improves on the best by at least this fraction of it", low=0,
+                                 below=1)
+    select: Literal["best", "last"] = key("the weights evaluation scores: the best dev perplexity's or the last")
     eval_every: int = key("steps between dev evaluations", low=1)
     eval_batch_size: int = key("sentences per batch for dev perplexity", low=1)
     checkpoint_every: int = key("steps between checkpoints", low=1)
     log_every: int = key("steps between training log lines", low=1)
     sampling: Sampling = key("scheduled sampling (Extended Neural GPU)")
+    dev_bleu: DevBleu = key("greedy dev BLEU at some dev evaluations (learning curves)")
     curriculum: Curriculum | None = key("the authors' length curriculum (null = off)")
 
     def problems(self) -> Iterator[tuple[Path, str]]:

@@ -84,6 +84,10 @@ class SubwordVocab:
         not depend on it)."""
         return self.sp.encode(texts, out_type=int, num_threads=threads)
 
+    def pieces(self, ids: list[int]) -> list[str]:
+        """The sub-word pieces of ``ids`` as sentencepiece writes them (``▁`` starts a word)."""
+        return [self.sp.id_to_piece(i) for i in ids]
+
     def decode(self, ids: list[int]) -> str:
         """The text of ``ids`` exactly as sentencepiece decodes it. Byte fall-back pieces can decode
         to any character, line breaks included: text meant for a file of lines (a hypothesis) goes

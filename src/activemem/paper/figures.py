@@ -81,18 +81,38 @@ def bleu_by_length_figure(series: dict[str, list[dict]], stem: Path, title: str,
     return save(fig, stem, facts, title)
 
 
+# the x axes of the learning curves: the dev log's column and its label (train/loop.py DEV_FIELDS)
+CURVE_AXES = (("step", "training step"), ("flops", "training FLOPs (counted)"), ("train_seconds", "training seconds"))
+
+
 def learning_curves_figure(logs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], stem: Path,
-                           facts: dict | None = None) -> list[Path]:
-    """Training loss and dev perplexity against step, one line per model."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.4))
-    for name, (train_log, dev_log) in logs.items():
-        style = _style(name) | {"markevery": max(1, len(train_log) // 8)}
-        left.plot(train_log["step"], train_log["loss"], **style)
-        right.plot(dev_log["step"], dev_log["dev_perplexity"], **_style(name))
-    left.set(xlabel="step", ylabel="training loss (label-smoothed)")
-    right.set(xlabel="step", ylabel="dev perplexity (per sub-word)", yscale="log")
-    for ax in (left, right):
-        ax.grid(True, color="0.9")
-    right.legend(frameon=False, fontsize=8)
-    fig.subplots_adjust(bottom=0.18)
-    return save(fig, stem, facts, "Learning curves")
+                           facts: dict | None = None, scored: dict[str, int] | None = None) -> list[Path]:
+    """Dev perplexity (top row) and greedy dev BLEU (bottom row, where training measured it) against
+    steps, training FLOPs and seconds of training, one line per model; a star marks the step whose
+    weights were scored (``scored``: model → step). A dev log without a column leaves its axis out."""
+    devs = {name: dev for name, (_, dev) in logs.items()}
+    axes_x = [(column, text) for column, text in CURVE_AXES if all(column in dev for dev in devs.values())]
+    bleu = any("dev_bleu" in dev and dev["dev_bleu"].notna().any() for dev in devs.values())
+    fig, axes = plt.subplots(1 + bleu, len(axes_x), figsize=(3.4 * len(axes_x), 3.0 * (1 + bleu)), squeeze=False)
+    for name, dev in devs.items():
+        rows = [("dev_perplexity", dev)] + ([("dev_bleu", dev.dropna(subset=["dev_bleu"]))] if bleu else [])
+        at = dev[dev["step"] == (scored or {}).get(name)]
+        for i, (y, points) in enumerate(rows):
+            for j, (x, _) in enumerate(axes_x):
+                axes[i][j].plot(points[x], points[y], **_style(name))
+                if y == "dev_perplexity" and len(at):
+                    axes[i][j].plot(at[x], at[y], marker="*", markersize=11, color=_style(name).get("color"),
+                                    linestyle="none")
+    for j, (x, text) in enumerate(axes_x):
+        axes[-1][j].set_xlabel(text)
+        for i in range(1 + bleu):
+            axes[i][j].grid(True, color="0.9")
+            if x == "flops":
+                axes[i][j].set_xscale("log")
+        axes[0][j].set_yscale("log")
+    axes[0][0].set_ylabel("dev perplexity (per sub-word)")
+    if bleu:
+        axes[1][0].set_ylabel("dev BLEU (greedy)")
+    axes[0][-1].legend(frameon=False, fontsize=7)
+    fig.subplots_adjust(bottom=0.16 if not bleu else 0.1, hspace=0.3, wspace=0.3)
+    return save(fig, stem, facts, "Learning curves against compute")

@@ -6,7 +6,9 @@ when ``dvc plots diff`` compares commits or experiments. Each file is a JSON lis
 
 - ``bleu_by_length.json``: ``{model, words_from, words_to, bucket, sentences, bleu}`` per model and
   length bucket with a BLEU (Figure 6; ``words_from`` is the x axis, the bucket's first length);
-- ``dev_perplexity.json``: ``{model, step, dev_perplexity}`` (the learning curves' dev side);
+- ``dev_perplexity.json``: ``{model, step, flops, train_seconds, dev_perplexity}`` (the learning curves:
+  ``dvc.yaml`` draws dev perplexity against steps, against training FLOPs and against seconds);
+- ``dev_bleu.json``: the same with ``dev_bleu`` (greedy, at the evaluations that measured it);
 - ``train_loss.json``: ``{model, step, loss}`` (their training side).
 
 The PNG figures beside them are DVC image plots too.
@@ -28,9 +30,19 @@ def by_length_rows(series: dict[str, list[dict]]) -> list[dict]:
             for name, rows in series.items() for row in rows if row["bleu"] is not None]
 
 
+COMPUTE = ("flops", "train_seconds")  # the dev log's measures of compute, beside the step
+
+
 def curve_rows(logs: dict[str, pd.DataFrame], column: str, field: str) -> list[dict]:
-    return [{"model": label(name), "step": int(step), field: float(value)}
-            for name, log in logs.items() for step, value in zip(log["step"], log[column])]
+    """One row per logged point with a value: the model, the step, the compute columns the log has."""
+    rows = []
+    for name, log in logs.items():
+        log = log.dropna(subset=[column])
+        extra = [c for c in COMPUTE if c in log]
+        for record in log[["step", *extra, column]].to_dict("records"):
+            rows.append({"model": label(name), "step": int(record["step"]),
+                         **{c: float(record[c]) for c in extra}, field: float(record[column])})
+    return rows
 
 
 def write_plot_data(series: dict[str, list[dict]], logs: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
@@ -38,6 +50,8 @@ def write_plot_data(series: dict[str, list[dict]], logs: dict[str, tuple[pd.Data
     """``logs[model]`` is ``(train_log, dev_log)`` as read from the train stage's CSV files."""
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "bleu_by_length.json", by_length_rows(series))
-    write_json(out / "dev_perplexity.json", curve_rows({n: dev for n, (_, dev) in logs.items()},
-                                                       "dev_perplexity", "dev_perplexity"))
+    devs = {n: dev for n, (_, dev) in logs.items()}
+    write_json(out / "dev_perplexity.json", curve_rows(devs, "dev_perplexity", "dev_perplexity"))
+    write_json(out / "dev_bleu.json", curve_rows({n: dev for n, dev in devs.items() if "dev_bleu" in dev},
+                                                 "dev_bleu", "dev_bleu"))
     write_json(out / "train_loss.json", curve_rows({n: train for n, (train, _) in logs.items()}, "loss", "loss"))

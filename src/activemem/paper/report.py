@@ -233,7 +233,8 @@ def draw_figures(inputs: Inputs, results: Path, out: Path, min_sentences: int) -
                                   min_sentences)
     logs = {n: tuple(pd.read_csv(results / run_folder(n, inputs.seeds[0]) / "train" / f"{log}.csv")
                      for log in ("train_log", "dev_log")) for n in names}
-    figures.learning_curves_figure(logs, out / "learning_curves", facts)
+    figures.learning_curves_figure(logs, out / "learning_curves", facts,
+                                   {n: tables.value(inputs.runs[n][inputs.seeds[0]], "selected.step") for n in names})
     write_plot_data(series, logs, out / "plots")  # the same series for DVC's own plots (dvc.yaml)
     long_series = {n: metrics[n]["extrapolation"]["bleu_by_length"] for n in names
                    if tables.value(metrics[n], "extrapolation.bleu_by_length")}
@@ -279,6 +280,7 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
                                   if long_series else None),
         "train_source_max_words": max(train_words) if train_words else None,
         "runs": tables.runs_table(names, metrics, evaluate_settings.get("width")),
+        "word_classes": tables.word_class_tables(names, metrics),
         "provenance": provenance.provenance_table(names, metrics),
         "figure_png": png(out / "bleu_by_length.png"), "curves_png": png(out / "learning_curves.png"),
         "extrapolation_png": png(out / "extrapolation_bleu_by_length.png") if long_series else None,

@@ -9,7 +9,9 @@ draws stay the same, so the seeds' spread is the spread of training alone.
   (BLEU, perplexity, length ratio, agreement error rate, BLEU by length, …) is the mean over the
   seeds, and ``spread`` holds the sample standard deviation under the same dotted key
   (``bleu``, ``bleu_by_length.2.bleu``). Integers are counts: parameters, steps and sentences must
-  agree between seeds; other counts (e.g. agreement errors) are the first seed's.
+  agree between seeds; other counts (e.g. agreement errors) are the first seed's. The step scored and
+  the training FLOPs (``MEASURED_INTEGERS``) are measurements: a run that stops by patience stops where
+  its seed takes it, so they are pooled like BLEU.
 - ``across_seeds`` turns the claims checked on each seed into one verdict per claim: a claim is
   reproduced (or not reproduced) only if every seed says so; seeds that disagree make it
   inconclusive, and the evidence lists every seed's. A claim not applicable to the data (the same
@@ -25,6 +27,8 @@ from activemem.paper.claims import INCONCLUSIVE, NOT_APPLICABLE, NOT_CHECKED
 from activemem.paper.tables import value
 
 SEED_FOLDER = "seed{seed}"
+# Integers that are measurements, not counts: a run that stops by patience stops where its seed takes it
+MEASURED_INTEGERS = ("selected.step", "selected.flops", "train_flops")
 
 
 def run_folder(model: str, seed: int) -> str:
@@ -40,7 +44,7 @@ def _pool(values: list, key: str, spread: dict):
     """Mean of a measured real number (a float in some seed: 14 and 14.5 are one BLEU) with its sd
     in ``spread``; mappings and equal-length lists element by element; anything else the first's."""
     first = values[0]
-    if all(_is_number(v) for v in values) and any(isinstance(v, float) for v in values):
+    if all(_is_number(v) for v in values) and (any(isinstance(v, float) for v in values) or key in MEASURED_INTEGERS):
         spread[key] = statistics.stdev(values) if len(values) > 1 else 0.0
         return statistics.fmean(values)
     if all(isinstance(v, dict) for v in values):

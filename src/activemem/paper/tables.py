@@ -33,12 +33,18 @@ NEURAL_GPU_FAMILY = ("neural_gpu", "markovian_neural_gpu", "extended_neural_gpu"
 class Column:
     key: str     # evaluation.json key (dotted for nested keys)
     label: str   # header text
-    digits: int  # decimals shown
+    digits: int  # decimals shown (significant ones after the first with `scientific`)
+    scientific: bool = False
 
 
 TABLE1 = (Column("perplexity", "Perplexity", 2), Column("log_perplexity", "log-Perplexity", 3),
           Column("bleu", "BLEU", 1))
 TABLE1_KEYS = tuple(c.key for c in TABLE1)
+# What each regenerated number cost: the step whose weights were scored (train.select: the best dev
+# perplexity's when training runs to convergence) and the training FLOPs up to it (train/flops.py). The
+# paper reports neither (its cells show ?). Seconds are in the runs table: they depend on the machine,
+# and Table 1 is reproduced byte for byte.
+TABLE1_COST = (Column("selected.step", "Steps", 0), Column("selected.flops", "Training FLOPs", 2, scientific=True))
 BOLD = re.compile(r"\*\*(.+?)\*\*")
 LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "<": r"$<$", ">": r"$>$",
                  TRUNCATED_MARK: r"\textsuperscript{\dag}", SUBSAMPLE_MARK: r"\textsuperscript{\S}",
@@ -65,16 +71,19 @@ def value(metrics: dict, dotted: str):
     return node
 
 
-def number(x, digits: int, missing: str = UNKNOWN) -> str:
-    return missing if x is None else f"{round(x, digits) + 0.0:.{digits}f}"  # + 0.0: never "-0.0"
+def number(x, digits: int, missing: str = UNKNOWN, scientific: bool = False) -> str:
+    if x is None:
+        return missing
+    return f"{x:.{digits}e}" if scientific else f"{round(x, digits) + 0.0:.{digits}f}"  # + 0.0: never "-0.0"
 
 
-def cell(metrics: dict, dotted: str, digits: int, missing: str = UNKNOWN, scale: float = 1.0) -> str:
+def cell(metrics: dict, dotted: str, digits: int, missing: str = UNKNOWN, scale: float = 1.0,
+         scientific: bool = False) -> str:
     """``metrics[dotted]`` as text; ``mean ± sd`` when the run pooled several seeds (paper/seeds.py)."""
     x = value(metrics, dotted)
-    text = number(None if x is None else scale * x, digits, missing)
+    text = number(None if x is None else scale * x, digits, missing, scientific)
     sd = (metrics.get("spread") or {}).get(dotted)
-    return text if x is None or sd is None else f"{text} ± {number(scale * sd, digits)}"
+    return text if x is None or sd is None else f"{text} ± {number(scale * sd, digits, scientific=scientific)}"
 
 
 def seeds_note(names: list[str], metrics: dict[str, dict]) -> list[str]:
@@ -138,8 +147,9 @@ def model_cell(name: str, metrics: dict) -> str:
 
 def regenerated_table1(names: list[str], metrics: dict[str, dict]) -> dict:
     names = ordered(names)
-    rows = [[model_cell(n, metrics[n]), *(cell(metrics[n], c.key, c.digits) for c in TABLE1)] for n in names]
-    return table(["Model", *(c.label for c in TABLE1)], rows,
+    rows = [[model_cell(n, metrics[n]), *(cell(metrics[n], c.key, c.digits, scientific=c.scientific)
+                                          for c in TABLE1 + TABLE1_COST)] for n in names]
+    return table(["Model", *(c.label for c in TABLE1 + TABLE1_COST)], rows,
                  seeds_note(names, metrics) + truncated_note(names, metrics) + subsample_note(names, metrics)
                  + beyond_note(names))
 
@@ -154,10 +164,11 @@ def published_table1(published: dict, names: list[str]) -> tuple[dict, list[str]
         if cells is None:
             if not mark:
                 warnings.append(f"{label(n)} has no row in published.yaml: its published cells show {UNKNOWN}")
-            rows.append([label(n) + mark, *(UNKNOWN for _ in TABLE1)])
+            rows.append([label(n) + mark, *(UNKNOWN for _ in TABLE1 + TABLE1_COST)])
         else:
-            rows.append([label(n) + mark, *(cells[c.key].display(c.digits) for c in TABLE1)])
-    return table(["Model", *(c.label for c in TABLE1)], rows, beyond_note(names)), warnings
+            rows.append([label(n) + mark, *(cells[c.key].display(c.digits) for c in TABLE1),
+                         *(UNKNOWN for _ in TABLE1_COST)])  # the paper reports neither
+    return table(["Model", *(c.label for c in TABLE1 + TABLE1_COST)], rows, beyond_note(names)), warnings
 
 
 def side_by_side(regenerated: dict, published: dict) -> dict:
@@ -207,7 +218,8 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
     fixed = width != "fixed" and any(value(metrics[n], "bleu_fixed_width") is not None for n in names)
     ratio = any(value(metrics[n], "length_ratio") is not None for n in names)
     greedy = any(value(metrics[n], "bleu_greedy") is not None for n in names)  # off: evaluate.greedy
-    header = ["Model", "Parameters", "Training steps", "Training time (s)", "Decoding (sentences/s)",
+    header = ["Model", "Parameters", "Training steps", "Stopped by", "Scored step", "Training FLOPs to it",
+              "Training time to it (s)", "Decoding (sentences/s)",
               "BLEU beam" + (f" (width {width})" if fixed and width else ""),
               *(["BLEU beam (fixed width)"] if fixed else []), *(["BLEU greedy"] if greedy else []), "chrF",
               *(["Length ratio", "Length ratio (training lengths)"] if ratio else [])]
@@ -217,12 +229,18 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
         steps = (f"{m['train_steps']} / {m['train_max_steps']}" if m.get("train_max_steps") is not None
                  else f"{m['train_steps']}") + (f" {TRUNCATED_MARK}" if m.get("truncated") else "")
         family = n in NEURAL_GPU_FAMILY
-        rows.append([model_cell(n, m), f"{m['parameters']:,}", steps, number(m.get("train_seconds"), 0),
+        rows.append([model_cell(n, m), f"{m['parameters']:,}", steps, m.get("train_stop_reason") or UNKNOWN,
+                     cell(m, "selected.step", 0), cell(m, "selected.flops", 2, scientific=True),
+                     cell(m, "selected.train_seconds", 0),
                      number(m.get("decode_sentences_per_s"), 1), cell(m, "bleu", 1),
                      *([cell(m, "bleu_fixed_width", 1, UNKNOWN if family else NOT_APPLICABLE)] if fixed else []),
                      *([cell(m, "bleu_greedy", 1)] if greedy else []), cell(m, "chrf", 1),
                      *([cell(m, "length_ratio", 2), cell(m, "length_ratio_within_training", 2)] if ratio else [])])
     notes = seeds_note(names, metrics) + truncated_note(names, metrics) + subsample_note(names, metrics)
+    notes.append("Stopped by: patience (dev perplexity stopped improving, train.patience), max_steps (the step "
+                 "cap) or max_minutes (the wall clock). Scored step: the step whose weights were evaluated "
+                 "(train.select: the best dev perplexity's, or the last); its FLOPs and seconds of training "
+                 "(dev evaluations left out) are what reaching it cost. Seconds depend on the machine.")
     if width == "fixed" and any(n in NEURAL_GPU_FAMILY for n in names):
         notes.append("The Neural GPU family decodes at one memory width per sentence (evaluate.width: fixed), "
                      "not with the authors' width search: 'BLEU beam' is that fixed-width decode.")
@@ -239,6 +257,31 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
         notes.append("Length ratio: hypothesis / reference length (sacreBLEU), on all test sentences and on "
                      f"those whose source is no longer than the longest training source{detail}.")
     return table(header, rows, notes)
+
+
+# ---- where the gap is: by word class (the demo grammar) ---------------------------------------------
+def word_class_tables(names: list[str], metrics: dict[str, dict]) -> dict | None:
+    """Teacher-forced perplexity and top-1 error per word class (``evaluate/by_word_class.py``), one row
+    per model; None when no run measured them (WMT)."""
+    names = ordered(names)
+    kinds = [k for n in names for k in (value(metrics[n], "word_classes") or {})]
+    kinds = list(dict.fromkeys(kinds))
+    if not kinds:
+        return None
+    pieces = {k: next(value(metrics[n], f"word_classes.{k}.pieces") for n in names
+                      if value(metrics[n], f"word_classes.{k}.pieces") is not None) for k in kinds}
+    header = ["Model", *(f"{k} ({pieces[k]})" for k in kinds)]
+    perplexity = [[model_cell(n, metrics[n]), *(cell(metrics[n], f"word_classes.{k}.perplexity", 2) for k in kinds)]
+                  for n in names]
+    errors = [[model_cell(n, metrics[n]), *(cell(metrics[n], f"word_classes.{k}.error_rate", 1, scale=100)
+                                            for k in kinds)] for n in names]
+    notes = seeds_note(names, metrics) + [
+        "Each column is a word class of the demo grammar, with the number of reference sub-word pieces it holds. "
+        "Teacher-forced on the test split's first reference: each piece is predicted after the reference's own "
+        "earlier words, so a determiner or adjective is judged after the noun the reference chose (agreement), "
+        "a noun's error includes choosing the other valid synonym (lexical choice), and end of sentence is "
+        "the model's decision to stop (length)."]
+    return {"perplexity": table(header, perplexity, notes), "errors": table(header, errors, seeds_note(names, metrics))}
 
 
 # ---- BLEU by length --------------------------------------------------------------------------------

@@ -47,6 +47,14 @@ Length: ``length_ratio`` (sacreBLEU hypothesis/reference length, test, first ref
 ``length_ratio_within_training`` on the ``within_training_sentences`` test sentences whose source
 is at most ``train_source_max_words`` words, the longest training source (prepare manifest).
 
+``word_classes`` (the demo; None on WMT): teacher-forced perplexity and top-1 error of the test
+references per word class, ``{class: {pieces, perplexity, error_rate}}`` (``evaluate/by_word_class.py``).
+
+Convergence: ``train_stop_reason`` (``patience``, ``max_steps`` or ``max_minutes``), ``train_flops``
+(every training step's FLOPs, ``train/flops.py``) and ``selected`` (``train.select``: the point whose weights
+were scored, ``best`` dev perplexity or ``last``, with its ``step``, ``dev_perplexity``, ``flops`` and
+``train_seconds``).
+
 ``extrapolation``: the split ``test_long`` (more clauses than training), decoded with the same model
 and settings: ``{split, bleu, bleu_multi_ref, multi_ref_signature, references, agreement,
 bleu_by_length, sentences, perplexity, length_ratio}``; None when the scale has no such split. Its
@@ -74,6 +82,7 @@ from activemem.data.store import EncodedSplit, encoded_files, file_digest, verif
 from activemem.data.vocab import SubwordVocab
 from activemem.data.batching import pair_widths
 from activemem.evaluate.algorithmic import evaluate_algorithmic
+from activemem.evaluate.by_word_class import by_word_class
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within, subset_bleu
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
 from activemem.evaluate.translate import has_memory_width, translate
@@ -82,6 +91,7 @@ from activemem.stages._common import missing_input, params_or_exit, parser, requ
 from activemem.train.checkpoint import CheckpointError, build_model
 from activemem.train.checkpoint import load as load_checkpoint
 from activemem.train.device import pick_device, use_threads
+from activemem.train.loop import selected
 from activemem.train.nll import perplexities, split_nll
 
 
@@ -230,6 +240,9 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
               f"(evaluation.json wider_than_trained)", file=sys.stderr)
     extrapolation, long_beam = extrapolation_scores(run, data, manifest, vocab, ev, decoded["decode"], model_name,
                                                     progress)
+    # where the gap is (the demo grammar knows every word's class; WMT's text does not)
+    classes = (by_word_class(run.model, test.encoded, vocab, run.device, ev["batch_size"])
+               if params["data"]["source"] == "demo" else None)
     state = run.checkpoint["state"]
     evaluation = {
         "model": model_name, "scale": params["scale"],
@@ -247,6 +260,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         "within_training_sentences": within_n, "train_source_max_words": longest_train,
         "wider_than_trained": wide,
         "extrapolation": extrapolation,
+        "word_classes": classes,
         "bleu_by_length": bleu_by_length(test.sources, beam, references, ev["length_buckets"]),
         "beam_size": ev["beam_size"], "length_penalty": ev["length_penalty"],
         "parameters": run.model.num_parameters(), "train_steps": state["step"],
@@ -254,6 +268,9 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         "test_sentences": len(references), "test_sentences_total": test.total,
         "max_sentences": ev["max_sentences"],
         "train_max_steps": run.settings["max_steps"],
+        # why training stopped, and the point whose weights were scored (train.select) with its cost
+        "train_stop_reason": state["stop_reason"], "train_flops": state["flops"],
+        "selected": selected(state, run.settings["select"]),
         # a run cut by the wall clock is not the preset's run: every table marks it
         "truncated": state.get("stop_reason") == "max_minutes",
         "provenance": {**provenance(params, run.device.type, run.threads, run.settings["seed"]),

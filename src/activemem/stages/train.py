@@ -13,8 +13,10 @@ GPU, DistributedDataParallel), so pipelines call it the same way for any number 
 ``torchrun --standalone --nproc_per_node=4 -m activemem.stages.train …`` directly works too.
 
 Outputs in ``<out>``: ``checkpoint.pt`` (model, optimiser, RNG, data position), ``train_log.csv``
-(per-step loss, perplexity, lr, grad norm, tokens/s), ``dev_log.csv`` and ``summary.json`` (steps,
-stop reason, ``truncated``, dev perplexity, ``provenance``). While
+(per-step loss, perplexity, lr, grad norm, tokens/s), ``dev_log.csv`` (the learning curves: dev perplexity
+and, every ``train.dev_bleu.every`` evaluations, greedy dev BLEU, against steps, training FLOPs and seconds)
+and ``summary.json`` (steps, stop reason, ``truncated``, training FLOPs, ``selected``: the step whose
+weights evaluation scores and its cost, dev perplexity, ``provenance``). While
 training they live in ``<work>`` (default: ``<out>``), where a killed run finds them and resumes;
 pipelines pass a ``--work`` outside their declared outputs, which they delete before a rerun.
 """
@@ -26,6 +28,7 @@ import sys
 from pathlib import Path
 
 from activemem.config import ParamsError
+from activemem.evaluate.dev_bleu import greedy_dev_bleu
 from activemem.locking import Busy
 from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage
 from activemem.train.loop import NonFiniteLoss, train
@@ -56,8 +59,10 @@ def main(argv: list[str] | None = None) -> None:
                     "-m", "activemem.stages.train", *(argv if argv is not None else sys.argv[1:])]
         os.execv(sys.executable, launcher)
     try:
+        # dev BLEU for the learning curves, where the scale asks for it (decoding is the evaluate package's)
+        scorer = greedy_dev_bleu(Path(args.data), params["evaluate"]) if params["train"]["dev_bleu"]["every"] else None
         summary = train(args.model, params, Path(args.data), Path(args.out), args.work,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, dev_scorer=scorer)
     except FileNotFoundError as err:
         sys.exit(f"error: {missing_input(err, {args.data: 'prepare'})}")
     except (ParamsError, NonFiniteLoss, ValueError, Busy) as err:

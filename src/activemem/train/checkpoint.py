@@ -68,14 +68,21 @@ def load(path: str | Path, device="cpu") -> dict:
 
 
 def build_model(ckpt: dict, path: str | Path, device="cpu"):
-    """The trained model of a loaded checkpoint (``load``), on ``device``."""
+    """The trained model of a loaded checkpoint (``load``), on ``device``: the last weights, or with
+    ``train.select: best`` those of the best dev perplexity (kept beside them in the checkpoint)."""
     from activemem import models
     lacking = [key for key in REQUIRED if key not in ckpt]
     if lacking:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(lacking)}: rerun the train stage")
+    weights = ckpt["model"]
+    if ckpt["train_config"].get("select") == "best":  # the weights of the best dev perplexity (train.select)
+        weights = ckpt.get("best_model")
+        if weights is None:
+            raise CheckpointError(f"{path}: trained with train.select: best but holds no best weights: "
+                                  f"rerun the train stage")
     try:
         model = models.build(ckpt["model_name"], ckpt["vocab_size"], **ckpt["model_config"])
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(weights)
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: checkpoint does not match its model ({reason(err)}); "
                               f"rerun the train stage") from None

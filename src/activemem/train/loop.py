@@ -44,7 +44,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -60,12 +60,19 @@ from activemem.provenance import provenance
 from activemem.train import checkpoint, curriculum, distributed
 from activemem.train.device import bf16_autocast, pick_device, use_deterministic_kernels, use_threads, uses_bf16
 from activemem.train.fingerprint import differences, run_identity
+from activemem.train.flops import FlopMeter
 from activemem.train.loss import smoothed_loss
 from activemem.train.nll import perplexity, split_nll, token_nll
 from activemem.train.schedules import plateau_decay, sampling_rate
 
 LOG_FIELDS = ["step", "epoch", "loss", "perplexity", "lr", "grad_norm", "tokens_per_s", "sampling", "seconds"]
-DEV_FIELDS = ["step", "dev_perplexity", "lr"]
+# the learning curves: dev perplexity (and dev BLEU, where measured) against steps, training FLOPs
+# (train/flops.py) and seconds of training (dev evaluations left out)
+DEV_FIELDS = ["step", "dev_perplexity", "dev_bleu", "lr", "flops", "train_seconds"]
+
+# Greedy BLEU of the model on the first N dev sentences; the stage passes one in (stages/train.py), since
+# decoding lives above training in the package's layers.
+DevScorer = Callable[[torch.nn.Module, torch.device, int], float]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -96,11 +103,14 @@ class TrainConfig:
     lr_decay: float
     plateau_window: int
     patience: int
+    min_improvement: float
+    select: str               # "best": evaluation scores the weights of the best dev perplexity; "last"
     eval_every: int
     eval_batch_size: int
     checkpoint_every: int
     log_every: int
     sampling: dict
+    dev_bleu: dict
     curriculum: dict | None   # the authors' length curriculum (train/curriculum.py); None = off
 
     @classmethod
@@ -155,6 +165,9 @@ class Run:
     identity: dict            # the fingerprint a checkpoint must carry to be resumed by this run
     state: dict               # step, data position, lr scale, dev history…: saved in every checkpoint
     net: torch.nn.Module | None = None  # what the forward pass calls (the model, or its DDP/compiled wrapper)
+    flop_meter: FlopMeter | None = None  # FLOPs per batch shape (train/flops.py)
+    best_model: dict | None = None     # the weights of the best dev perplexity so far (CPU copies)
+    dev_scorer: DevScorer | None = None
 
     @property
     def autocast(self) -> bool:
@@ -187,18 +200,21 @@ class StepResult:
 
 
 def train(model_name: str, params: dict, data_dir: str | Path, out_dir: str | Path,
-          work_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """Train (or continue training) ``model_name``; returns the summary also written to summary.json."""
+          work_dir: str | Path | None = None, progress: bool = True, dev_scorer: DevScorer | None = None) -> dict:
+    """Train (or continue training) ``model_name``; returns the summary also written to summary.json.
+    ``dev_scorer`` measures dev BLEU where ``train.dev_bleu.every`` asks for it (none: those cells stay empty)."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     work_dir = Path(work_dir) if work_dir else out_dir
     for d in (out_dir, work_dir):
         d.mkdir(parents=True, exist_ok=True)
     with exclusive(work_dir / ".lock", f"training {model_name}"):
-        return _train(model_name, params, data_dir, out_dir, work_dir, progress)
+        return _train(model_name, params, data_dir, out_dir, work_dir, progress, dev_scorer)
 
 
-def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_dir: Path, progress: bool) -> dict:
+def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_dir: Path, progress: bool,
+           dev_scorer: DevScorer | None) -> dict:
     run = _start(model_name, params, data_dir, work_dir)
+    run.dev_scorer = dev_scorer
     _resume_or_start_over(run)
     run.net = _forward_module(run)
     if run.state["stop_reason"] is not None:
@@ -240,7 +256,7 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
     torch.manual_seed(cfg.seed + dist.rank)  # same initial weights everywhere, own dropout per rank
     identity = run_identity(model_name, dataclasses.asdict(model.config), dataclasses.asdict(cfg), manifest["files"])
     return Run(model_name, cfg, manifest, data_dir, work_dir, device, dist, train_split, dev_split, model, optimizer,
-               identity, _fresh_state(cfg))
+               identity, _fresh_state(cfg), flop_meter=FlopMeter(model))
 
 
 def _use_device(cfg: TrainConfig, scale: str) -> tuple[torch.device, distributed.Dist, int]:
@@ -257,8 +273,8 @@ def _use_device(cfg: TrainConfig, scale: str) -> tuple[torch.device, distributed
 
 def _fresh_state(cfg: TrainConfig) -> dict:
     return {"step": 0, "epoch": 0, "position": 0, "lr_scale": 1.0, "dev_history": [], "last_eval_step": -1,
-            "best_dev_perplexity": math.inf, "evals_without_improvement": 0, "seconds": 0.0,
-            "stop_reason": None, "curriculum": curriculum.start(cfg.curriculum)}
+            "best_dev_perplexity": math.inf, "best": None, "last": None, "evals_without_improvement": 0, "seconds": 0.0,
+            "eval_seconds": 0.0, "flops": 0, "stop_reason": None, "curriculum": curriculum.start(cfg.curriculum)}
 
 
 def _own_checkpoint(ckpt_path: Path, identity: dict, main: bool) -> dict | None:
@@ -298,6 +314,7 @@ def _resume_or_start_over(run: Run) -> None:
                 stale.unlink(missing_ok=True)
         return
     run.model.load_state_dict(ckpt["model"])
+    run.best_model = ckpt.get("best_model")
     run.optimizer.load_state_dict(ckpt["optimizer"])
     run.state = ckpt["state"]
     torch.set_rng_state(ckpt["rng"]["torch"])
@@ -374,7 +391,9 @@ def _optimisation_step(run: Run, epoch: int, position: int, batch: Batch) -> Ste
     for group in run.optimizer.param_groups:
         group["lr"] = cfg.lr_now(state)
     local_tokens = batch.target_tokens
-    (global_tokens,) = dist.all_sum(local_tokens)
+    local_flops = run.flop_meter.step(batch.src.size(0), batch.src.size(1), batch.tgt_in.size(1), rate)
+    global_tokens, global_flops = dist.all_sum(local_tokens, local_flops)
+    state["flops"] += int(global_flops)
     with bf16_autocast(run.device, run.autocast):
         logits = run.net(batch.src, batch.tgt_in)
     loss = smoothed_loss(logits, batch.tgt_out, cfg.label_smoothing)
@@ -420,22 +439,48 @@ def _log_step(run: Run, step: StepResult, epoch: int, window_tokens: float, wind
 
 
 def _evaluate_dev(run: Run) -> bool:
-    """Dev perplexity, the learning-rate decay on a plateau, and patience; True when patience is exhausted."""
+    """Dev perplexity (and dev BLEU where asked), the learning-rate decay on a plateau, the best weights so
+    far, and patience; True when patience is exhausted."""
     cfg, state = run.cfg, run.state
+    began = time.perf_counter()
+    point = {"step": state["step"], "flops": state["flops"], "train_seconds": state["seconds"] - state["eval_seconds"]}
     nll, tokens = split_nll(run.model, run.dev_split, run.device, cfg.eval_batch_size, autocast=run.autocast)
     ppl = perplexity(nll, tokens)
     state["dev_history"].append(ppl)
     state["last_eval_step"] = state["step"]
+    state["last"] = {**point, "dev_perplexity": ppl}
+    bleu = _dev_bleu(run)
     if plateau_decay(state["dev_history"], cfg.plateau_window):
         state["lr_scale"] *= cfg.lr_decay
     if ppl < state["best_dev_perplexity"]:
-        state["best_dev_perplexity"], state["evals_without_improvement"] = ppl, 0
+        # the weights evaluation scores with `select: best`, kept in every checkpoint from here on
+        state["best_dev_perplexity"] = ppl
+        state["best"] = state["last"]
+        run.best_model = {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()}
+    # patience counts the evaluations since the last improvement by at least `min_improvement` of the
+    # perplexity it improved on: a run creeping down by 0.1% per evaluation has converged at this resolution
+    if ppl < state.get("patience_reference", math.inf) * (1 - cfg.min_improvement):
+        state["patience_reference"], state["evals_without_improvement"] = ppl, 0
     else:
         state["evals_without_improvement"] += 1
     if run.dist.main:
-        _append(run.dev_log_path, DEV_FIELDS, {"step": state["step"], "dev_perplexity": ppl,
+        _append(run.dev_log_path, DEV_FIELDS, {**point, "dev_perplexity": ppl, "dev_bleu": "" if bleu is None else bleu,
                                                "lr": cfg.lr_now(state)})
+    state["eval_seconds"] += time.perf_counter() - began
     return cfg.patience > 0 and state["evals_without_improvement"] >= cfg.patience
+
+
+def _dev_bleu(run: Run) -> float | None:
+    """Greedy BLEU on the first dev sentences at every ``dev_bleu.every``-th evaluation (None elsewhere).
+    The random number generators are forked, so the run's numbers do not depend on whether it is measured."""
+    every = run.cfg.dev_bleu["every"]
+    if not (every and run.dev_scorer and len(run.state["dev_history"]) % every == 0):
+        return None
+    was_training = run.model.training
+    with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+        bleu = run.dev_scorer(run.model, run.device, run.cfg.dev_bleu["sentences"])
+    run.model.train(was_training)
+    return bleu
 
 
 def _save_checkpoint(run: Run) -> None:
@@ -448,17 +493,26 @@ def _save_checkpoint(run: Run) -> None:
     checkpoint.save(run.checkpoint_path, {
         "model_name": run.model_name, "vocab_size": run.manifest["vocab_size"], "identity": run.identity,
         "model_config": dataclasses.asdict(run.model.config), "train_config": dataclasses.asdict(run.cfg),
-        "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "state": run.state,
-        "rng": rng})
+        "model": run.model.state_dict(), "best_model": run.best_model, "optimizer": run.optimizer.state_dict(),
+        "state": run.state, "rng": rng})
 
 
 # --- finishing ----------------------------------------------------------------------------------
+
+def selected(state: dict, select: str) -> dict:
+    """The point of the run whose weights evaluation scores: its step, dev perplexity, training FLOPs and
+    seconds of training up to it; ``select`` is ``best`` or ``last``."""
+    return {"select": select, **state[select]}
+
 
 def _finish(run: Run, params: dict, out_dir: Path) -> dict:
     """Write summary.json, copy the finished files to ``out_dir``, end the processes; returns the summary."""
     cfg, state, dist = run.cfg, run.state, run.dist
     summary = {"model": run.model_name, "steps": state["step"], "max_steps": cfg.max_steps,
                "seconds": state["seconds"], "stop_reason": state["stop_reason"],
+               "flops": state["flops"], "train_seconds": state["last"]["train_seconds"],
+               # the weights evaluation scores, and what they cost (`select: best`: the best dev evaluation's)
+               "selected": selected(state, cfg.select),
                # a wall-clock stop depends on the machine: its numbers are not the preset's
                "truncated": state["stop_reason"] == "max_minutes",
                "best_dev_perplexity": state["best_dev_perplexity"],
