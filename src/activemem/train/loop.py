@@ -6,6 +6,14 @@ learning-rate decay on plateau and optional early stopping), an atomic checkpoin
 ``checkpoint_every`` steps, one CSV row of metrics every ``log_every`` steps and a progress bar
 (``activemem/progress.py``: plain lines in a log file).
 
+When to stop: at ``max_steps`` (a cap), on the clock (``max_minutes``, opt-in) or by patience: after
+``patience`` dev evaluations that did not lower the dev perplexity by ``min_improvement`` of its value
+(issue #21: a model is compared at convergence, not after equal steps). The weights of the best dev
+perplexity are kept beside the last ones in every checkpoint; ``select: best`` makes evaluation score them.
+Every step's FLOPs are counted (``train/flops.py``), and each dev evaluation logs the step, the training
+FLOPs and seconds so far (evaluations left out) and, every ``dev_bleu.every`` evaluations, greedy dev BLEU:
+the learning curves against compute.
+
 Read it in the order a run goes: ``train`` → ``_start`` (settings, data, device, model, optimiser) →
 ``_resume_or_start_over`` → ``_run_steps``, which repeats ``_optimisation_step`` and, on their
 schedules, ``_log_step``, ``_evaluate_dev`` and ``_save_checkpoint`` → ``_finish`` (summary, copy out).
