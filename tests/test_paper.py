@@ -160,6 +160,7 @@ def fake_metrics(bleu: dict[str, float], by_length: dict[str, list[float]] | Non
         series = (by_length or {}).get(name, [b, b, b])
         out[name] = {"bleu": b, "perplexity": 2.0, "log_perplexity": 0.6931, "parameters": 1000,
                      "train_steps": 1500, "train_max_steps": 1500,
+                     "selected": {"select": "last", "step": 1500, "flops": 1.5e13, "train_seconds": 60.0},
                      "bleu_by_length": [{"bucket": f"{lo + 1}-{hi}", "lo": lo, "hi": hi, "n": 20, "bleu": v}
                                         for lo, hi, v in zip(EDGES, EDGES[1:], series)], **common}
     return out
@@ -172,16 +173,17 @@ def test_both_tables_come_from_one_template_and_mark_a_truncated_run():
     published, warnings = tables.published_table1(load_published(REPO / "paper" / "published.yaml"), list(metrics))
     regenerated = tables.render_table(env, "md", tables.regenerated_table1(list(metrics), metrics)).splitlines()
     original = tables.render_table(env, "md", published).splitlines()
-    assert regenerated[:2] == original[:2] == ["| Model | Perplexity | log-Perplexity | BLEU |", "|:--|--:|--:|--:|"]
-    assert regenerated[2] == "| Neural GPU † | 2.00 | 0.693 | 1.2 |"
-    assert regenerated[3] == "| Extended Neural GPU | 2.00 | 0.693 | 25.0 |"
+    assert regenerated[:2] == original[:2] == ["| Model | Perplexity | log-Perplexity | BLEU | Steps | Training FLOPs |",
+                                               "|:--|--:|--:|--:|--:|--:|"]
+    assert regenerated[2] == "| Neural GPU † | 2.00 | 0.693 | 1.2 | 1500 | 1.50e+13 |"
+    assert regenerated[3] == "| Extended Neural GPU | 2.00 | 0.693 | 25.0 | 1500 | 1.50e+13 |"
     assert any(line.startswith("† Training cut short by the wall-clock limit") and "step 1203 of 1500" in line
                for line in regenerated)
-    assert original[2] == "| Neural GPU | ? | ? | < 5 |" and not any("†" in line for line in original)
+    assert original[2] == "| Neural GPU | ? | ? | < 5 | ? | ? |" and not any("†" in line for line in original)
     assert warnings == []
     latex = tables.render_table(env, "tex", tables.published_table1(
         load_published(REPO / "paper" / "published.yaml"), ["gru_attention"])[0])
-    assert r"\toprule" in latex and r"GRU+Attention & ? & ? & $<$ Extended Neural GPU \\" in latex
+    assert r"\toprule" in latex and r"GRU+Attention & ? & ? & $<$ Extended Neural GPU & ? & ? \\" in latex
     latex = tables.render_table(env, "tex", tables.regenerated_table1(list(metrics), metrics))
     assert r"Neural GPU \textsuperscript{\dag} & 2.00" in latex
 
@@ -190,7 +192,7 @@ def test_a_model_without_a_published_row_shows_unknown_with_a_warning():
     published = load_published(REPO / "paper" / "published.yaml")
     del published["models"]["gru_attention"]
     table, warnings = tables.published_table1(published, ["gru_attention", "neural_gpu"])
-    assert table["rows"] == [["Neural GPU", "?", "?", "< 5"], ["GRU+Attention", "?", "?", "?"]]
+    assert table["rows"] == [["Neural GPU", "?", "?", "< 5", "?", "?"], ["GRU+Attention", "?", "?", "?", "?", "?"]]
     assert warnings == ["GRU+Attention has no row in published.yaml: its published cells show ?"]
 
 

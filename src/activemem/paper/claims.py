@@ -109,6 +109,8 @@ def budget(scale: str, names: list[str], metrics: dict[str, dict]) -> str:
         m = metrics[n]
         steps = f"{m['train_steps']}/{m['train_max_steps']}" if m.get("train_max_steps") else f"{m['train_steps']}"
         cut = ", truncated by the wall clock" if m.get("truncated") else ""
+        if m.get("train_stop_reason") == "patience":  # converged: the claim is judged at the scored step
+            cut += f", stopped by patience, scored at step {m['selected']['step']:.0f}"
         parts.append(f"{label(n)} {steps} steps{cut}, {m['parameters']:,} parameters")
     return f"{scale}: " + "; ".join(parts)
 

@@ -240,7 +240,7 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
     notes.append("Stopped by: patience (dev perplexity stopped improving, train.patience), max_steps (the step "
                  "cap) or max_minutes (the wall clock). Scored step: the step whose weights were evaluated "
                  "(train.select: the best dev perplexity's, or the last); its FLOPs and seconds of training "
-                 "(dev evaluations left out) are what reaching it cost. Seconds depend on the machine.")
+                 "(dev evaluations and FLOP counting left out) are what reaching it cost. Seconds depend on the machine.")
     if width == "fixed" and any(n in NEURAL_GPU_FAMILY for n in names):
         notes.append("The Neural GPU family decodes at one memory width per sentence (evaluate.width: fixed), "
                      "not with the authors' width search: 'BLEU beam' is that fixed-width decode.")

@@ -11,8 +11,8 @@ When to stop: at ``max_steps`` (a cap), on the clock (``max_minutes``, opt-in) o
 (issue #21: a model is compared at convergence, not after equal steps). The weights of the best dev
 perplexity are kept beside the last ones in every checkpoint; ``select: best`` makes evaluation score them.
 Every step's FLOPs are counted (``train/flops.py``), and each dev evaluation logs the step, the training
-FLOPs and seconds so far (evaluations left out) and, every ``dev_bleu.every`` evaluations, greedy dev BLEU:
-the learning curves against compute.
+FLOPs and seconds so far (dev evaluations and FLOP counting left out) and, every ``dev_bleu.every``
+evaluations, greedy dev BLEU: the learning curves against compute.
 
 Read it in the order a run goes: ``train`` → ``_start`` (settings, data, device, model, optimiser) →
 ``_resume_or_start_over`` → ``_run_steps``, which repeats ``_optimisation_step`` and, on their
@@ -75,7 +75,7 @@ from activemem.train.schedules import plateau_decay, sampling_rate
 
 LOG_FIELDS = ["step", "epoch", "loss", "perplexity", "lr", "grad_norm", "tokens_per_s", "sampling", "seconds"]
 # the learning curves: dev perplexity (and dev BLEU, where measured) against steps, training FLOPs
-# (train/flops.py) and seconds of training (dev evaluations left out)
+# (train/flops.py) and seconds of training (dev evaluations and FLOP counting left out)
 DEV_FIELDS = ["step", "dev_perplexity", "dev_bleu", "lr", "flops", "train_seconds"]
 
 # Greedy BLEU of the model on the first N dev sentences; the stage passes one in (stages/train.py), since
@@ -282,7 +282,7 @@ def _use_device(cfg: TrainConfig, scale: str) -> tuple[torch.device, distributed
 def _fresh_state(cfg: TrainConfig) -> dict:
     return {"step": 0, "epoch": 0, "position": 0, "lr_scale": 1.0, "dev_history": [], "last_eval_step": -1,
             "best_dev_perplexity": math.inf, "best": None, "last": None, "evals_without_improvement": 0, "seconds": 0.0,
-            "eval_seconds": 0.0, "flops": 0, "stop_reason": None, "curriculum": curriculum.start(cfg.curriculum)}
+            "measuring_seconds": 0.0, "flops": 0, "stop_reason": None, "curriculum": curriculum.start(cfg.curriculum)}
 
 
 def _own_checkpoint(ckpt_path: Path, identity: dict, main: bool) -> dict | None:
@@ -399,7 +399,9 @@ def _optimisation_step(run: Run, epoch: int, position: int, batch: Batch) -> Ste
     for group in run.optimizer.param_groups:
         group["lr"] = cfg.lr_now(state)
     local_tokens = batch.target_tokens
+    counting = time.perf_counter()
     local_flops = run.flop_meter.step(batch.src.size(0), batch.src.size(1), batch.tgt_in.size(1), rate)
+    state["measuring_seconds"] += time.perf_counter() - counting  # measuring, not training: off the curves' clock
     global_tokens, global_flops = dist.all_sum(local_tokens, local_flops)
     state["flops"] += int(global_flops)
     with bf16_autocast(run.device, run.autocast):
@@ -451,7 +453,8 @@ def _evaluate_dev(run: Run) -> bool:
     far, and patience; True when patience is exhausted."""
     cfg, state = run.cfg, run.state
     began = time.perf_counter()
-    point = {"step": state["step"], "flops": state["flops"], "train_seconds": state["seconds"] - state["eval_seconds"]}
+    point = {"step": state["step"], "flops": state["flops"],
+             "train_seconds": state["seconds"] - state["measuring_seconds"]}
     nll, tokens = split_nll(run.model, run.dev_split, run.device, cfg.eval_batch_size, autocast=run.autocast)
     ppl = perplexity(nll, tokens)
     state["dev_history"].append(ppl)
@@ -474,7 +477,7 @@ def _evaluate_dev(run: Run) -> bool:
     if run.dist.main:
         _append(run.dev_log_path, DEV_FIELDS, {**point, "dev_perplexity": ppl, "dev_bleu": "" if bleu is None else bleu,
                                                "lr": cfg.lr_now(state)})
-    state["eval_seconds"] += time.perf_counter() - began
+    state["measuring_seconds"] += time.perf_counter() - began
     return cfg.patience > 0 and state["evals_without_improvement"] >= cfg.patience
 
 
