@@ -264,13 +264,12 @@ def word_class_tables(names: list[str], metrics: dict[str, dict]) -> dict | None
     """Teacher-forced perplexity and top-1 error per word class (``evaluate/by_word_class.py``), one row
     per model; None when no run measured them (WMT)."""
     names = ordered(names)
-    kinds = [k for n in names for k in (value(metrics[n], "word_classes") or {})]
-    kinds = list(dict.fromkeys(kinds))
-    if not kinds:
+    # every model is scored on the same references, so a class holds the same pieces in each
+    pieces = {k: c["pieces"] for n in names for k, c in (value(metrics[n], "word_classes") or {}).items()}
+    if not pieces:
         return None
-    pieces = {k: next(value(metrics[n], f"word_classes.{k}.pieces") for n in names
-                      if value(metrics[n], f"word_classes.{k}.pieces") is not None) for k in kinds}
-    header = ["Model", *(f"{k} ({pieces[k]})" for k in kinds)]
+    kinds = list(pieces)
+    header = ["Model", *(f"{k} ({count})" for k, count in pieces.items())]
     perplexity = [[model_cell(n, metrics[n]), *(cell(metrics[n], f"word_classes.{k}.perplexity", 2) for k in kinds)]
                   for n in names]
     errors = [[model_cell(n, metrics[n]), *(cell(metrics[n], f"word_classes.{k}.error_rate", 1, scale=100)
