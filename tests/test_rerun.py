@@ -218,6 +218,11 @@ def test_summary_and_metrics_carry_provenance(prepared, tmp_path):
         assert block["torch"] == torch.__version__ and block["source_sha256"] == provenance.source_digest()
     other = smoke_params(lr=0.1)
     assert provenance.provenance(other, "cpu", 2, 1)["params_sha256"] != metrics["provenance"]["params_sha256"]
+    # more seeds in params.yaml are more runs, not another setting of this one
+    same = smoke_params()
+    assert provenance.provenance(same, "cpu", 2, 1)["params_sha256"] == metrics["provenance"]["params_sha256"]
+    same["seeds"] = [*same["seeds"], 2, 3]
+    assert provenance.provenance(same, "cpu", 2, 1)["params_sha256"] == metrics["provenance"]["params_sha256"]
 
 
 def test_git_state_sees_a_dirty_tracked_file(tmp_path):

@@ -83,5 +83,7 @@ def provenance(params: dict, device: str, threads: int, seed: int) -> dict:
         "device": device,
         "threads": threads,
         "seed": seed,
-        "params_sha256": settings_digest({k: v for k, v in params.items() if k != "path"}),
+        # The seed list says which runs exist, not what this one computed (its own seed is above): left out,
+        # so that adding seeds to a finished run does not make its first seed look like another setting.
+        "params_sha256": settings_digest({k: v for k, v in params.items() if k not in ("path", "seeds")}),
     }
