@@ -24,6 +24,7 @@ from activemem.paper.claims import load_claims
 from activemem.train import checkpoint
 
 from conftest import REPO
+from run_numbers import results_only
 
 pytest.importorskip("snakemake")
 pytest.importorskip("dvc")
@@ -152,17 +153,8 @@ def test_config_overrides_the_stages_would_not_see_are_refused(smoke_repo):
 
 
 def same_numbers(metrics_a: dict, metrics_b: dict) -> bool:
-    """Metrics equal except what legitimately differs between two runs (timings, provenance, and the
-    digest of the checkpoint, which keeps its run's wall-clock seconds for resuming)."""
-    volatile = {"train_seconds", "decode_sentences_per_s", "provenance", "made_from"}  # of evaluation.json
-
-    def stable(metrics: dict) -> dict:
-        kept = {k: v for k, v in metrics.items() if k not in volatile}
-        if isinstance(kept.get("selected"), dict):  # the scored step's seconds of training are timings too
-            kept["selected"] = {k: v for k, v in kept["selected"].items() if k not in volatile}
-        return kept
-
-    return stable(metrics_a) == stable(metrics_b)
+    """Metrics equal except what legitimately differs between two runs (run_numbers.py)."""
+    return results_only(metrics_a) == results_only(metrics_b)
 
 
 def engines_own_views(snake_root: Path, dvc_root: Path) -> None:

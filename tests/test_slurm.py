@@ -29,6 +29,7 @@ import pytest
 from activemem.config import load_params
 
 from conftest import REPO
+from run_numbers import results_only
 from test_pipeline import engine_env, repo_copy
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
@@ -231,17 +232,6 @@ def job_logs(root: Path) -> str:
                    for log in sorted(root.glob(".snakemake/slurm_logs/**/*.log")))
 
 
-def comparable(metrics: dict) -> dict:
-    """evaluation.json without what describes the run rather than its results: wall-clock measurements
-    and provenance (the git state differs: the cluster copy has its profile filled in), and the digest of
-    the checkpoint it was made from (a checkpoint keeps its run's wall-clock seconds, for resuming)."""
-    kept = {k: v for k, v in metrics.items()
-            if k not in ("provenance", "made_from") and "seconds" not in k and not k.endswith("_per_s")}
-    if isinstance(kept.get("selected"), dict):  # the scored step's seconds of training: a timing too
-        kept["selected"] = {k: v for k, v in kept["selected"].items() if "seconds" not in k}
-    return kept
-
-
 def test_slurm_profile_runs_the_smoke_dag_as_slurm_jobs_with_local_results(slurm_cluster, tmp_path):
     cluster_root, local_root = tmp_path / "cluster", tmp_path / "local"
     cluster_root.mkdir()
@@ -291,7 +281,7 @@ def test_slurm_profile_runs_the_smoke_dag_as_slurm_jobs_with_local_results(slurm
         run = f"results/smoke/{model}/seed1"
         cluster_results, local_results = cluster_root / run, local_root / run
         cluster_metrics = json.loads((cluster_results / "evaluation.json").read_text())
-        assert comparable(cluster_metrics) == comparable(json.loads((local_results / "evaluation.json").read_text()))
+        assert results_only(cluster_metrics) == results_only(json.loads((local_results / "evaluation.json").read_text()))
         assert cluster_metrics["perplexity"] > 1  # a real number, not an empty result on both sides
         for name in ("hypotheses.txt", "hypotheses.greedy.txt"):
             assert (cluster_results / name).read_text() == (local_results / name).read_text(), (model, name)
