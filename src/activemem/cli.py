@@ -96,7 +96,9 @@ def _dispatch(argv: list[str]) -> None:
     if name == "check-params":
         check_params(rest)
         return
+    from activemem.stages import pin_kernels
     from activemem.stages._common import run_stage
+    pin_kernels(rest)  # before the stage module imports torch
     stage = importlib.import_module(f"activemem.stages.{name}")
     run_stage(stage.main, name, rest, prog=f"activemem {name}")
 

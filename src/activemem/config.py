@@ -261,16 +261,36 @@ def without_scheduling(section: dict) -> dict:
     return {k: v for k, v in section.items() if k not in SCHEDULING}
 
 
+# `evaluate` settings only the paper stage reads (its paired bootstrap): changing them re-decodes nothing
+PAPER_ONLY_EVALUATE = ("bootstrap_resamples", "seed")
+# `evaluate` settings the train stage decodes its dev BLEU with (evaluate/dev_bleu.py)
+DEV_BLEU_DECODING = ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset")
+
+
+def dev_bleu_decoding(params: dict, name: str) -> dict | None:
+    """The decoding settings model ``name``'s training measures dev BLEU with; None when it measures none
+    (``train.dev_bleu.every`` 0). Part of the train stage's key and of the run's fingerprint, so the
+    learning curves are never those of another decoding."""
+    if not train_settings(params, name)["dev_bleu"]["every"]:
+        return None
+    return {k: params["evaluate"][k] for k in DEV_BLEU_DECODING}
+
+
 def stage_settings(params: dict) -> dict[str, Any]:
     """The settings each stage reads, keyed like its DVC stage (``train@<model>``): a stage reruns when
     its entry changes. Snakemake puts the entry under the rule's ``params:``; DVC depends on the file the
     ``settings`` stage writes for it (``activemem/stages/settings.py``)."""
     ev = params["evaluate"]
     out: dict[str, Any] = {"download": params["data"], "prepare": without_scheduling(params["prepare"])}
+    # An evaluation decodes with the checkpoint's own device, threads and kernels (its train key has them)
+    # and leaves the bootstrap to the paper stage; the algorithmic scores carry their Wilson intervals.
+    evaluation: list[Any] = [{k: v for k, v in ev.items() if k not in PAPER_ONLY_EVALUATE}]
+    if params["data"].get("source") == "algorithmic":
+        evaluation.append(params["report"]["significance_level"])
     for name in params["model_names"]:
         out[f"train@{name}"] = [without_scheduling(params["train"]), params["models"][name],
-                                params["prepare"]["max_width"]]
-        out[f"evaluate@{name}"] = [ev, params["train"]["device"]]
+                                params["prepare"]["max_width"], dev_bleu_decoding(params, name)]
+        out[f"evaluate@{name}"] = evaluation
     out["paper"] = [params["model_names"], params["seeds"], params["report"], ev["bootstrap_resamples"], ev["seed"],
                     ev["width"]]
     comparison = preset_comparison(params)

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 import activemem
+from activemem import kernels
 
 PACKAGE_DIR = Path(activemem.__file__).resolve().parent
 
@@ -82,6 +83,8 @@ def provenance(params: dict, device: str, threads: int, seed: int) -> dict:
         "sentencepiece": _version("sentencepiece"),
         "device": device,
         "threads": threads,
+        # which CPU kernels computed it (kernels.py): pinned to one instruction set, or this machine's own
+        "cpu_kernels": kernels.in_effect(params["train"].get("cpu_kernels", kernels.NATIVE)),
         "seed": seed,
         # The seed list says which runs exist, not what this one computed (its own seed is above): left out,
         # so that adding seeds to a finished run does not make its first seed look like another setting.

@@ -193,6 +193,9 @@ class Train:
     bf16: bool = key("bf16 autocast on CUDA (ignored on CPU)")
     compile: bool = key("torch.compile the model (CUDA only)")
     deterministic: bool = key("deterministic kernels: the same numbers on every run")
+    cpu_kernels: Literal["avx2", "native"] = key(
+        "CPU kernels: avx2 pins every kernel family to AVX2 (the same numbers on any x86-64 CPU with AVX2, "
+        "activemem/kernels.py); native lets torch pick the machine's fastest (numbers of that kind of CPU)")
     buckets: list[int] = key("width buckets, increasing; the last >= prepare.max_width", low=1)
     batch_tokens: int = key("tokens per step: pairs of width w per batch = batch_tokens // w", low=1)
     max_steps: int = key("training steps", low=1)

@@ -97,6 +97,22 @@ def missing_input(err: FileNotFoundError, producers: dict[str | Path, str]) -> s
 _checked: dict[tuple, dict] = {}
 
 
+def params_quietly(argv: list[str]) -> dict | None:
+    """The checked settings named by ``--params``/``--scale`` in ``argv`` (cached for the stage's own
+    ``params_or_exit``), or None when they cannot be read: the stage then says why, in its own words."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--scale", default=None)
+    known, _ = p.parse_known_args(argv)
+    try:
+        key = (str(Path(known.params).resolve()), known.scale, Path(known.params).read_bytes())
+        if key not in _checked:
+            _checked[key] = load_params(known.params, known.scale)
+        return _checked[key]
+    except (OSError, ParamsError):
+        return None
+
+
 def params_or_exit(args) -> dict:
     """The scale's checked settings (``config.load_params``), or exit with its one-line errors."""
     path = Path(args.params)

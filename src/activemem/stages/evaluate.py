@@ -90,7 +90,7 @@ from activemem.provenance import provenance
 from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage, write_lines
 from activemem.train.checkpoint import CheckpointError, build_model
 from activemem.train.checkpoint import load as load_checkpoint
-from activemem.train.device import pick_device, use_threads
+from activemem.train.device import check_cpu_kernels, pick_device, use_threads
 from activemem.train.loop import selected
 from activemem.train.nll import perplexities, split_nll
 
@@ -137,6 +137,7 @@ def load_trained(model_name: str, checkpoint: Path, scale: str) -> Trained:
         raise CheckpointError(f"{checkpoint}: checkpoint lacks train_config: rerun the train stage")
     device = pick_device(ckpt["train_config"]["device"])
     threads = use_threads(ckpt["train_config"]["threads"], f"{scale}.train.threads")  # part of the result on CPU
+    check_cpu_kernels(ckpt["train_config"].get("cpu_kernels", "native"), device)
     return Trained(build_model(ckpt, checkpoint, device), ckpt, device, threads)
 
 

@@ -8,10 +8,12 @@ measured on the kind of device, with the thread count, that it was trained with.
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import AbstractContextManager
 
 import torch
 
+from activemem import kernels
 from activemem.config import ParamsError
 from activemem.cores import capped_threads
 
@@ -36,6 +38,17 @@ def use_threads(threads: int, setting: str = "train.threads") -> int:
     used = capped_threads(threads, setting, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     torch.set_num_threads(used)
     return used
+
+
+def check_cpu_kernels(setting: str, device: torch.device) -> dict:
+    """What the process computes with (``kernels.in_effect``); a CPU job whose pin did not take (an aarch64
+    CPU, torch imported before the stage could pin) says on stderr that its numbers are this machine's."""
+    state = kernels.in_effect(setting)
+    if device.type == "cpu" and setting != kernels.NATIVE and not state["pinned"]:
+        print(f"warning: train.cpu_kernels is {setting} but {state['why_not']}: the numbers are this "
+              f"machine's own (ATen {state['aten_capability']}), not those of the committed snapshot",
+              file=sys.stderr)
+    return state
 
 
 def use_deterministic_kernels(deterministic: bool) -> None:

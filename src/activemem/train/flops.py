@@ -25,7 +25,6 @@ import copy
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_map
 from torch.utils.flop_counter import flop_registry
 
 from activemem.tokens import BOS, RESERVED
@@ -64,8 +63,14 @@ class FlopMeter:
         return counter.total
 
 
-def _shape(x):
-    return x.shape if isinstance(x, torch.Tensor) else x
+def _shapes(x):
+    """``x`` with every tensor replaced by its shape (what the FLOP formulas read). A plain recursion over
+    the tuples and lists an operator takes: torch's general ``tree_map`` cost more than the operator."""
+    if isinstance(x, torch.Tensor):
+        return x.shape
+    if isinstance(x, (tuple, list)):
+        return type(x)(_shapes(item) for item in x)
+    return x
 
 
 class _FlopCount(TorchDispatchMode):
@@ -80,5 +85,6 @@ class _FlopCount(TorchDispatchMode):
         out = func(*args, **kwargs)
         formula = flop_registry.get(func._overloadpacket)
         if formula is not None:
-            self.total += int(formula(*tree_map(_shape, args), **tree_map(_shape, kwargs), out_val=tree_map(_shape, out)))
+            shaped = {key: _shapes(value) for key, value in kwargs.items()}
+            self.total += int(formula(*_shapes(args), **shaped, out_val=_shapes(out)))
         return out

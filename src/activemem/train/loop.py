@@ -59,14 +59,15 @@ from torch.nn.parallel import DistributedDataParallel
 
 from activemem import lineage, models
 from activemem.atomic import copy_file, open_atomic, open_named, write_json
-from activemem.config import model_hparams, train_settings
+from activemem.config import dev_bleu_decoding, model_hparams, train_settings
 from activemem.data.batching import Batch, BucketBatcher
 from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
 from activemem.locking import exclusive
 from activemem.progress import progress_bar
 from activemem.provenance import provenance
 from activemem.train import checkpoint, curriculum, distributed
-from activemem.train.device import bf16_autocast, pick_device, use_deterministic_kernels, use_threads, uses_bf16
+from activemem.train.device import (bf16_autocast, check_cpu_kernels, pick_device, use_deterministic_kernels,
+                                    use_threads, uses_bf16)
 from activemem.train.fingerprint import differences, run_identity
 from activemem.train.flops import FlopMeter
 from activemem.train.loss import smoothed_loss
@@ -100,6 +101,7 @@ class TrainConfig:
     bf16: bool
     compile: bool
     deterministic: bool
+    cpu_kernels: str          # avx2 (pinned before torch loaded: kernels.py) or native
     buckets: list
     batch_tokens: int
     max_steps: int
@@ -262,7 +264,9 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
     model = models.build(model_name, manifest["vocab_size"], **hparams).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
     torch.manual_seed(cfg.seed + dist.rank)  # same initial weights everywhere, own dropout per rank
-    identity = run_identity(model_name, dataclasses.asdict(model.config), dataclasses.asdict(cfg), manifest["files"])
+    # the dev BLEU's decoding settings (evaluate.*) shape the learning curves: part of what the run is
+    settings = {**dataclasses.asdict(cfg), "dev_bleu_decoding": dev_bleu_decoding(params, model_name)}
+    identity = run_identity(model_name, dataclasses.asdict(model.config), settings, manifest["files"])
     return Run(model_name, cfg, manifest, data_dir, work_dir, device, dist, train_split, dev_split, model, optimizer,
                identity, _fresh_state(cfg), flop_meter=FlopMeter(model))
 
@@ -274,6 +278,8 @@ def _use_device(cfg: TrainConfig, scale: str) -> tuple[torch.device, distributed
     threads = use_threads(cfg.threads, f"{scale}.train.threads")
     use_deterministic_kernels(cfg.deterministic)
     dist = distributed.init(device.type)
+    if dist.main:
+        check_cpu_kernels(cfg.cpu_kernels, device)
     if device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
     return device, dist, threads
