@@ -516,8 +516,11 @@ def run_theirs(cases: list[Case], authors_code: Path, tf_python: str, workdir: P
     (workdir / "cases.json").write_text(json.dumps(specs))
     env = dict(os.environ, OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1",
                TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
-    subprocess.run([tf_python, str(HERE / "authors_code_tf.py"), "--authors-code", str(authors_code),
-                    "--request", str(workdir)], check=True, env=env)
+    done = subprocess.run([tf_python, str(HERE / "authors_code_tf.py"), "--authors-code", str(authors_code),
+                           "--request", str(workdir)], env=env)
+    if done.returncode:
+        raise SystemExit(f"their graph did not run with {tf_python} (exit {done.returncode}, see above); it "
+                         "needs TensorFlow 2, numpy and six (docs/authors-code-comparison.md §1)")
     got = {}
     for case in cases:
         with np.load(workdir / f"{case.name}.out.npz") as data:

@@ -143,8 +143,13 @@ def test_loss_constants(harness):
 
 def test_cases_build_without_tensorflow(harness):
     """The cases' requests are complete: every one of their variables gets a value of its shape."""
-    torch.set_num_threads(1)
-    for case in harness.build_cases(0, batch=2, length=5, maps=4, vocab=9):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)             # tiny kernels: a second thread only spins on a busy machine
+    try:
+        cases = harness.build_cases(0, batch=2, length=5, maps=4, vocab=9)
+    finally:
+        torch.set_num_threads(threads)
+    for case in cases:
         if case.kind == "cgru":
             continue
         model = "neural_gpu" if case.spec["beam_size"] == 0 else "extended_neural_gpu"
