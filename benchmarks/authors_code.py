@@ -49,6 +49,8 @@ class Entry:
 
     ``layout`` says how the two tensors are laid out:
     - ``conv``: theirs ``[kw, kh, in, out]`` (``conv_linear``'s ``CvK``), ours ``[out, in, kw, kh]``;
+    - ``conv_state``: as ``conv``, but theirs has twice our input channels, ``concat(extra, state)``,
+      and ours only the state's (their ``first`` CGRU, whose extra input is zero: ``first_entries``);
     - ``conv1x1``: theirs ``[1, 1, in, out]``, ours a ``Linear`` weight ``[out, in]``;
     - ``transpose``: theirs ``[in, out]`` (``output_w``), ours ``[out, in]``;
     - ``same``: identical (embeddings, biases, layer norm).
@@ -79,11 +81,18 @@ def cgru_entries(theirs: str, ours: str, maps: int) -> list[Entry]:
             Entry(f"{theirs}/c/CvB", f"{p}candidate.bias", "same")]
 
 
-def name_map(model: str, maps: int, layers: int) -> list[Entry]:
-    """Their variable names against our parameter names, for ``model`` in ``cgru`` (one bare CGRU,
-    their scope ``cell``), ``neural_gpu`` (their ``beam_size=0``) or ``extended_neural_gpu``.
+def first_entries(maps: int) -> list[Entry]:
+    """Their ``first`` CGRU against our ``encoder.first`` (``first_cgru``): the state half of their
+    kernels (``conv_state``); the other half multiplies their ``prev_step``, always zero."""
+    return [e if e.layout != "conv" else Entry(e.theirs, e.ours, "conv_state", e.rows)
+            for e in cgru_entries(FIRST, "encoder.first", maps)]
 
-    Their graph also has the ``first`` CGRU (``AUTHORS_ONLY``), which our encoder leaves out.
+
+def name_map(model: str, maps: int, layers: int, first: bool = True) -> list[Entry]:
+    """Their variable names against our parameter names, for ``model`` in ``cgru`` (one bare CGRU,
+    their scope ``cell``), ``neural_gpu`` (their ``beam_size=0``) or ``extended_neural_gpu``;
+    ``first``: our model has the ``first`` CGRU (``first_cgru``, the default), else their ``first``
+    is mapped to nothing of ours.
     """
     if model == "cgru":
         return cgru_entries("cell", "", maps)
@@ -93,6 +102,8 @@ def name_map(model: str, maps: int, layers: int) -> list[Entry]:
                Entry("input/layer_norm_scale", "encoder.input_norm.weight"),
                Entry("input/layer_norm_bias", "encoder.input_norm.bias"),
                Entry("output_w", "output.weight", "transpose")]
+    if first:
+        entries += first_entries(maps)
     for layer in range(layers):
         entries += cgru_entries(f"ecgru_{layer}", f"encoder.steps.layers.{layer}", maps)
     if model == "extended_neural_gpu":
@@ -104,7 +115,7 @@ def name_map(model: str, maps: int, layers: int) -> list[Entry]:
     return entries
 
 
-AUTHORS_ONLY = "first"   # their CGRU between the input layer norm and the encoder steps
+FIRST = "first"   # their CGRU between the input layer norm and the encoder steps (our ``first_cgru``)
 
 
 def to_theirs(value: np.ndarray, entry: Entry, mirror: bool = False) -> np.ndarray:
@@ -113,6 +124,9 @@ def to_theirs(value: np.ndarray, entry: Entry, mirror: bool = False) -> np.ndarr
     if entry.layout == "conv":
         out = value.transpose(2, 3, 1, 0)                  # [out, in, kw, kh] -> [kw, kh, in, out]
         return out[:, ::-1] if mirror else out
+    if entry.layout == "conv_state":                       # zeros where their extra input enters
+        state = to_theirs(value, Entry(entry.theirs, entry.ours, "conv"), mirror)
+        return np.concatenate([np.zeros_like(state), state], axis=2)
     if entry.layout == "conv1x1":
         return value.T[None, None]                         # [out, in] -> [1, 1, in, out]
     if entry.layout == "transpose":
@@ -127,6 +141,8 @@ def from_theirs(value: np.ndarray, entry: Entry, mirror: bool = False) -> np.nda
     if entry.layout == "conv":
         value = value[:, ::-1] if mirror else value
         return value.transpose(3, 2, 0, 1)
+    if entry.layout == "conv_state":                       # the state half: input channels in..2·in
+        return from_theirs(value[:, :, value.shape[2] // 2:], Entry(entry.theirs, entry.ours, "conv"), mirror)
     if entry.layout == "conv1x1":
         return value[0, 0].T
     if entry.layout == "transpose":
@@ -185,7 +201,7 @@ def their_shapes(model: str, maps: int, layers: int, vocab: int, kernel=(3, 3)) 
         return cgru("cell", 0)
     shapes = {"embedding": (vocab, maps), "input/CvK": (1, 1, maps, maps), "input/CvB": (maps,),
               "input/layer_norm_scale": (maps,), "input/layer_norm_bias": (maps,),
-              "output_w": (maps, vocab)} | cgru(AUTHORS_ONLY, 1)
+              "output_w": (maps, vocab)} | cgru(FIRST, 1)
     for layer in range(layers):
         shapes |= cgru(f"ecgru_{layer}", 0)
     if model == "extended_neural_gpu":
@@ -303,21 +319,26 @@ def numpy_params(module) -> dict[str, np.ndarray]:
     return {n: p.detach().numpy().astype(np.float32) for n, p in module.named_parameters()}
 
 
-def first_cgru(maps: int, seed: int, identity: bool):
-    """A CGRU with the tape's input shape, holding the values of their ``first`` CGRU. With
-    ``identity`` its update gate is saturated open (kernel 0, bias 10: ``clamp(1.2·σ(10) − 0.1, 0, 1)``
-    is exactly 1 in float32), so their ``first`` passes the memory through unchanged, as ours does."""
+def their_first(maps: int, seed: int):
+    """A CGRU with the tape's input shape (their ``first``: ``2·maps`` input channels), at random
+    values: what their ``first`` holds when our model has none (``first_cgru=False``)."""
     import torch
     from activemem.models.cgru import CGRU
 
     torch.manual_seed(seed)
     cell = CGRU(maps, tape=True)
     perturb(cell, seed)
-    if identity:
-        with torch.no_grad():
-            cell.gates.weight[:maps].zero_()
-            cell.gates.bias[:maps].fill_(10.0)
     return cell
+
+
+def fill_dead_half(weights: dict[str, np.ndarray], maps: int, seed: int) -> None:
+    """Random values (at the scale of the live half) in the input channels of their ``first``
+    kernels that multiply ``prev_step``: ours has no such weights, theirs has them at random values;
+    they must change nothing, since ``prev_step`` is zero."""
+    rng = np.random.default_rng(seed)
+    for gate in "grc":
+        kernel = weights[f"{FIRST}/{gate}/CvK"]
+        kernel[:, :, :maps] = rng.normal(0.0, kernel[:, :, maps:].std(), kernel[:, :, :maps].shape)
 
 
 def cgru_case(name: str, tape: bool, seed: int, batch=2, length=7, height=4, maps=8) -> Case:
@@ -369,12 +390,12 @@ def toy_batch(batch: int, length: int, vocab: int, seed: int):
 
 
 def model_case(name: str, model_name: str, *, seed: int, batch=3, length=7, height=4, maps=8, vocab=13,
-               layers=2, mirror=False, first="identity", pad_row="zero", component="", note="") -> Case:
+               layers=2, mirror=False, first=True, pad_row="zero", component="", note="") -> Case:
     """(b)–(d): a whole model and its loss.
 
-    ``first``: their ``first`` CGRU made the identity (``"identity"``, our encoder's equivalent), left
-    at random values (``"random"``: the discrepancy it makes), or random and reproduced on our side by
-    one ``CGRU`` applied to the embedded input (``"emulated"``, harness only).
+    ``first``: our model with the authors' ``first`` CGRU (``first_cgru``, the default), its values
+    theirs (their kernels' half on the zero ``prev_step`` at random values of its own); or without it
+    (``False``), their ``first`` then at random values: the difference the layer makes.
     ``pad_row``: their target embedding's PAD row zero like ours (``"zero"``) or random like their init.
     """
     import torch
@@ -384,16 +405,13 @@ def model_case(name: str, model_name: str, *, seed: int, batch=3, length=7, heig
     from activemem.train.nll import token_nll
 
     torch.manual_seed(seed)
-    model = models.build(model_name, vocab_size=vocab, maps=maps, height=height, layers=layers, dropout=0.0)
+    model = models.build(model_name, vocab_size=vocab, maps=maps, height=height, layers=layers, dropout=0.0,
+                         first_cgru=first)
     perturb(model, seed)
     model.eval()
-    cell = first_cgru(maps, seed + 7, identity=(first == "identity"))
     src_np, tgt_np = toy_batch(batch, length, vocab, seed)
     src, tgt = torch.from_numpy(src_np), torch.from_numpy(tgt_np)
     tgt_in = torch.cat([torch.full((batch, 1), BOS), tgt[:, :-1]], dim=1)     # the gold previous output
-    if first == "emulated":
-        embed = model.encoder.embed
-        model.encoder.embed = lambda s, w: cell(embed(s, w), torch.zeros(batch, maps, w, height))
     with torch.no_grad():
         logits = model(src, tgt_in, width=length)                             # [B, L, V]
         s_fin = model.encoder(src, length)                                    # [B, M, L, H]
@@ -410,10 +428,13 @@ def model_case(name: str, model_name: str, *, seed: int, batch=3, length=7, heig
     model.train()
     smoothed_loss(model(src, tgt_in, width=length), tgt, matching_smoothing(vocab)).backward()
     grads = {n: p.grad.numpy() for n, p in model.named_parameters() if p.grad is not None}
-    entries = [e for e in name_map(model_name, maps, layers) if e.ours in grads]
-    ours["grads"] = export(grads, entries, mirror)
-    weights = export(numpy_params(model), name_map(model_name, maps, layers), mirror)
-    weights |= export(numpy_params(cell), cgru_entries(AUTHORS_ONLY, "", maps), mirror)
+    entries = [e for e in name_map(model_name, maps, layers, first) if e.ours in grads]
+    ours["grads"] = export(grads, entries, mirror)     # 0 on their ``first`` kernels' dead half
+    weights = export(numpy_params(model), name_map(model_name, maps, layers, first), mirror)
+    if first:
+        fill_dead_half(weights, maps, seed + 7)
+    else:
+        weights |= export(numpy_params(their_first(maps, seed + 7)), cgru_entries(FIRST, "", maps), mirror)
     if pad_row == "random" and "target_embedding" in weights:
         weights["target_embedding"][0] = np.random.default_rng(seed).uniform(-1.7, 1.7, maps)
     inp = np.zeros((batch, height, length), np.int32)
@@ -441,10 +462,8 @@ def build_cases(seed: int = 0, batch: int = 3, length: int = 7, maps: int = 8, v
                    component="Extended Neural GPU, teacher-forced (c, d)"),
         model_case("engpu_pad_row", "extended_neural_gpu", seed=seed + 4, pad_row="random", **model,
                    component="Extended NGPU, their target PAD row random"),
-        model_case("engpu_first", "extended_neural_gpu", seed=seed + 4, first="random", **model,
-                   component="Extended NGPU, their `first` CGRU random"),
-        model_case("engpu_first_emulated", "extended_neural_gpu", seed=seed + 4, first="emulated", **model,
-                   component="Extended NGPU, their `first` CGRU random, one CGRU added on our side"),
+        model_case("engpu_no_first", "extended_neural_gpu", seed=seed + 4, first=False, **model,
+                   component="Extended NGPU, ours with `first_cgru=False`"),
     ]
 
 
@@ -486,9 +505,9 @@ def compare(case: Case, got: dict) -> list[Row]:
                     max_abs(ours["logits"][on_target], got["logits"][on_target]), dloss, dnll),
                 Row(case.component, sizes, "logits, every position", max_abs(ours["logits"], got["logits"]),
                     expect="differ", why="only after EOS, where the loss has weight 0")]
-    if name == "engpu_first":
+    if name == "engpu_no_first":
         return [Row(case.component, sizes, "logits, loss", max_abs(ours["logits"], got["logits"]), dloss, dnll,
-                    expect="differ", why="our encoder has no `first` CGRU")]
+                    expect="differ", why="their encoder's `first` CGRU is left out of ours")]
     return [Row(case.component, sizes, "logits, loss", max_abs(ours["logits"], got["logits"]), dloss, dnll)]
 
 

@@ -29,9 +29,10 @@ def harness():
     sys.modules.pop("authors_code", None)
 
 
-def our_model(name: str, height: int = 4):
+def our_model(name: str, height: int = 4, first_cgru: bool = True):
     torch.manual_seed(0)
-    return models.build(name, vocab_size=VOCAB, maps=MAPS, height=height, layers=LAYERS, dropout=0.0)
+    return models.build(name, vocab_size=VOCAB, maps=MAPS, height=height, layers=LAYERS, dropout=0.0,
+                        first_cgru=first_cgru)
 
 
 def shapes(module) -> dict:
@@ -39,14 +40,36 @@ def shapes(module) -> dict:
 
 
 @pytest.mark.parametrize("name", ["neural_gpu", "extended_neural_gpu"])
-def test_name_map_covers_every_parameter_once(harness, name):
-    model = our_model(name)
-    entries = harness.name_map(name, MAPS, LAYERS)
+@pytest.mark.parametrize("first", [True, False])
+def test_name_map_covers_every_parameter_once(harness, name, first):
+    model = our_model(name, first_cgru=first)
+    entries = harness.name_map(name, MAPS, LAYERS, first)
     assert harness.coverage_problems(shapes(model), entries) == []
-    # and every one of their variables, but the ``first`` CGRU our encoder leaves out
+    # and every one of their variables; without our ``first_cgru``, all but their ``first`` CGRU
     theirs = harness.their_shapes(name, MAPS, LAYERS, VOCAB)
-    expected = {n for n in theirs if not n.startswith(harness.AUTHORS_ONLY + "/")}
+    expected = {n for n in theirs if first or not n.startswith(harness.FIRST + "/")}
     assert {e.theirs for e in entries} == expected
+
+
+def test_our_first_cgru_is_the_state_half_of_theirs(harness):
+    """Their ``first`` kernels see ``concat(prev_step, memory)``: ours lands in input channels
+    ``M..2M−1`` and the ``prev_step`` half is exported as zeros (the cases fill it at random); back
+    from theirs, only the state half is read."""
+    model = our_model("neural_gpu")
+    params = harness.numpy_params(model)
+    entries = harness.first_entries(MAPS)
+    out = harness.export(params, entries)
+    w = params["encoder.first.gates.weight"]
+    kernel = out["first/g/CvK"]
+    assert kernel.shape == (3, 3, 2 * MAPS, MAPS)
+    assert not kernel[:, :, :MAPS].any()
+    assert kernel[2, 0, MAPS + 5, 1] == w[1, 5, 2, 0]
+    assert out["first/r/CvK"][0, 1, MAPS + 3, 4] == w[MAPS + 4, 3, 0, 1]
+    harness.fill_dead_half(out, MAPS, seed=0)
+    assert out["first/c/CvK"][:, :, :MAPS].std() > 0
+    for e in entries:
+        ours = params[e.ours] if e.rows is None else params[e.ours][e.rows[0]:e.rows[1]]
+        np.testing.assert_array_equal(harness.from_theirs(out[e.theirs], e), ours)
 
 
 @pytest.mark.parametrize("tape", [False, True])
