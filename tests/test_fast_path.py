@@ -26,6 +26,8 @@ def reference_encoder(model, src, width):
     enc = model.encoder
     rate = step_dropout_rate(model.config.dropout, width)
     s = enc.embed(src, width)
+    if enc.first is not None:
+        s = enc.first(s)                                          # the authors' "first" CGRU, once
     for _ in range(width):
         s = F.dropout(s, rate, model.training)
         for cgru in enc.steps.layers:
@@ -97,9 +99,10 @@ def test_extended_fast_path_equals_the_equations(sampling, extra):
 
 
 @pytest.mark.parametrize("name", ["neural_gpu", "markovian_neural_gpu"])
-def test_encoder_fast_path_equals_the_equations(name):
+@pytest.mark.parametrize("extra", [{}, {"first_cgru": False}, {"checkpoint_steps": True}])
+def test_encoder_fast_path_equals_the_equations(name, extra):
     torch.manual_seed(0)
-    model = models.build(name, VOCAB, **SMALL).train()
+    model = models.build(name, VOCAB, **{**SMALL, **extra}).train()
     src, tgt_in = random_batch(batch=4, src_len=6, tgt_len=5)
     fast = logits_and_grads(model, lambda: model(src, tgt_in))
     slow = logits_and_grads(model, lambda: model.readout(

@@ -205,3 +205,59 @@ def test_activation_checkpointing_changes_memory_not_results():
         grads.append({n: p.grad for n, p in model.named_parameters()})
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["neural_gpu", "markovian_neural_gpu", "extended_neural_gpu"])
+def test_the_authors_first_cgru_is_applied_once_to_the_embedded_source(name):
+    """``first_cgru`` (default on, as in the authors' code): one plain CGRU over the embedded source
+    before the steps, ``3·M·(M·kw·kh + 1)`` parameters (state kernels only: their extra input is
+    zero); off, the encoder has no such layer."""
+    on, off = build(name), build(name, first_cgru=False)
+    assert on.config.first_cgru and not off.config.first_cgru
+    m, kw, kh = on.config.maps, on.config.kernel_width, on.config.kernel_height
+    first = {n: p.shape for n, p in on.named_parameters() if n.startswith("encoder.first.")}
+    assert first == {"encoder.first.gates.weight": (2 * m, m, kw, kh), "encoder.first.gates.bias": (2 * m,),
+                     "encoder.first.candidate.weight": (m, m, kw, kh), "encoder.first.candidate.bias": (m,)}
+    assert not any(".first." in n for n, _ in off.named_parameters())
+    assert on.num_parameters() - off.num_parameters() == 3 * m * (m * kw * kh + 1)
+    # off and on share every other weight: off is on without the layer
+    off.load_state_dict({n: p for n, p in on.state_dict().items() if ".first." not in n})
+    src, tgt_in = random_batch()
+    on.eval(), off.eval()
+    with torch.no_grad():
+        width = max(src.size(1), tgt_in.size(1))
+        s = on.encoder.first(on.encoder.embed(src, width))            # s_0 = CGRU_first(e), as written
+        for _ in range(width):
+            s = off.encoder.steps(s, off.encoder.steps.kernels())
+        torch.testing.assert_close(on.encoder(src, width), s)          # then the steps, from s_0
+        before = on(src, tgt_in)
+        assert not torch.allclose(before, off(src, tgt_in), atol=1e-4)
+        on.encoder.first.candidate.weight.mul_(-1.0)                   # its weights reach the output
+        assert not torch.allclose(before, on(src, tgt_in), atol=1e-4)
+
+
+def test_the_first_cgru_starts_as_the_live_half_of_the_authors_kernel():
+    """Their ``first`` kernels are orthogonal over ``2M`` input channels, so the half we keep has
+    entries of variance ``gain² / (kw·kh·2M)``, half that of an ``M``-input kernel."""
+    torch.manual_seed(0)
+    model = models.build("neural_gpu", VOCAB, maps=32, height=2)
+    m, gain = 32, model.config.init_gain
+    for conv, steps in ((model.encoder.first.gates, model.encoder.steps.layers[0].gates),
+                        (model.encoder.first.candidate, model.encoder.steps.layers[0].candidate)):
+        assert conv.weight.var().item() == pytest.approx(gain ** 2 / (9 * 2 * m), rel=0.1)
+        assert steps.weight.var().item() == pytest.approx(gain ** 2 / (9 * m), rel=0.1)
+    assert torch.all(model.encoder.first.gates.bias == model.config.gate_bias)
+    assert torch.all(model.encoder.first.candidate.bias == 0)
+
+
+def test_a_checkpoint_from_before_the_first_cgru_rebuilds_without_it():
+    from activemem.train.checkpoint import build_model
+
+    old = build("extended_neural_gpu", first_cgru=False)
+    config = {k: v for k, v in dataclasses.asdict(old.config).items() if k != "first_cgru"}
+    ckpt = {"model_name": "extended_neural_gpu", "vocab_size": VOCAB, "model_config": config,
+            "model": old.state_dict(), "train_config": {}, "state": {}}
+    assert not build_model(ckpt, "old.pt").config.first_cgru
+    new = build("extended_neural_gpu")
+    ckpt |= {"model_config": dataclasses.asdict(new.config), "model": new.state_dict()}
+    assert build_model(ckpt, "new.pt").config.first_cgru

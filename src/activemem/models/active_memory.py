@@ -6,8 +6,9 @@ tensorflow/models ``research/neural_gpu`` code (``docs/original-code.md`` §2.4 
 Legend: ``B`` batch, ``M`` maps, ``W`` width (positions), ``H`` height, ``S`` source length,
 ``T`` target length, ``V`` vocabulary.
 
-    s_0        = LayerNorm(Conv1x1(embed(i)))     source token k embedded at column k, row 0; rows 1..H−1
+    e          = LayerNorm(Conv1x1(embed(i)))     source token k embedded at column k, row 0; rows 1..H−1
                                                   hold PAD, which embeds to zero
+    s_0        = CGRU_first(e)                    the authors' "first" CGRU, once (``first_cgru``; else s_0 = e)
     s_{t+1}    = CGRU_l(… CGRU_1(dropout(s_t)) …)  for t = 0 … W−1: one "step" = l CGRU layers, whose
                                                   weights are shared by all W steps
     s_fin      = s_W
@@ -15,8 +16,20 @@ Legend: ``B`` batch, ``M`` maps, ``W`` width (positions), ``H`` height, ``S`` so
 The width ``W`` must cover both the source and the target (outputs are read at columns 0..T−1), and
 the number of steps equals the width, so information can travel across the whole memory.
 
+The "first" CGRU is the original code's ``conv_gru([prev_step], first, …, "first", …)`` (2017
+``neural_gpu.py``, between the input layer norm and the encoder loop; ``docs/original-code.md`` §2.4
+item 3). Its extra input ``prev_step`` is a fed tensor that is zero in training and decoding, so each of
+its convolutions sees ``concat(0, e)``, and ``K * concat(0, e) = K_e * e`` with ``K_e`` the kernel's
+half on ``e``: it is exactly a plain CGRU over ``e`` whose kernels are that half,
+
+    u = σ_c(U'_f * e + B'_f),  r = σ_c(U''_f * e + B''_f),  s_0 = u ⊙ e + (1 − u) ⊙ tanh(U_f * (r ⊙ e) + B_f)
+
+which is what we build (``M`` input channels, not ``2M``): the same numbers with only the live weights,
+so the parameter count holds no kernel that only ever sees zeros. It is not a no-op: without it the
+logits differ from the authors' by up to 0.18 at a toy size (``docs/authors-code-comparison.md``).
+``first_cgru = False`` leaves it out (the architecture of checkpoints written before it existed).
+
 Deliberate differences from the original code, each a documented choice:
-- the original's extra "first" CGRU, fed a constant zero tensor in every mode we support, is left out;
 - the state dropout rate is ``3·dropout/sqrt(W)`` as in the code (``1 − 0.3/sqrt(W)`` keep probability
   for ``dropout = 0.1``).
 """
@@ -97,6 +110,27 @@ class CGRUStack(nn.Module):
         return self._step(s, kernels, tape, rate, keep)
 
 
+def first_cgru(config: ActiveMemoryConfig) -> CGRU:
+    """The authors' "first" CGRU as we build it: a plain CGRU (state kernels only).
+
+    Initialised as the live half of theirs: their kernels ``[kw, kh, 2M, M]`` are orthogonal over
+    the ``(kw·kh·2M) × M`` flattening, so each entry has half the variance of an orthogonal
+    ``M``-input kernel's; we draw the ``2M``-input kernel and keep its state half (input channels
+    ``M..2M−1``, where their ``concat(prev_step, mem)`` puts the memory).
+    """
+    kernel = (config.kernel_width, config.kernel_height)
+    cell = CGRU(config.maps, kernel, tape=False, cutoff=config.gate_cutoff, init_gain=config.init_gain,
+                gate_bias=config.gate_bias)
+    with torch.no_grad():
+        for conv in (cell.gates, cell.candidate):
+            if conv.weight.is_meta:
+                continue
+            full = conv.weight.new_empty(conv.weight.size(0), 2 * config.maps, *kernel)
+            nn.init.orthogonal_(full, gain=config.init_gain)
+            conv.weight.copy_(full[:, config.maps:])
+    return cell
+
+
 class ActiveMemoryEncoder(nn.Module):
     """Embed the source into row 0 of a ``[B, M, W, H]`` memory and run ``W`` CGRU steps over it."""
 
@@ -107,6 +141,9 @@ class ActiveMemoryEncoder(nn.Module):
         self.input_proj = nn.Linear(config.maps, config.maps)  # the 1×1 convolution "input"
         self.input_norm = nn.LayerNorm(config.maps)
         self.steps = CGRUStack(config, tape=False)
+        # The authors' "first" CGRU, state half only (see the module docstring); no dropout before it,
+        # as in their code.
+        self.first = first_cgru(config) if config.first_cgru else None
         nn.init.uniform_(self.embedding.weight, -config.embedding_init, config.embedding_init)
         with torch.no_grad():
             self.embedding.weight[PAD].zero_()
@@ -120,7 +157,19 @@ class ActiveMemoryEncoder(nn.Module):
         cells[:, :length, 0] = src
         x = self.embedding(cells)                                              # [B, W, H, M]
         x = self.input_norm(self.input_proj(x))                                # LayerNorm(Conv1x1(·))
-        return x.permute(0, 3, 1, 2).contiguous()                              # [B, M, W, H]
+        return x.permute(0, 3, 1, 2).contiguous()                              # e [B, M, W, H]
+
+    def apply_first(self, e: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """s_0 = CGRU_first(e), the authors' "first" CGRU (``e`` itself without it); ``keep`` as in
+        ``CGRUStack``: the columns beyond a row's width are zero again afterwards."""
+        if self.first is None:
+            return e
+        k = self.first.state_kernels()
+        if self.config.checkpoint_steps and self.training and torch.is_grad_enabled():
+            s = checkpoint(cgru_step, e, k, use_reentrant=False)               # as every step
+        else:
+            s = cgru_step(e, k)
+        return s if keep is None else s * keep
 
     def forward(self, src: torch.Tensor, width: int, widths: torch.Tensor | None = None) -> torch.Tensor:
         """s_fin ``[B, M, W, H]``; with ``widths`` [B], row b is the memory of width ``widths[b]``.
@@ -128,11 +177,12 @@ class ActiveMemoryEncoder(nn.Module):
         Such a row is held at zero beyond its width and stops changing after its own ``widths[b]``
         steps, so it equals the row encoded alone at that width (no dropout: decoding only).
         """
-        s = self.embed(src, width)
+        s = self.embed(src, width)                                             # e
         keep = None
         if widths is not None:
             keep = column_mask(widths, width, s.dtype)
             s = s * keep
+        s = self.apply_first(s, keep)                                          # s_0 = CGRU_first(e)
         rate = step_dropout_rate(self.config.dropout, width)
         kernels = self.steps.kernels()
         for t in range(width):                      # s_{t+1} = CGRU_l(…CGRU_1(s_t)…), t = 0…W−1

@@ -38,6 +38,12 @@ class ActiveMemoryConfig:
     init_gain: float = 1.44      # orthogonal init gain of every kernel [K]
     embedding_init: float = 1.7  # embeddings ~ U(−1.7, 1.7) [K]
     checkpoint_steps: bool = False  # recompute each step during backward: O(1) steps of activations
+    first_cgru: bool = True      # one CGRU on the embedded source before the W steps: their "first" conv_gru [K]
+                                 # (not a no-op; models/active_memory.py says why and how it is built)
+
+    # A checkpoint written before a field existed was trained without it: these are the values that
+    # rebuild the architecture it has (``train/checkpoint.py``). ``first_cgru`` came later (issue 29).
+    SAVED_BEFORE: ClassVar[dict] = {"first_cgru": False}
 
     TINY: ClassVar[dict] = {"maps": 16, "height": 2}
 

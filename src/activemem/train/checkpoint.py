@@ -81,7 +81,9 @@ def build_model(ckpt: dict, path: str | Path, device="cpu"):
             raise CheckpointError(f"{path}: trained with train.select: best but holds no best weights: "
                                   f"rerun the train stage")
     try:
-        model = models.build(ckpt["model_name"], ckpt["vocab_size"], **ckpt["model_config"])
+        # a field the Config gained after this checkpoint was written takes the value it was trained with
+        saved_before = getattr(models.config_class(ckpt["model_name"]), "SAVED_BEFORE", {})
+        model = models.build(ckpt["model_name"], ckpt["vocab_size"], **{**saved_before, **ckpt["model_config"]})
         model.load_state_dict(weights)
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: checkpoint does not match its model ({reason(err)}); "

@@ -18,8 +18,8 @@ from typing import ClassVar
 
 @dataclass
 class TransformerConfig:
-    """Defaults: a model of the Extended Neural GPU's size at the paper scale (36.2M vs 35.9M
-    parameters at vocabulary 32k): the same width as its memory (256) and three V×256 tables like
+    """Defaults: a model of the Extended Neural GPU's size at the paper scale (36.2M vs 37.6M
+    parameters at vocabulary 32k, −4%): the same width as its memory (256) and three V×256 tables like
     it (source and target embeddings, output), so the counts agree at any vocabulary [U]."""
 
     d_model: int = 256           # D, width of every position's vector
