@@ -38,6 +38,14 @@ EDITS = [
     # what SLURM is asked for (memory, wall time) changes where a job may run, not what it computes
     ("a job's memory", "    mem_mb: 2000\n", "    mem_mb: 3000\n", set(), set()),
     ("the prepare job's wall time", "mem_mb: 1000, runtime_min: 10}", "mem_mb: 1000, runtime_min: 20}", set(), set()),
+    # read by the paper stage's bootstrap alone: no model is decoded again (issue #30)
+    ("a report-only setting", "bootstrap_resamples: 100,", "bootstrap_resamples: 200,", {"paper"}, {"paper"}),
+    ("the bootstrap's seed", "    seed: 1\n    max_sentences", "    seed: 2\n    max_sentences", {"paper"}, {"paper"}),
+    # training decodes its dev BLEU with the evaluation's length limits: the learning curves follow (issue #33)
+    ("dev BLEU's decoding", "max_len_offset: 3,", "max_len_offset: 4,", TRAIN | EVALUATE | {"paper"},
+     TRAIN | EVALUATE),
+    ("the CPU kernels", "    cpu_kernels: avx2\n    buckets: [8, 16", "    cpu_kernels: native\n    buckets: [8, 16",
+     TRAIN | EVALUATE | {"paper"}, TRAIN),
 ]
 
 
