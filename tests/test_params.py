@@ -224,7 +224,8 @@ def test_every_scale_resolves_to_the_settings_it_had_before_defaults():
     purpose afterwards (1-clause data, its buckets and widths, test sizes, length penalty and length
     buckets) and the paper's sentencepiece sample issue 18 sized by measuring its memory (10M → 4M
     sentences), and the demo's GRU+Attention resized to the Extended Neural GPU's count when that gained
-    the authors' first CGRU (issue 29: hidden and attention 112 → 122). Moving a value to `defaults` must not change it. Only what the file lists is checked:
+    the authors' first CGRU (issue 29: hidden and attention 112 → 122), and the demo's training threads 2 → 1
+    (issue 30: two one-thread jobs side by side on 2 cores). Moving a value to `defaults` must not change it. Only what the file lists is checked:
     a model or a scale added since (algorithmic) needs no entry."""
     before = json.loads((REPO / "tests/data/params_resolved_before.json").read_text())
     assert set(before) <= set(scale_names(read(PARAMS)))
