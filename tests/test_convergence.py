@@ -54,6 +54,18 @@ def test_flop_meter_counts_what_torchs_counter_counts_and_scales_with_the_batch(
     assert meter.step(1, 14, 9) > meter.step(1, 7, 9)
 
 
+@pytest.mark.parametrize("name", models.NAMES)
+@pytest.mark.parametrize("sampling", [0.0, 0.5])
+def test_every_model_has_a_flop_polynomial_exact_at_lengths_it_was_not_fitted_on(name, sampling):
+    """The fitted f(S, T) (train/flops.py) is what the counter counts, well beyond the fit's lengths,
+    in both orders of S and T: a model whose work stops being polynomial fails here, not silently."""
+    meter = FlopMeter(models.build(name, VOCAB, **TINY[name]).train())
+    assert meter.fit(sampling) is not None, f"{name}: no polynomial fits its FLOPs"
+    for src_len, tgt_len in [(2, 13), (17, 5), (11, 12)]:
+        assert meter.step(3, src_len, tgt_len, sampling) == 3 * meter._count(src_len, tgt_len, sampling), \
+            (src_len, tgt_len)
+
+
 def test_counting_flops_leaves_the_random_numbers_alone():
     model = models.build("extended_neural_gpu", VOCAB, **TINY["extended_neural_gpu"])
     torch.manual_seed(3)
