@@ -46,7 +46,11 @@ def provenance(**changes) -> dict:
     return {"git_commit": "0123456789abcdef0123456789abcdef01234567", "git_dirty": False,
             "activemem_version": "0.1.0", "source_sha256": "5" * 64, "python": "3.11.9", "torch": "2.5.1",
             "sacrebleu": "2.6.0", "sentencepiece": "0.2.0", "device": "cpu", "threads": 2, "seed": 1,
-            "params_sha256": "a1b2c3d4" * 8, **changes}
+            "params_sha256": "a1b2c3d4" * 8, "cpu_kernels": PINNED, **changes}
+
+
+PINNED = {"setting": "avx2", "pinned": True, "why_not": None, "aten_capability": "AVX2", "machine": "x86_64",
+          "cpu": "AMD EPYC"}
 
 
 def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, dict] | None = None,
@@ -407,8 +411,11 @@ PERFECT = {"neural_gpu": (3, 1, 1), "markovian_neural_gpu": (8, 3, 2), "extended
 
 
 def test_report_ends_with_provenance_and_flags_a_dirty_tree_and_mixed_runs(tmp_path):
+    arm = {"setting": "avx2", "pinned": False, "why_not": "this aarch64 CPU has no AVX2 kernels", "aten_capability":
+           "DEFAULT", "machine": "aarch64", "cpu": "Neoverse-V2"}
     extra = {"gru_attention": {"provenance": provenance(git_dirty=True, params_sha256="f" * 64)},
-             "neural_gpu": {"truncated": True, "train_steps": 1203}}
+             "neural_gpu": {"truncated": True, "train_steps": 1203},
+             "markovian_neural_gpu": {"provenance": provenance(cpu_kernels=arm)}}
     make_run(tmp_path, PERFECT, extra)
     result = render(tmp_path, ALL)
     report = (tmp_path / "out" / "report.md").read_text()
@@ -419,14 +426,18 @@ def test_report_ends_with_provenance_and_flags_a_dirty_tree_and_mixed_runs(tmp_p
     assert re.search(r"⚠ Uncommitted edits: GRU\+Attention ran from a work tree .* commit 0123456789ab", opening)
     assert "different settings (params_sha256: Neural GPU a1b2c3d4a1b2" in opening
     assert "Training cut short by the wall clock for Neural GPU" in opening
+    assert ("CPU kernels not pinned: the numbers are this machine's own" in opening
+            and "Markovian Neural GPU: this aarch64 CPU has no AVX2 kernels (Neoverse-V2)" in opening)
     assert any("Uncommitted edits" in w for w in result["warnings"])
     # the report ends with the provenance table, one column per model
-    table = provenance_section.strip().splitlines()[-16:]
+    table = provenance_section.strip().splitlines()[-17:]
     assert table[0] == "|  | Neural GPU | Markovian Neural GPU | Extended Neural GPU | GRU+Attention | All agree |"
     assert "| Commit | 0123456789ab | 0123456789ab | 0123456789ab | 0123456789ab | yes |" in table
     assert "| Uncommitted edits to tracked files | no | no | no | **yes** | **no** |" in table
     assert "| Settings (sha256) | a1b2c3d4a1b2 | a1b2c3d4a1b2 | a1b2c3d4a1b2 | ffffffffffff | **no** |" in table
     assert "| Training steps / maximum | 1203 / 1500 | 1500 / 1500 | 1500 / 1500 | 1500 / 1500 | — |" in table
+    assert ("| CPU kernels | pinned AVX2 | avx2: DEFAULT (Neoverse-V2) | pinned AVX2 | pinned AVX2 | **no** |"
+            in table)
     assert report.rstrip().endswith("| Cut by the wall clock (truncated) | **yes** | no | no | no | — |")
     # a truncated run is marked wherever its numbers appear
     assert "| Neural GPU † | 2.00 | 0.693 |" in (tmp_path / "out" / "table1.md").read_text()

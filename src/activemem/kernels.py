@@ -55,7 +55,7 @@ def pin(setting: str) -> str | None:
     if setting == NATIVE:
         return None
     if platform.machine().lower() not in X86:
-        return f"a {platform.machine()} CPU has no {setting.upper()} kernels: the numbers are this machine's own"
+        return f"this {platform.machine()} CPU has no {setting.upper()} kernels: the numbers are this machine's own"
     if "torch" in sys.modules:
         return "torch was imported before the kernels could be pinned: the numbers are this machine's own"
     os.environ.update(environment(setting))
@@ -74,7 +74,7 @@ def in_effect(setting: str) -> dict:
     why = None
     if setting != NATIVE:
         if platform.machine().lower() not in X86:
-            why = f"a {platform.machine()} CPU has no {setting.upper()} kernels"
+            why = f"this {platform.machine()} CPU has no {setting.upper()} kernels"
         elif seen != wanted:
             why = "the pinning variables were not set when torch loaded"
         elif capability.lower() != setting:

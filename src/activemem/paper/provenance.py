@@ -27,6 +27,7 @@ FIELDS = (
     ("sentencepiece", "sentencepiece", 0),
     ("device", "Device", 0),
     ("threads", "Threads", 0),
+    ("cpu_kernels", "CPU kernels", 0),
     ("seed", "Seed", 0),
 )
 # a difference between models here means they are not one run of one code and one settings file
@@ -37,9 +38,18 @@ def block(metrics: dict) -> dict:
     return metrics.get("provenance") or {}
 
 
+def kernels_shown(state: dict) -> str:
+    """``pinned AVX2`` when the CPU kernels were pinned (``activemem/kernels.py``), else what ran."""
+    if state.get("pinned"):
+        return f"pinned {state['aten_capability']}"
+    return f"{state.get('setting')}: {state.get('aten_capability')} ({state.get('cpu')})"
+
+
 def shown(value, width: int) -> str:
     if value is None:
         return UNKNOWN
+    if isinstance(value, dict) and "pinned" in value:
+        return kernels_shown(value)
     if isinstance(value, bool):
         return "**yes**" if value else "no"
     text = str(value)
@@ -81,6 +91,13 @@ def warnings(names: list[str], metrics: dict[str, dict]) -> list[str]:
         if len(set(values.values())) > 1:
             detail = "; ".join(f"{label(n)} {shown(v, 12)}" for n, v in values.items())
             out.append(f"The models come from different {what} ({key}: {detail}): they are not one run.")
+    unpinned = {n: block(metrics[n])["cpu_kernels"] for n in names if block(metrics[n]).get("device") == "cpu"
+                and (block(metrics[n]).get("cpu_kernels") or {}).get("pinned") is False}
+    if unpinned:
+        detail = "; ".join(f"{label(n)}: {k.get('why_not') or 'train.cpu_kernels is native'} ({k.get('cpu')})"
+                           for n, k in unpinned.items())
+        out.append(f"CPU kernels not pinned: the numbers are this machine's own and may differ in the last bits, "
+                   f"and after training in every digit, from another CPU's ({detail}).")
     cut = [label(n) for n in names if metrics[n].get("truncated")]
     if cut:
         out.append(f"Training cut short by the wall clock for {', '.join(cut)}: marked † wherever their numbers "
