@@ -32,13 +32,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import NormalDist
-
 import numpy as np
 import yaml
 
 from activemem import models
 from activemem.paper.bootstrap import Sentences, interval
+from activemem.paper.proportions import newcombe
 from activemem.paper.tables import value as lookup
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_CHECKED = ("reproduced", "not reproduced", "inconclusive",
@@ -113,6 +112,12 @@ def budget(scale: str, names: list[str], metrics: dict[str, dict]) -> str:
             cut += f", stopped by patience, scored at step {m['selected']['step']:.0f}"
         parts.append(f"{label(n)} {steps} steps{cut}, {m['parameters']:,} parameters")
     return f"{scale}: " + "; ".join(parts)
+
+
+def count_of(metrics: dict, parent: str, rate: float, checked: int) -> int:
+    """How many of the ``checked`` items a rate counts: ``<parent>.errors`` where recorded, else the rate's."""
+    recorded = lookup(metrics, f"{parent}.errors")
+    return int(recorded) if recorded is not None else round(rate * checked)
 
 
 def populated_buckets(metrics: dict[str, dict], names: list[str], min_bucket: int) -> list[dict]:
@@ -262,25 +267,27 @@ class Checker:
         return out
 
     def rate_above(self, c: dict) -> dict:
-        """A rate (e.g. ``agreement.error_rate``) of each model is above that of ``than``; the
-        interval is the normal approximation for a difference of two proportions over the items
-        each model was checked on (``<metric's parent>.checked``)."""
+        """A rate (e.g. ``agreement.error_rate``) of each model is above that of ``than``. The counts
+        are small (a few errors in a few hundred noun phrases), so the interval of the difference is
+        Newcombe's hybrid score interval (``proportions.py``), from the items each model was checked
+        on (``<metric's parent>.checked``) and its count (``.errors``, else rate × checked)."""
         parent = c["metric"].rsplit(".", 1)[0]
-        z = NormalDist().inv_cdf(1 - self.level / 2)
         than = self.metrics[c["than"]]
         base, base_n = lookup(than, c["metric"]), lookup(than, f"{parent}.checked")
+        base_x = count_of(than, parent, base, base_n)
         verdicts, parts, numbers = [], [], {}
         for n in c["models"]:
-            rate, count = lookup(self.metrics[n], c["metric"]), lookup(self.metrics[n], f"{parent}.checked")
-            se = (rate * (1 - rate) / count + base * (1 - base) / base_n) ** 0.5
-            bounds = (rate - base - z * se, rate - base + z * se)
+            rate, checked = lookup(self.metrics[n], c["metric"]), lookup(self.metrics[n], f"{parent}.checked")
+            x = count_of(self.metrics[n], parent, rate, checked)
+            bounds = newcombe(x, checked, base_x, base_n, 1 - self.level)
             verdicts.append(verdict(rate - base, 0.0, bounds))
-            numbers[n] = {"rate": rate, "checked": count, "difference": rate - base, "interval": bounds}
-            parts.append(f"{label(n)} {100 * rate:.1f}% of {count} vs {label(c['than'])} "
-                         f"{100 * base:.1f}% of {base_n}: {100 * (rate - base):+.1f} points "
+            numbers[n] = {"rate": rate, "checked": checked, "count": x, "difference": rate - base,
+                          "interval": bounds}
+            parts.append(f"{label(n)} {100 * rate:.1f}% ({x} of {checked}) vs {label(c['than'])} "
+                         f"{100 * base:.1f}% ({base_x} of {base_n}): {100 * (rate - base):+.1f} points "
                          f"[{100 * bounds[0]:+.1f}, {100 * bounds[1]:+.1f}]")
         return {"verdict": combine(verdicts), "numbers": numbers,
-                "evidence": "; ".join(parts) + " (needs > 0; normal-approximation interval)"}
+                "evidence": "; ".join(parts) + " (needs > 0; Newcombe hybrid score interval)"}
 
     # ---- dispatch --------------------------------------------------------------------------------
     def missing(self, c: dict, names: list[str]) -> str | None:

@@ -1,0 +1,71 @@
+"""Every verdict says only what its data shows: intervals fit for the counts they are built on, a size
+gap stated where models of different sizes are compared, a length claim held against a model with
+attention, algorithmic thresholds that the test split can decide, and "converged" only where patience
+was spent after the best dev evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from activemem.evaluate.sequence_accuracy import wilson
+from activemem.paper.claims import check_claims
+from activemem.paper.proportions import newcombe
+
+from conftest import REPO
+
+CLAIMS = REPO / "paper" / "claims.yaml"
+SETTINGS = {"far_below_margin": 5.0, "match_tolerance": 1.0, "significance_level": 0.05,
+            "min_bucket_sentences": 10, "floor_bleu": 5.0}
+EDGES = [0, 10, 20, 40]
+
+
+def metrics_of(bleu: dict[str, float], by_length: dict[str, list[float]] | None = None, **common) -> dict:
+    out = {}
+    for name, b in bleu.items():
+        series = (by_length or {}).get(name, [b, b, b])
+        out[name] = {"bleu": b, "perplexity": 2.0, "log_perplexity": 0.6931, "parameters": 1000,
+                     "train_steps": 1500, "train_max_steps": 1500,
+                     "selected": {"select": "last", "step": 1500, "flops": 1.5e13, "train_seconds": 60.0},
+                     "bleu_by_length": [{"bucket": f"{lo + 1}-{hi}", "lo": lo, "hi": hi, "n": 20, "bleu": v}
+                                        for lo, hi, v in zip(EDGES, EDGES[1:], series)], **common}
+    return out
+
+
+def by_id(claims: list[dict]) -> dict[str, dict]:
+    return {c["id"]: c for c in claims}
+
+
+# ---- item 5: Newcombe's hybrid score interval -------------------------------------------------------
+def test_newcombe_interval_matches_the_hand_computation_and_the_published_examples():
+    # by hand, 56/70 − 48/80 (Newcombe 1998, example (a)): Wilson 56/70 = [0.6918, 0.8770] and
+    # 48/80 = [0.4905, 0.7004]; lower = 0.2 − √((0.8 − 0.6918)² + (0.7004 − 0.6)²) = 0.2 − 0.1476 = 0.0524
+    l1, u1 = wilson(56, 70)
+    l2, u2 = wilson(48, 80)
+    assert (round(l1, 4), round(u1, 4), round(l2, 4), round(u2, 4)) == (0.6918, 0.8770, 0.4905, 0.7004)
+    lo, hi = newcombe(56, 70, 48, 80)
+    assert lo == pytest.approx(0.2 - math.hypot(0.8 - l1, u2 - 0.6))
+    assert (round(lo, 4), round(hi, 4)) == (0.0524, 0.3339)  # Newcombe's Table II, method 10
+    assert tuple(round(x, 4) for x in newcombe(9, 10, 3, 10)) == (0.1705, 0.8090)
+    assert tuple(round(x, 4) for x in newcombe(0, 10, 0, 20)) == (-0.1611, 0.2775)
+    assert tuple(round(x, 4) for x in newcombe(0, 10, 0, 10)) == (-0.2775, 0.2775)
+
+
+def test_the_agreement_claim_uses_the_small_count_interval():
+    # the converged run: Neural GPU 3 errors of 139, Extended 2 of 252
+    metrics = metrics_of({"neural_gpu": 13.4, "extended_neural_gpu": 33.0})
+    metrics["neural_gpu"]["agreement"] = {"error_rate": 3 / 139, "checked": 139, "errors": 3}
+    metrics["extended_neural_gpu"]["agreement"] = {"error_rate": 2 / 252, "checked": 252, "errors": 2}
+    claim = by_id(check_claims(CLAIMS, metrics, SETTINGS))["parallel_decoder_disagrees_more"]
+    lo, hi = newcombe(3, 139, 2, 252)
+    assert claim["numbers"]["neural_gpu"]["interval"] == pytest.approx((lo, hi))
+    assert (round(100 * lo, 1), round(100 * hi, 1)) == (-1.1, 5.4)  # Wald gave [-1.3, +4.0]
+    assert claim["verdict"] == "inconclusive"
+    assert "2.2% (3 of 139) vs Extended Neural GPU 0.8% (2 of 252): +1.4 points [-1.1, +5.4]" in claim["evidence"]
+    assert "Newcombe hybrid score interval" in claim["evidence"] and "normal" not in claim["evidence"]
+    # a clear difference is decided: 30% of 400 against 5% of 380
+    metrics["neural_gpu"]["agreement"] = {"error_rate": 0.30, "checked": 400}
+    metrics["extended_neural_gpu"]["agreement"] = {"error_rate": 0.05, "checked": 380}
+    claim = by_id(check_claims(CLAIMS, metrics, SETTINGS))["parallel_decoder_disagrees_more"]
+    assert claim["verdict"] == "reproduced" and claim["numbers"]["neural_gpu"]["count"] == 120
