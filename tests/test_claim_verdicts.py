@@ -69,3 +69,21 @@ def test_the_agreement_claim_uses_the_small_count_interval():
     metrics["extended_neural_gpu"]["agreement"] = {"error_rate": 0.05, "checked": 380}
     claim = by_id(check_claims(CLAIMS, metrics, SETTINGS))["parallel_decoder_disagrees_more"]
     assert claim["verdict"] == "reproduced" and claim["numbers"]["neural_gpu"]["count"] == 120
+
+
+# ---- item 6: "far below" states the size gap ----------------------------------------------------------
+def test_far_below_states_both_parameter_counts_and_their_ratio():
+    metrics = metrics_of({"neural_gpu": 13.4, "markovian_neural_gpu": 23.1, "extended_neural_gpu": 33.0})
+    for name, size in (("neural_gpu", 196_848), ("markovian_neural_gpu", 236_352), ("extended_neural_gpu", 480_816)):
+        metrics[name]["parameters"] = size
+    claims = by_id(check_claims(CLAIMS, metrics, SETTINGS))
+    ngpu = claims["neural_gpu_far_below_extended"]
+    assert ngpu["verdict"] == "reproduced"
+    assert ("not a same-size comparison: Neural GPU 196,848 parameters, Extended Neural GPU 480,816; the "
+            "Extended Neural GPU is 2.44× the Neural GPU's size") in ngpu["evidence"]
+    assert ngpu["numbers"]["size_ratio"] == pytest.approx(480_816 / 196_848)
+    assert "is 2.03× the Markovian Neural GPU's size" in claims["markovian_far_below_extended"]["evidence"]
+    # models of one size are said to be so
+    metrics["neural_gpu"]["parameters"] = 470_000
+    assert "(ratio 1.02: about one size)" in by_id(check_claims(CLAIMS, metrics, SETTINGS))[
+        "neural_gpu_far_below_extended"]["evidence"]

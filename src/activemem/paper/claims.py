@@ -114,6 +114,22 @@ def budget(scale: str, names: list[str], metrics: dict[str, dict]) -> str:
     return f"{scale}: " + "; ".join(parts)
 
 
+def size_gap(metrics: dict[str, dict], a: str, b: str) -> dict:
+    """Both models' parameter counts and their ratio (larger / smaller), and a sentence saying whether
+    the comparison is between models of one size: a BLEU gap between a 197k and a 481k model is also
+    a gap in size, which a reader must not take for the architecture alone."""
+    pa, pb = metrics[a]["parameters"], metrics[b]["parameters"]
+    big, small = (b, a) if pb >= pa else (a, b)
+    ratio = max(pa, pb) / min(pa, pb)
+    counts = f"{label(a)} {pa:,} parameters, {label(b)} {pb:,}"
+    if round(ratio, 2) <= 1.1:  # within 10%: the size-matched models of every scale
+        text = f"sizes: {counts} (ratio {ratio:.2f}: about one size)"
+    else:
+        text = (f"not a same-size comparison: {counts}; the {label(big)} is {ratio:.2f}× the "
+                f"{label(small)}'s size")
+    return {"parameters": {a: pa, b: pb}, "ratio": ratio, "text": text}
+
+
 def count_of(metrics: dict, parent: str, rate: float, checked: int) -> int:
     """How many of the ``checked`` items a rate counts: ``<parent>.errors`` where recorded, else the rate's."""
     recorded = lookup(metrics, f"{parent}.errors")
@@ -183,10 +199,12 @@ class Checker:
         a, b = self.metrics[c["model"]][c["metric"]], self.metrics[c["than"]][c["metric"]]
         _, bounds = self.diff_bounds(c["than"], c["model"], metric=c["metric"])
         v = verdict(b - a, margin - 1e-12, bounds)  # "at least margin": equal counts
-        out = {"verdict": v, "numbers": {"difference": b - a, "interval": bounds, "threshold": margin},
+        sizes = size_gap(self.metrics, c["model"], c["than"])
+        out = {"verdict": v, "numbers": {"difference": b - a, "interval": bounds, "threshold": margin,
+                                         "parameters": sizes["parameters"], "size_ratio": sizes["ratio"]},
                "evidence": f"{label(c['model'])} {a:.2f} vs {label(c['than'])} {b:.2f}: "
                            f"{label(c['than'])} higher by {b - a:.2f}{fmt_interval(bounds, 2)} "
-                           f"(needs >= {margin:g})"}
+                           f"(needs >= {margin:g}); {sizes['text']}"}
         return self.floored(out, "both models") if is_bleu(c["metric"]) and self.at_floor(a, b) else out
 
     def at_least(self, c: dict) -> dict:
