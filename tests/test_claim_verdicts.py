@@ -87,3 +87,40 @@ def test_far_below_states_both_parameter_counts_and_their_ratio():
     metrics["neural_gpu"]["parameters"] = 470_000
     assert "(ratio 1.02: about one size)" in by_id(check_claims(CLAIMS, metrics, SETTINGS))[
         "neural_gpu_far_below_extended"]["evidence"]
+
+
+# ---- item 4: losing BLEU with length, against a model with attention -------------------------------
+def test_parallel_decoders_must_lose_more_bleu_with_length_than_attention():
+    # the converged run's buckets: every model loses BLEU from short to long sentences
+    bleu = {"neural_gpu": 13.4, "markovian_neural_gpu": 23.1, "gru_attention": 91.5}
+    by_length = {"neural_gpu": [27.2, 18.7, 11.0], "markovian_neural_gpu": [33.9, 28.1, 12.7],
+                 "gru_attention": [91.0, 91.4, 89.2]}
+    claim = by_id(check_claims(CLAIMS, metrics_of(bleu, by_length), SETTINGS))[
+        "parallel_decoders_degrade_more_than_attention"]
+    assert claim["verdict"] == "reproduced"
+    assert claim["numbers"]["neural_gpu"]["more"] == pytest.approx((27.2 - 11.0) - (91.0 - 89.2))
+    assert claim["evidence"].startswith("from 1-10 words (20 sentences) to 21-40 (20): GRU+Attention 91.0 → 89.2, "
+                                        "loses 1.8; Neural GPU 27.2 → 11.0, loses 16.2: +14.4 more than GRU+Attention")
+    # losing BLEU is not enough: attention losing as much makes the claim not reproduced
+    by_length["gru_attention"] = [91.0, 70.0, 60.0]
+    claim = by_id(check_claims(CLAIMS, metrics_of(bleu, by_length), SETTINGS))[
+        "parallel_decoders_degrade_more_than_attention"]
+    assert claim["verdict"] == "not reproduced"
+    assert claim["numbers"]["markovian_neural_gpu"]["more"] == pytest.approx(21.2 - 31.0)
+    assert "parallel_decoders_degrade_with_length" not in {c["id"] for c in check_claims(CLAIMS, metrics_of(
+        bleu, by_length), SETTINGS)}
+
+
+def test_losing_more_with_length_has_a_bootstrap_interval_on_real_sentences(tmp_path):
+    from test_paper import make_run, render
+    # of 100 sentences per bucket: Neural GPU 60, 40, 10 right; GRU+Attention 90, 88, 85
+    make_run(tmp_path, {"neural_gpu": (60, 40, 10), "markovian_neural_gpu": (50, 45, 45),
+                        "gru_attention": (90, 88, 85)})
+    claims = by_id(render(tmp_path, ["neural_gpu", "markovian_neural_gpu", "gru_attention"])["claims"])
+    claim = claims["parallel_decoders_degrade_more_than_attention"]
+    ngpu, markovian = claim["numbers"]["neural_gpu"], claim["numbers"]["markovian_neural_gpu"]
+    assert ngpu["more"] == pytest.approx(45.0) and ngpu["interval"][0] > 0  # 50 − 5: decided
+    assert markovian["more"] == pytest.approx(0.0)  # 5 − 5
+    lo, hi = markovian["interval"]
+    assert lo < 0 < hi
+    assert claim["verdict"] == "inconclusive"  # one decoder loses as much as attention: cannot tell

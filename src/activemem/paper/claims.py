@@ -21,7 +21,7 @@ at level ``report.significance_level``:
 
 The floor applies to every BLEU comparison: the two models' BLEU (``far_below``, ``at_least`` on a
 BLEU metric), the two models' BLEU on the longest bucket (``degrades_less``), and one model's BLEU on
-the shortest and the longest bucket (``degrades``: that model's part is inconclusive).
+the shortest and the longest bucket (``degrades_more``: that model's part is inconclusive).
 
 Without per-sentence data (hypotheses) the verdict rests on the measured value alone, and the
 evidence says so. Every verdict carries the run's ``budget``: scale, steps trained of the maximum,
@@ -48,7 +48,7 @@ KINDS = {
     "far_below": ("metric", "model", "than"),
     "at_least": ("metric", "model", "than"),
     "degrades_less": ("model", "than"),
-    "degrades": ("models",),
+    "degrades_more": ("models", "than"),
     "rate_above": ("metric", "models", "than"),
 }
 # what a claim may need of the test data (claims.yaml ``needs``), and what that means
@@ -256,30 +256,38 @@ class Checker:
             return self.floored(out, "both models", " on the longest bucket")
         return out
 
-    def degrades(self, c: dict) -> dict:
-        """Each model's BLEU on the longest populated bucket is below its BLEU on the shortest."""
-        buckets = populated_buckets(self.metrics, c["models"], self.settings["min_bucket_sentences"])
+    def degrades_more(self, c: dict) -> dict:
+        """Each model loses more BLEU from the shortest to the longest populated bucket than ``than``
+        does: (short − long of the model) − (short − long of ``than``) > 0, a difference of differences.
+        Every model loses BLEU on long sentences, so a loss alone says nothing about the decoder; the
+        comparison with a model that has attention does. On each bucket the two models are compared on
+        the same sentences (paired draws); the two buckets hold different sentences (independent draws)."""
+        than = c["than"]
+        buckets = populated_buckets(self.metrics, [*c["models"], than], self.settings["min_bucket_sentences"])
         if len(buckets) < 2:
             return {"verdict": NOT_CHECKED, "reason": "fewer than two populated length buckets",
                     "evidence": f"needs two buckets of >= {self.settings['min_bucket_sentences']} sentences"}
         short, long = buckets[0], buckets[-1]
+        base_short, base_long = bucket_bleu(self.metrics[than], short), bucket_bleu(self.metrics[than], long)
+        base_drop = base_short - base_long
         verdicts, parts, numbers, floored = [], [], {}, []
         for n in c["models"]:
             s, l = bucket_bleu(self.metrics[n], short), bucket_bleu(self.metrics[n], long)
-            bounds = None
-            if self.sentences is not None:  # the two buckets hold different sentences: independent draws
-                m_short = self.sentences.members(short["lo"], short["hi"])
-                m_long = self.sentences.members(long["lo"], long["hi"])
-                bounds = self.bounds(self.sentences.bleu_samples(n, m_short, short["key"])
-                                     - self.sentences.bleu_samples(n, m_long, long["key"]))
+            more = (s - l) - base_drop
+            short_samples, _ = self.diff_bounds(n, than, short)
+            long_samples, _ = self.diff_bounds(n, than, long)
+            bounds = None if short_samples is None else self.bounds(short_samples - long_samples)
             at_floor = self.at_floor(s, l)  # a model near zero BLEU on both buckets has nothing to lose
             floored += [label(n)] if at_floor else []
-            verdicts.append(INCONCLUSIVE if at_floor else verdict(s - l, 0.0, bounds))
-            numbers[n] = {"short": s, "long": l, "drop": s - l, "interval": bounds}
-            parts.append(f"{label(n)} {s:.1f} ({short['bucket']} words) → {l:.1f} ({long['bucket']}), "
-                         f"loses {s - l:.1f}{fmt_interval(bounds)}")
+            verdicts.append(INCONCLUSIVE if at_floor else verdict(more, 0.0, bounds))
+            numbers[n] = {"short": s, "long": l, "drop": s - l, "than_drop": base_drop, "more": more,
+                          "interval": bounds}
+            parts.append(f"{label(n)} {s:.1f} → {l:.1f}, loses {s - l:.1f}: {more:+.1f}{fmt_interval(bounds)} "
+                         f"more than {label(than)}")
         out = {"verdict": combine(verdicts), "numbers": numbers,
-               "evidence": "; ".join(parts) + " (each needs a loss > 0)"}
+               "evidence": (f"from {short['bucket']} words ({short['n']} sentences) to {long['bucket']} "
+                            f"({long['n']}): {label(than)} {base_short:.1f} → {base_long:.1f}, loses "
+                            f"{base_drop:.1f}; " + "; ".join(parts) + " (each needs more > 0)")}
         if floored and out["verdict"] == INCONCLUSIVE:
             return self.floored(out, ", ".join(floored), " on both buckets")
         return out
@@ -316,7 +324,7 @@ class Checker:
         if c["kind"] == "rate_above":
             parent = metric.rsplit(".", 1)[0]
             needed = [metric, f"{parent}.checked"]
-        elif c["kind"] in ("degrades_less", "degrades"):
+        elif c["kind"] in ("degrades_less", "degrades_more"):
             needed = ["bleu_by_length"]
         else:
             needed = [metric]
