@@ -175,3 +175,50 @@ def test_at_least_99_percent_needs_a_split_that_can_show_it():
     runs = {"neural_gpu": {1: algorithmic_run({10: (400, 400), 100: (398, 400)})}}
     claim = algorithmic_claims(runs)["neural_gpu_generalises_addition"]
     assert (claim["verdict"], claim["reason"]) == ("inconclusive", None)
+
+
+# ---- item 2: "converged" means patience spent after the best dev evaluation ------------------------------
+def test_convergence_needs_evaluations_after_the_best_that_do_not_improve_on_it():
+    from activemem.paper.convergence import CONVERGED, IMPROVING, status
+    run = {"train_steps": 2900, "train_max_steps": 8000, "train_stop_reason": "patience",
+           "selected": {"select": "best", "step": 2900}}
+    # the converged snapshot's Neural GPU: stopped by patience (gains under 1%) with its best at the last step
+    creeping = [{"step": 2600, "dev_perplexity": 7.20}, {"step": 2700, "dev_perplexity": 7.15},
+                {"step": 2800, "dev_perplexity": 7.10}, {"step": 2900, "dev_perplexity": 7.05}]
+    st = status(run, creeping)
+    assert (st["state"], st["best_step"], st["after"]) == (IMPROVING, 2900, 0)
+    assert st["text"] == ("stopped by patience at 2900/8000 steps but still improving at its last evaluation (each "
+                          "of its last evaluations gained less than train.min_improvement): not converged")
+    # its best followed by three evaluations no better: converged
+    spent = creeping[:2] + [{"step": 2800, "dev_perplexity": 7.3}, {"step": 2900, "dev_perplexity": 7.2}, {"step": 3000, "dev_perplexity": 7.16}]
+    st = status({**run, "train_steps": 3000}, spent)
+    assert (st["state"], st["best_step"], st["after"]) == (CONVERGED, 2700, 3)
+    assert st["text"] == ("converged (3000/8000 steps, stopped by patience; best dev perplexity at step 2700, not "
+                          "improved on by the 3 later evaluations)")
+    # the demo's step cap, still improving: never "converged"
+    demo = {"train_steps": 600, "train_max_steps": 600, "train_stop_reason": "max_steps",
+            "selected": {"select": "best", "step": 600}}
+    st = status(demo, [{"step": 500, "dev_perplexity": 3.2}, {"step": 600, "dev_perplexity": 3.07}])
+    assert st["text"] == "stopped at the step cap (600/600 steps), still improving at its last evaluation: not converged"
+    # without a dev log: a best selected before the last step had later evaluations
+    assert status({**run, "train_steps": 3000, "selected": {"select": "best", "step": 2700}})["state"] == CONVERGED
+    assert status(run)["state"] == IMPROVING
+
+
+def test_the_report_and_the_budget_say_which_models_did_not_converge(tmp_path):
+    from test_paper import make_run, render
+    make_run(tmp_path, {"extended_neural_gpu": (80, 80, 80), "gru_attention": (90, 90, 90)},
+             {"extended_neural_gpu": {"train_stop_reason": "max_steps", "selected": {"select": "best", "step": 1500}}})
+    (tmp_path / "results/extended_neural_gpu/seed1/train/dev_log.csv").write_text(
+        "step,dev_perplexity\n500,4.0\n1000,3.5\n1500,3.1\n")
+    result = render(tmp_path, ["extended_neural_gpu", "gru_attention"])
+    assert ("Not converged: Extended Neural GPU (still improving, step cap). Their numbers are those of models "
+            "stopped before their dev perplexity stopped improving") in result["warnings"][0]
+    claim = by_id(result["claims"])["extended_matches_attention"]
+    assert claim["budget"].startswith("scale demo: Extended Neural GPU stopped at the step cap (1500/1500 steps), "
+                                      "still improving at its last evaluation: not converged, scored at step 1500")
+    assert "GRU+Attention converged (1500/1500 steps, stopped by patience; best dev perplexity at step 20" in claim["budget"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| Stopped by | Converged | Scored step |" in report
+    assert "| max_steps | no: still improving (step cap) |" in report and "| patience | converged |" in report
+    assert "- Extended Neural GPU: stopped at the step cap (1500/1500 steps), still improving" in report

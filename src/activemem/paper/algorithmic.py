@@ -17,6 +17,7 @@ from statistics import mean
 
 from activemem import models
 from activemem.atomic import write_json, write_text
+from activemem.paper import convergence
 from activemem.paper.length_claims import check
 from activemem.paper.length_figure import accuracy_by_length_figure
 from activemem.paper.report import png
@@ -36,6 +37,9 @@ def load_runs(results: Path, names: list[str], seeds: list[int]) -> dict[str, di
             evaluation = json.loads(path.read_text())
             if "tests" not in evaluation:
                 raise ValueError(f"{path}: not an evaluation of the algorithmic tasks: rerun the evaluate stage")
+            # how the run stopped and whether it converged (the claims' budget and the training table say so)
+            evaluation["convergence"] = convergence.status(
+                evaluation, convergence.read_dev_log(results / run_folder(name, seed) / "train" / "dev_log.csv"))
             runs[name][seed] = evaluation
     return runs
 
@@ -87,7 +91,7 @@ def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, s
                 for n, by_seed in runs.items() for s, e in by_seed.items() if e["truncated"]]
     budgets = [{"model": models.label(n), "steps": e["train_steps"], "max_steps": e["train_max_steps"],
                 "seconds": round(e["train_seconds"]), "parameters": f"{e['parameters']:,}",
-                "dev_perplexity": f"{e['dev']['perplexity']:.3f}"}
+                "dev_perplexity": f"{e['dev']['perplexity']:.3f}", "stopped": e["convergence"]["text"]}
                for n, by_seed in runs.items() for e in by_seed.values()]
     context = {"scale": scale, "tables": tables, "claims": claims, "warnings": warnings, "budgets": budgets,
                "train_length": train_length, "tasks": list(scores), "figure": FIGURE, "seeds": sorted(seeds),

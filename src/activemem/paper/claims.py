@@ -25,7 +25,8 @@ the shortest and the longest bucket (``degrades_more``: that model's part is inc
 
 Without per-sentence data (hypotheses) the verdict rests on the measured value alone, and the
 evidence says so. Every verdict carries the run's ``budget``: scale, steps trained of the maximum,
-and the parameter count of each model involved.
+how each model involved stopped and whether it converged (``convergence.py``), the step scored and
+its parameter count.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import numpy as np
 import yaml
 
 from activemem import models
+from activemem.paper import convergence
 from activemem.paper.bootstrap import Sentences, interval
 from activemem.paper.proportions import newcombe
 from activemem.paper.tables import value as lookup
@@ -102,16 +104,19 @@ def fmt_interval(bounds: tuple[float, float] | None, digits: int = 1) -> str:
 
 
 def budget(scale: str, names: list[str], metrics: dict[str, dict]) -> str:
-    """``demo: Extended Neural GPU 1500/1500 steps, 236,512 parameters; …`` (truncated runs say so)."""
+    """``scale demo: Extended Neural GPU stopped at the step cap (600/600 steps), still improving at its
+    last evaluation: not converged, scored at step 600, 236,512 parameters; …``. How each model stopped
+    and whether it converged (``convergence.py``: the run's dev log, attached as ``convergence``, else
+    its evaluation.json), the step scored and its size. The scale's name is marked as one: a scale
+    called ``converged`` does not make its models converged."""
     parts = []
     for n in names:
         m = metrics[n]
-        steps = f"{m['train_steps']}/{m['train_max_steps']}" if m.get("train_max_steps") else f"{m['train_steps']}"
-        cut = ", truncated by the wall clock" if m.get("truncated") else ""
-        if m.get("train_stop_reason") == "patience":  # converged: the claim is judged at the scored step
-            cut += f", stopped by patience, scored at step {m['selected']['step']:.0f}"
-        parts.append(f"{label(n)} {steps} steps{cut}, {m['parameters']:,} parameters")
-    return f"{scale}: " + "; ".join(parts)
+        stopped = (m.get("convergence") or convergence.status(m))["text"]
+        scored = lookup(m, "selected.step")
+        at = f", scored at step {scored:.0f}" if scored is not None else ""
+        parts.append(f"{label(n)} {stopped}{at}, {m['parameters']:,} parameters")
+    return f"scale {scale}: " + "; ".join(parts)
 
 
 def size_gap(metrics: dict[str, dict], a: str, b: str) -> dict:

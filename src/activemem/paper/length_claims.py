@@ -36,6 +36,7 @@ import yaml
 
 from activemem import models
 from activemem.evaluate.sequence_accuracy import wilson
+from activemem.paper import convergence
 from activemem.paper.claims import INCONCLUSIVE, NOT_CHECKED, NOT_REPRODUCED, REPRODUCED, combine
 
 KINDS = ("generalises", "does_not_generalise")
@@ -152,10 +153,11 @@ def check(path: str | Path, runs: dict[str, dict[int, dict]], scale: str) -> lis
         evidence = " | ".join(f"seed {s}: {e}" if several else e for s, (_, e, _) in results.items())
         reasons = sorted({r for _, _, r in results.values() if r})
         verdict = NOT_CHECKED if NOT_CHECKED in verdicts else combine(verdicts)
-        first = next(iter(runs[name].values()))
-        steps = f"{first['train_steps']}/{first['train_max_steps']} steps"
+        budgets = {seed: f"{models.label(name)} {(e.get('convergence') or convergence.status(e))['text']}, "
+                         f"{e['parameters']:,} parameters, trained on lengths ≤ {e['train_length']}"
+                   for seed, e in sorted(runs[name].items())}
+        budget = (next(iter(budgets.values())) if len(set(budgets.values())) == 1
+                  else " | ".join(f"seed {s}: {b}" for s, b in budgets.items()))
         out.append({**head, "verdict": verdict, "evidence": f"{models.label(name)}, {claim['task']}: {evidence}",
-                    "reason": "; ".join(reasons) or None,
-                    "budget": f"{scale}: {models.label(name)} {steps}, {first['parameters']:,} parameters, "
-                              f"trained on lengths ≤ {first['train_length']}"})
+                    "reason": "; ".join(reasons) or None, "budget": f"scale {scale}: {budget}"})
     return out

@@ -26,7 +26,7 @@ from activemem.atomic import write_json, write_text
 from activemem.data.lines import read_lines
 from activemem.evaluate.bleu import check_aligned
 from activemem.evaluate.references import first, reference_names
-from activemem.paper import figures, provenance, run_data, tables
+from activemem.paper import convergence, figures, provenance, run_data, tables
 from activemem.paper.plot_data import write_plot_data
 from activemem.paper.bootstrap import Sentences
 from activemem.paper.claims import NOT_APPLICABLE, check_claims, display_verdict
@@ -157,6 +157,9 @@ def read_inputs(scale: str, names: list[str], results: Path, data: Path, seeds: 
         for s in seeds:
             check_aligned(references, hypotheses=hyps[name][s])
             require({run_folder(name, s): runs[name][s]}, results)
+            # how the run stopped and whether it converged, from its dev log (the claims' budget says so)
+            runs[name][s]["convergence"] = convergence.status(
+                runs[name][s], convergence.read_dev_log(results / run_folder(name, s) / "train" / "dev_log.csv"))
     metrics = {name: pooled(name, runs[name]) for name in names}
     return Inputs(scale, tables.ordered(names), seeds, runs, hyps, metrics, sources, references, streams)
 
@@ -178,6 +181,30 @@ def data_warnings(inputs: Inputs) -> list[str]:
                    f"and the Neural GPU family decodes them at widths it never trained at. Their BLEU is "
                    f"reported apart (Widths never trained at).")
     return out
+
+
+def stopping(inputs: Inputs) -> dict:
+    """How each model (each seed) stopped: a line per model for the report, a cell per model for the
+    Runs table, and a warning naming every model that did not converge."""
+    lines, cells, unconverged = [], {}, []
+    several = len(inputs.seeds) > 1
+    for n in inputs.names:
+        by_seed = {s: inputs.runs[n][s]["convergence"] for s in inputs.seeds}
+        lines.append(f"{tables.label(n)}: " + "; ".join(f"seed {s}: {st['text']}" if several else st["text"]
+                                                          for s, st in by_seed.items()))
+        states = [st for st in by_seed.values()]
+        done = sum(st["state"] == convergence.CONVERGED for st in states)
+        cells[n] = (convergence.short(states[0]) if not several
+                    else f"{done} of {len(states)} seeds" if done else "no: " + ", ".join(
+                        sorted({st["state"] for st in states})))
+        if done < len(states):
+            why = sorted({f"{st['state']}, {convergence.where(st)}" for st in states
+                          if st["state"] != convergence.CONVERGED})
+            unconverged.append(f"{tables.label(n)} ({'; '.join(why)})")
+    warning = (f"Not converged: {', '.join(unconverged)}. Their numbers are those of models stopped before their "
+               f"dev perplexity stopped improving, not the models' best (How each model stopped, under Runs)."
+               if unconverged else None)
+    return {"lines": lines, "cells": cells, "warning": warning}
 
 
 def write_table1(env, inputs: Inputs, published: dict, out: Path) -> dict:
@@ -254,6 +281,7 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
     names, metrics = inputs.names, inputs.metrics
     min_sentences = report_settings["min_bucket_sentences"]
     long_series = drawn["long_series"]
+    stopped = stopping(inputs)
     length_claim = next((c for c in claims if (c.get("numbers") or {}).get("buckets")), None)
     train_words = {tables.value(metrics[n], "train_source_max_words") for n in names} - {None}
     return {
@@ -279,7 +307,8 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
         "extrapolation_lengths": (tables.length_table(list(long_series), long_series, min_sentences)
                                   if long_series else None),
         "train_source_max_words": max(train_words) if train_words else None,
-        "runs": tables.runs_table(names, metrics, evaluate_settings.get("width")),
+        "runs": tables.runs_table(names, metrics, evaluate_settings.get("width"), stopped["cells"]),
+        "stopping": stopped["lines"],
         "word_classes": tables.word_class_tables(names, metrics),
         "provenance": provenance.provenance_table(names, metrics),
         "figure_png": png(out / "bleu_by_length.png"), "curves_png": png(out / "learning_curves.png"),
@@ -299,6 +328,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     inputs = read_inputs(scale, names, results, data, seeds)
     flat = labelled_runs(inputs.names, seeds, inputs.runs)
     inputs.warnings += provenance.warnings(list(flat), flat) + data_warnings(inputs) + run_data.prepared_data_warnings(data)
+    inputs.warnings += [w for w in [stopping(inputs)["warning"]] if w]
     published = load_published(paper / "published.yaml")
     env = tables.environment(paper / "templates")
     table1 = write_table1(env, inputs, published, out)
