@@ -27,7 +27,7 @@ from activemem.paper.figures import bleu_by_length_figure
 from activemem.paper.provenance import summary
 from activemem.paper.published import load_published, parse_cell
 from activemem.paper.report import build
-from activemem.paper.run_data import SCALE_NOTES, scale_note
+from activemem.paper.run_data import DEMO_NOTE, scale_note
 from activemem.stages import paper as paper_stage
 
 from conftest import REPO
@@ -503,7 +503,8 @@ def test_the_report_renders_exactly_the_models_it_is_given(tmp_path):
     (paper / "published.yaml").write_text(published.split("  gru_attention:")[0])
     result = render(tmp_path, ["gru_attention", "neural_gpu"], paper=paper)
     table1 = (tmp_path / "out" / "table1.md").read_text()
-    assert [line.split(" | ")[0] for line in table1.splitlines()[2:]] == ["| Neural GPU", "| GRU+Attention"]
+    assert [line.split(" | ")[0] for line in table1.splitlines()[2:4]] == ["| Neural GPU", "| GRU+Attention"]
+    assert not table1.splitlines()[4].startswith("|")  # then the notes
     assert "| GRU+Attention | ? | ? | ? |" in (tmp_path / "out" / "table1.published.md").read_text()
     assert "GRU+Attention has no row in published.yaml" in " ".join(result["warnings"])
     verdicts = claims_by_id(result["claims"])
@@ -673,7 +674,7 @@ def test_a_wmt_scale_note_names_its_corpora_pairs_and_every_setting_off_the_pape
                          "train.runtime_min, train.checkpoint_every, "
                          "train.log_every, models.neural_gpu.checkpoint_steps, models.markovian_neural_gpu."
                          "checkpoint_steps, models.extended_neural_gpu.checkpoint_steps.")
-    assert scale_note("demo", None, data) == SCALE_NOTES["demo"]  # the demo keeps its note
+    assert scale_note("demo", None, data, "demo") == DEMO_NOTE  # the demo grammar keeps its note
 
 
 def test_the_paper_stage_reruns_when_the_wmt_note_would_change():

@@ -207,11 +207,13 @@ def stopping(inputs: Inputs) -> dict:
     return {"lines": lines, "cells": cells, "warning": warning}
 
 
-def write_table1(env, inputs: Inputs, published: dict, out: Path) -> dict:
-    """Table 1, regenerated and published, through one template; their diff; warnings for what the
-    comparison lacks."""
+def write_table1(env, inputs: Inputs, published: dict, out: Path, data_name: str) -> dict:
+    """Table 1, regenerated (its first note naming the data it ran on) and published, through one
+    template; their diff; warnings for what the comparison lacks."""
     names = inputs.names
     regenerated = tables.regenerated_table1(names, inputs.metrics)
+    regenerated["notes"].insert(0, f"Regenerated on {data_name}. The published Table 1 is the paper's: "
+                                   f"{published['task']}.")
     published_table, missing_rows = tables.published_table1(published, names)
     inputs.warnings += missing_rows
     absent = [tables.label(n) for n in published["models"] if n not in names]
@@ -318,11 +320,12 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
 
 def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, out: Path,
           report_settings: dict, evaluate_settings: dict, seeds: list[int] | None = None,
-          comparison: dict | None = None) -> dict:
+          comparison: dict | None = None, source: str | None = None) -> dict:
     """``seeds``: the training seeds of every model (results under ``<model>/seed<k>``); several
     give mean ± sd in the tables and claims that must hold for every seed (``paper/seeds.py``).
     ``comparison``: ``config.preset_comparison`` of the run's params (a WMT scale's corpora and
-    its differences from the paper preset, for the scale note and the claims' data)."""
+    its differences from the paper preset, for the scale note and the claims' data). ``source``: the
+    run's ``data.source`` (demo, wmt14), which with ``comparison`` names the data in Table 1's heading."""
     seeds = sorted(seeds or [1])
     out.mkdir(parents=True, exist_ok=True)
     inputs = read_inputs(scale, names, results, data, seeds)
@@ -331,14 +334,16 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     inputs.warnings += [w for w in [stopping(inputs)["warning"]] if w]
     published = load_published(paper / "published.yaml")
     env = tables.environment(paper / "templates")
-    table1 = write_table1(env, inputs, published, out)
+    trained_on = run_data.data_name(scale, source, comparison, data)
+    table1 = write_table1(env, inputs, published, out, trained_on)
     available = run_data.available(scale, comparison, data)
     claims = check_all_claims(inputs, paper / "claims.yaml", results, data, report_settings, evaluate_settings,
                               available)
     write_json(out / "claims.json", claims)
     drawn = draw_figures(inputs, results, out, report_settings["min_bucket_sentences"])
     context = report_context(inputs, published, table1, claims, drawn, out,
-                             run_data.scale_note(scale, comparison, data), report_settings, evaluate_settings)
+                             run_data.scale_note(scale, comparison, data, source), report_settings, evaluate_settings)
+    context["data_name"] = trained_on
     write_text(out / "report.md", env.get_template("report.md.j2").render(**context))
     html = tables.environment(paper / "templates", autoescape=True).get_template("report.html.j2")
     write_text(out / "report.html", html.render(**context))

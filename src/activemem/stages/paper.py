@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
                            Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
-                           preset_comparison(params))
+                           preset_comparison(params), params["data"]["source"])
     except FileNotFoundError as err:
         sys.exit(f"error: {missing_input(err, {args.results: 'evaluate', args.data: 'prepare'})}")
     except ValueError as err:
