@@ -256,3 +256,74 @@ def test_table_1_is_headed_by_the_data_the_run_trained_on(tmp_path):
         "full WMT'14 English→French (Europarl v7, Common Crawl, UN corpus, News Commentary v9, 10^9 French-English "
         "corpus), tested on newstest2014")
     assert scale_note("converged", None, tmp_path / "data", "demo").startswith("Embedded demo corpus")
+
+
+# ---- item 7: the report says what moved against the committed snapshot ----------------------------------
+def test_snapshot_names_and_table_parsing():
+    from activemem.paper.snapshot_diff import parse_tables, snapshot_name
+    assert snapshot_name("converged", [1]) == "converged" and snapshot_name("converged", [1, 2, 3]) == "converged-3seeds"
+    cells = parse_tables("| Model | Perplexity | BLEU |\n|:--|--:|--:|\n| Neural GPU | 6.56 ± 0.42 | 15.0 ± 1.6 |\n"
+                         "| Transformer ⁺ | 1.17 | 90.1 |\n\n⁺ Beyond the paper.\n### add\n\n| Model | 10 (trained) |\n"
+                         "|:--|--:|\n| Neural GPU | 78.0 (5.6) |\n")
+    assert cells == {("", "Neural GPU", "Perplexity"): "6.56 ± 0.42", ("", "Neural GPU", "BLEU"): "15.0 ± 1.6",
+                     ("", "Transformer", "Perplexity"): "1.17", ("", "Transformer", "BLEU"): "90.1",
+                     ("add", "Neural GPU", "10 (trained)"): "78.0 (5.6)"}
+
+
+def snapshot_paper(tmp_path, scale: str, table1: str, claims: list[dict]):
+    """A copy of paper/ whose snapshot of ``scale`` holds ``table1`` and ``claims``."""
+    import json
+    import shutil
+    paper = tmp_path / "paper"
+    shutil.copytree(REPO / "paper", paper, ignore=shutil.ignore_patterns("snapshot", "build"))
+    folder = paper / "snapshot" / scale
+    folder.mkdir(parents=True)
+    (folder / "table1.md").write_text(table1)
+    (folder / "claims.json").write_text(json.dumps(claims))
+    return paper
+
+
+def test_the_report_says_which_numbers_and_verdicts_moved_against_the_snapshot(tmp_path):
+    import json
+    from test_paper import make_run, render
+    names = ["extended_neural_gpu", "gru_attention"]
+    make_run(tmp_path, {"extended_neural_gpu": (80, 80, 80), "gru_attention": (90, 90, 90)})
+    # a first render gives this run's own table and claims: as a snapshot, they are identical
+    first = render(tmp_path, names, out="first")
+    paper = snapshot_paper(tmp_path, "demo", (tmp_path / "first" / "table1.md").read_text(),
+                           json.loads((tmp_path / "first" / "claims.json").read_text()))
+    same = render(tmp_path, names, paper=paper)
+    assert same["snapshot"].identical
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert ("**Against the committed snapshot:** Identical to the committed snapshot (paper/snapshot/demo/): every "
+            "number of the table and every verdict.") in report.splitlines()[:4]
+    # a snapshot where the Extended Neural GPU scored 78.5 BLEU at perplexity 2.10, and one verdict differed
+    table1 = (tmp_path / "first" / "table1.md").read_text()
+    row = next(line for line in table1.splitlines() if line.startswith("| Extended Neural GPU |"))
+    cells = row.split(" | ")
+    cells[1], cells[3] = "2.10", "78.5"
+    claims = json.loads((tmp_path / "first" / "claims.json").read_text())
+    changed = next(c for c in claims if c["id"] == "extended_matches_attention")
+    before = changed["verdict"]
+    changed["verdict"] = "inconclusive"
+    paper = snapshot_paper(tmp_path / "moved", "demo", table1.replace(row, " | ".join(cells)), claims)
+    moved = render(tmp_path, names, paper=paper)["snapshot"]
+    assert not moved.identical
+    assert moved.models == ["Extended Neural GPU: Perplexity 2.10 → 2.00 (-0.10), BLEU 78.5 → 80.0 (+1.5)"]
+    assert moved.verdicts == [f"extended_matches_attention: inconclusive → {before}"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert ("Differs from the committed snapshot (paper/snapshot/demo/): numbers moved: Extended Neural GPU: "
+            "Perplexity 2.10 → 2.00 (-0.10), BLEU 78.5 → 80.0 (+1.5). verdicts changed: extended_matches_attention: "
+            f"inconclusive → {before}.") in report
+
+
+def test_a_scale_without_a_snapshot_says_so(tmp_path):
+    import shutil
+    from test_paper import make_run, render
+    make_run(tmp_path, {"extended_neural_gpu": (80, 80, 80), "gru_attention": (90, 90, 90)})
+    paper = tmp_path / "paper"
+    shutil.copytree(REPO / "paper", paper, ignore=shutil.ignore_patterns("snapshot", "build"))
+    result = render(tmp_path, ["extended_neural_gpu", "gru_attention"], paper=paper)
+    assert result["snapshot"].folder is None
+    assert ("**Against the committed snapshot:** No committed snapshot of this scale: there is nothing to compare "
+            "these numbers with.") in (tmp_path / "out" / "report.md").read_text()

@@ -3,7 +3,8 @@
 Reads every (model, seed) run's ``evaluation.json`` (``evaluate/algorithmic.py``) and writes to ``<out>``:
 ``tables.md`` (per task, sequence accuracy and per-symbol error rate by input length, per model),
 ``accuracy_by_length.{png,pdf}`` (``length_figure.py``), ``claims.json`` (``length_claims.py``
-against ``<paper>/claims.algorithmic.yaml``), ``report.md`` and a self-contained ``report.html``
+against ``<paper>/claims.algorithmic.yaml``), ``report.md`` (opening with what moved against the committed
+snapshot, ``snapshot_diff.py``) and a self-contained ``report.html``
 (templates ``algorithmic.{md,html}.j2``). No BLEU: an answer is right or wrong.
 
 With several seeds a table cell is the mean over them (and says so), and a claim must hold for each.
@@ -17,7 +18,7 @@ from statistics import mean
 
 from activemem import models
 from activemem.atomic import write_json, write_text
-from activemem.paper import convergence
+from activemem.paper import convergence, snapshot_diff
 from activemem.paper.length_claims import check
 from activemem.paper.length_figure import accuracy_by_length_figure
 from activemem.paper.report import png
@@ -100,7 +101,9 @@ def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, s
     md = environment(paper / "templates")
     write_text(out / "tables.md", "\n".join(f"### {t['task']}\n\n" + md.get_template("macros.j2").module.md(t)
                                             for t in tables))
+    against = snapshot_diff.compare(paper, scale, sorted(seeds), out)  # tables.md and claims.json are written
+    context["snapshot"] = against.text()
     write_text(out / "report.md", md.get_template("algorithmic.md.j2").render(**context))
     html = environment(paper / "templates", autoescape=True).get_template("algorithmic.html.j2")
     write_text(out / "report.html", html.render(**context, figure_png=png(out / f"{FIGURE}.png")))
-    return {"claims": claims, "warnings": warnings}
+    return {"claims": claims, "warnings": warnings, "snapshot": against}

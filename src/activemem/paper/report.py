@@ -26,7 +26,7 @@ from activemem.atomic import write_json, write_text
 from activemem.data.lines import read_lines
 from activemem.evaluate.bleu import check_aligned
 from activemem.evaluate.references import first, reference_names
-from activemem.paper import convergence, figures, provenance, run_data, tables
+from activemem.paper import convergence, figures, provenance, run_data, snapshot_diff, tables
 from activemem.paper.plot_data import write_plot_data
 from activemem.paper.bootstrap import Sentences
 from activemem.paper.claims import NOT_APPLICABLE, check_claims, display_verdict
@@ -340,11 +340,13 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     claims = check_all_claims(inputs, paper / "claims.yaml", results, data, report_settings, evaluate_settings,
                               available)
     write_json(out / "claims.json", claims)
+    against = snapshot_diff.compare(paper, scale, seeds, out)  # table1.md and claims.json are written
     drawn = draw_figures(inputs, results, out, report_settings["min_bucket_sentences"])
     context = report_context(inputs, published, table1, claims, drawn, out,
                              run_data.scale_note(scale, comparison, data, source), report_settings, evaluate_settings)
     context["data_name"] = trained_on
+    context["snapshot"] = against.text()
     write_text(out / "report.md", env.get_template("report.md.j2").render(**context))
     html = tables.environment(paper / "templates", autoescape=True).get_template("report.html.j2")
     write_text(out / "report.html", html.render(**context))
-    return {"claims": claims, "diff": table1["diff"], "warnings": inputs.warnings}
+    return {"claims": claims, "diff": table1["diff"], "warnings": inputs.warnings, "snapshot": against}
