@@ -230,7 +230,7 @@ def test_table_1_is_headed_by_the_data_the_run_trained_on(tmp_path):
 
     from activemem.config import load_params, preset_comparison
     from activemem.paper.report import build
-    from activemem.paper.run_data import data_name, scale_note
+    from activemem.paper.run_data import data_name, data_note, scale_note
     from test_paper import EVALUATE, make_run
 
     make_run(tmp_path, {"extended_neural_gpu": (80, 80, 80), "gru_attention": (90, 90, 90)})
@@ -238,23 +238,24 @@ def test_table_1_is_headed_by_the_data_the_run_trained_on(tmp_path):
     build("converged", ["extended_neural_gpu", "gru_attention"], tmp_path / "results", tmp_path / "data",
           REPO / "paper", tmp_path / "out", SETTINGS, EVALUATE, [1], None, "demo")
     report = (tmp_path / "out" / "report.md").read_text()
-    demo = ("the demo grammar, an embedded synthetic English→French corpus (12,000 pairs kept for training), at "
-            "scale converged; not WMT'14")
+    demo = "the demo grammar (an embedded synthetic English→French corpus), not WMT'14"
     assert f"## Table 1, regenerated on {demo}\n" in report
     assert "## Table 1: WMT'14" not in report and "\nWMT'14 English→French.\n" not in report  # the old heading, note
     assert "Embedded demo corpus (a small English→French grammar)" in report  # the converged scale's note
     assert "Published (Table 1, WMT'14 English→French, newstest2014: the paper's data, not this run's" in report
-    assert (tmp_path / "out" / "table1.md").read_text().count(f"Regenerated on {demo}.") == 1
-    assert "regenerated on the demo grammar, an embedded synthetic" in (tmp_path / "out" / "report.html").read_text()
+    note = (f"Regenerated on {demo} (12,000 pairs kept for training). The published Table 1 is the paper's: "
+            "WMT'14 English→French, newstest2014.")
+    assert (tmp_path / "out" / "table1.md").read_text().count(note) == 1
+    assert "regenerated on the demo grammar (an embedded synthetic" in (tmp_path / "out" / "report.html").read_text()
     # WMT'14: the news scale is a subset, the paper scale all of it
     news = preset_comparison(load_params(REPO / "params.yaml", "news"))
-    assert data_name("news", "wmt14", news, tmp_path / "data") == (
-        "a WMT'14 English→French subset: News Commentary v9 only (data.train; 12,000 pairs kept), tested on "
-        "newstest2014")
+    assert data_name("wmt14", news) == "a WMT'14 English→French subset (News Commentary v9 only), tested on newstest2014"
+    assert data_note("wmt14", news, tmp_path / "data") == (
+        "Regenerated on a WMT'14 English→French subset (News Commentary v9 only), tested on newstest2014 (12,000 "
+        "pairs kept for training; trained on News Commentary v9).")
     paper = preset_comparison(load_params(REPO / "params.yaml", "paper"))
-    assert data_name("paper", "wmt14", paper, tmp_path / "nothing").startswith(
-        "full WMT'14 English→French (Europarl v7, Common Crawl, UN corpus, News Commentary v9, 10^9 French-English "
-        "corpus), tested on newstest2014")
+    assert data_name("wmt14", paper) == "full WMT'14 English→French, tested on newstest2014"
+    assert data_name("algorithmic", None) == "the algorithmic tasks (generated symbol sequences)"
     assert scale_note("converged", None, tmp_path / "data", "demo").startswith("Embedded demo corpus")
 
 

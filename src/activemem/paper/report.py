@@ -207,13 +207,12 @@ def stopping(inputs: Inputs) -> dict:
     return {"lines": lines, "cells": cells, "warning": warning}
 
 
-def write_table1(env, inputs: Inputs, published: dict, out: Path, data_name: str) -> dict:
-    """Table 1, regenerated (its first note naming the data it ran on) and published, through one
-    template; their diff; warnings for what the comparison lacks."""
+def write_table1(env, inputs: Inputs, published: dict, out: Path, data_note: str) -> dict:
+    """Table 1, regenerated (its first note naming the data it ran on, ``run_data.data_note``) and
+    published, through one template; their diff; warnings for what the comparison lacks."""
     names = inputs.names
     regenerated = tables.regenerated_table1(names, inputs.metrics)
-    regenerated["notes"].insert(0, f"Regenerated on {data_name}. The published Table 1 is the paper's: "
-                                   f"{published['task']}.")
+    regenerated["notes"].insert(0, f"{data_note} The published Table 1 is the paper's: {published['task']}.")
     published_table, missing_rows = tables.published_table1(published, names)
     inputs.warnings += missing_rows
     absent = [tables.label(n) for n in published["models"] if n not in names]
@@ -334,8 +333,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     inputs.warnings += [w for w in [stopping(inputs)["warning"]] if w]
     published = load_published(paper / "published.yaml")
     env = tables.environment(paper / "templates")
-    trained_on = run_data.data_name(scale, source, comparison, data)
-    table1 = write_table1(env, inputs, published, out, trained_on)
+    table1 = write_table1(env, inputs, published, out, run_data.data_note(source, comparison, data))
     available = run_data.available(scale, comparison, data)
     claims = check_all_claims(inputs, paper / "claims.yaml", results, data, report_settings, evaluate_settings,
                               available)
@@ -344,7 +342,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     drawn = draw_figures(inputs, results, out, report_settings["min_bucket_sentences"])
     context = report_context(inputs, published, table1, claims, drawn, out,
                              run_data.scale_note(scale, comparison, data, source), report_settings, evaluate_settings)
-    context["data_name"] = trained_on
+    context["data_name"] = run_data.data_name(source, comparison)
     context["snapshot"] = against.text()
     write_text(out / "report.md", env.get_template("report.md.j2").render(**context))
     html = tables.environment(paper / "templates", autoescape=True).get_template("report.html.j2")

@@ -98,28 +98,33 @@ def scale_note(scale: str, comparison: dict | None, data: Path, source: str | No
     return DEMO_NOTE if source == "demo" else GENERIC_NOTE
 
 
-def data_name(scale: str, source: str | None, comparison: dict | None, data: Path) -> str:
-    """What this run trained and was tested on, for the report's Table 1 heading and Table 1's note:
-    from ``data.source``, the WMT corpora (``data.train``, against the paper preset's in
-    ``comparison``) and the pairs the prepare stage kept (``manifest.json``)."""
-    pairs = kept(data, "train")
+def data_name(source: str | None, comparison: dict | None) -> str:
+    """What this run trained and was tested on, for Table 1's heading: from ``data.source`` and, on
+    WMT'14, the corpora (``data.train``) against the paper preset's (``comparison``)."""
     if comparison:
         corpora, preset = comparison["corpora"], comparison["preset"]
         preset_train = next((d[2] for d in comparison["differences"] if d[0] == "data.train"), None)
         names = ", ".join(CORPUS_NAMES.get(c, c) for c in corpora["train"])
-        count = f"; {pairs}" if pairs else ""
         if preset_train and set(corpora["train"]) < set(preset_train):
-            return (f"a WMT'14 English→French subset: {names} only (data.train{count}), "
-                    f"tested on {corpora['test']}")
+            return f"a WMT'14 English→French subset ({names} only), tested on {corpora['test']}"
         if preset and not preset_train:
-            return f"full WMT'14 English→French ({names}{count}), tested on {corpora['test']}"
-        return f"WMT'14 English→French ({names}{count}), tested on {corpora['test']}"
+            return f"full WMT'14 English→French, tested on {corpora['test']}"
+        return f"WMT'14 English→French ({names}), tested on {corpora['test']}"
     if source == "demo":
-        return ("the demo grammar, an embedded synthetic English→French corpus"
-                + (f" ({pairs} for training)" if pairs else "") + f", at scale {scale}; not WMT'14")
+        return "the demo grammar (an embedded synthetic English→French corpus), not WMT'14"
     if source == "algorithmic":
         return "the algorithmic tasks (generated symbol sequences)"
-    return f"the {scale} scale's data (data.source not recorded)"
+    return "data this report cannot name (data.source not given)"
+
+
+def data_note(source: str | None, comparison: dict | None, data: Path) -> str:
+    """Table 1's first note: the data it was regenerated on, its training pairs (``manifest.json``) and
+    the corpora, against the published table's data."""
+    pairs = kept(data, "train")
+    corpora = (f"; trained on {', '.join(CORPUS_NAMES.get(c, c) for c in comparison['corpora']['train'])}"
+               if comparison else "")
+    return f"Regenerated on {data_name(source, comparison)}" + (f" ({pairs} for training{corpora})" if pairs else
+                                                                  f" ({corpora[2:]})" if corpora else "") + "."
 
 
 def available(scale: str, comparison: dict | None, data: Path) -> AvailableData | None:
