@@ -328,3 +328,16 @@ def test_a_scale_without_a_snapshot_says_so(tmp_path):
     assert result["snapshot"].folder is None
     assert ("**Against the committed snapshot:** No committed snapshot of this scale: there is nothing to compare "
             "these numbers with.") in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_long_list_of_moved_rows_is_cut_at_the_top_of_the_report():
+    from activemem.paper.snapshot_diff import SHOWN_ROWS, Comparison, compare_claims, compare_tables
+    old = {("add", f"model {i}", "10"): "50.0 (1.0)" for i in range(20)}
+    new = {key: "60.0 (1.0)" for key in old}
+    moved = compare_tables(old, new)
+    assert moved[0] == "add: model 0: 10 50.0 → 60.0 (+10.0)" and len(moved) == 20
+    text = Comparison("paper/snapshot/algorithmic/", moved).text()
+    assert text.count("→") == SHOWN_ROWS and text.endswith("; and 8 more rows (diff the tables).")
+    assert compare_claims([{"id": "a", "verdict": "reproduced"}, {"id": "gone", "verdict": "inconclusive"}],
+                          [{"id": "a", "verdict": "reproduced"}, {"id": "new", "verdict": "inconclusive"}]) == [
+        "new: inconclusive (a claim the snapshot does not have)", "gone: no longer checked (snapshot: inconclusive)"]

@@ -24,6 +24,7 @@ NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 MARKS = re.compile(r"\s*[⁺†‡§*]+$")  # row marks (beyond the paper, truncated, …): not part of the model
 TABLES = ("table1.md", "tables.md")  # translation scales, the algorithmic scale
 CLAIMS = "claims.json"
+SHOWN_ROWS = 12  # rows of moved numbers named at the top of a report; the algorithmic tables have 20
 
 
 def snapshot_name(scale: str, seeds: list[int]) -> str:
@@ -96,7 +97,10 @@ class Comparison:
                     f"verdict.")
         parts = []
         if self.models:
-            parts.append("numbers moved: " + "; ".join(self.models))
+            shown = self.models[:SHOWN_ROWS]
+            more = len(self.models) - len(shown)
+            parts.append("numbers moved: " + "; ".join(shown)
+                         + (f"; and {more} more row{'s' if more > 1 else ''} (diff the tables)" if more else ""))
         if self.verdicts:
             parts.append("verdicts changed: " + "; ".join(self.verdicts))
         return f"Differs from the committed snapshot ({self.folder}): " + ". ".join(parts) + "."
