@@ -18,6 +18,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from activemem.models import label
+
 CONVERGED, IMPROVING, NOT_IMPROVING, UNKNOWN = "converged", "still improving", "not improving", "unknown"
 STOPS = {"patience": "stopped by patience", "max_steps": "stopped at the step cap",
          "max_minutes": "stopped by the wall clock"}
@@ -95,3 +97,25 @@ def short(status_: dict) -> str:
     if status_["state"] == CONVERGED:
         return CONVERGED
     return f"no: {status_['state']} ({where(status_)})"
+
+
+def summary(names: list[str], runs: dict, seeds: list[int]) -> dict:
+    """How each model (each seed) stopped, from the ``convergence`` each run carries: a line per model for
+    the report, a cell per model for the Runs table, and a warning naming every model that did not converge."""
+    lines, cells, unconverged = [], {}, []
+    several = len(seeds) > 1
+    for n in names:
+        by_seed = {s: runs[n][s]["convergence"] for s in seeds}
+        lines.append(f"{label(n)}: " + "; ".join(f"seed {s}: {st['text']}" if several else st["text"]
+                                                   for s, st in by_seed.items()))
+        states = list(by_seed.values())
+        done = sum(st["state"] == CONVERGED for st in states)
+        cells[n] = (short(states[0]) if not several else f"{done} of {len(states)} seeds" if done
+                    else "no: " + ", ".join(sorted({st["state"] for st in states})))
+        if done < len(states):
+            why = sorted({f"{st['state']}, {where(st)}" for st in states if st["state"] != CONVERGED})
+            unconverged.append(f"{label(n)} ({'; '.join(why)})")
+    warning = (f"Not converged: {', '.join(unconverged)}. Their numbers are those of models stopped before their "
+               f"dev perplexity stopped improving, not the models' best (How each model stopped, under Runs)."
+               if unconverged else None)
+    return {"lines": lines, "cells": cells, "warning": warning}

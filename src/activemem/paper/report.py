@@ -183,30 +183,6 @@ def data_warnings(inputs: Inputs) -> list[str]:
     return out
 
 
-def stopping(inputs: Inputs) -> dict:
-    """How each model (each seed) stopped: a line per model for the report, a cell per model for the
-    Runs table, and a warning naming every model that did not converge."""
-    lines, cells, unconverged = [], {}, []
-    several = len(inputs.seeds) > 1
-    for n in inputs.names:
-        by_seed = {s: inputs.runs[n][s]["convergence"] for s in inputs.seeds}
-        lines.append(f"{tables.label(n)}: " + "; ".join(f"seed {s}: {st['text']}" if several else st["text"]
-                                                          for s, st in by_seed.items()))
-        states = [st for st in by_seed.values()]
-        done = sum(st["state"] == convergence.CONVERGED for st in states)
-        cells[n] = (convergence.short(states[0]) if not several
-                    else f"{done} of {len(states)} seeds" if done else "no: " + ", ".join(
-                        sorted({st["state"] for st in states})))
-        if done < len(states):
-            why = sorted({f"{st['state']}, {convergence.where(st)}" for st in states
-                          if st["state"] != convergence.CONVERGED})
-            unconverged.append(f"{tables.label(n)} ({'; '.join(why)})")
-    warning = (f"Not converged: {', '.join(unconverged)}. Their numbers are those of models stopped before their "
-               f"dev perplexity stopped improving, not the models' best (How each model stopped, under Runs)."
-               if unconverged else None)
-    return {"lines": lines, "cells": cells, "warning": warning}
-
-
 def write_table1(env, inputs: Inputs, published: dict, out: Path, data_note: str) -> dict:
     """Table 1, regenerated (its first note naming the data it ran on, ``run_data.data_note``) and
     published, through one template; their diff; warnings for what the comparison lacks."""
@@ -282,7 +258,7 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
     names, metrics = inputs.names, inputs.metrics
     min_sentences = report_settings["min_bucket_sentences"]
     long_series = drawn["long_series"]
-    stopped = stopping(inputs)
+    stopped = convergence.summary(names, inputs.runs, inputs.seeds)
     length_claim = next((c for c in claims if (c.get("numbers") or {}).get("buckets")), None)
     train_words = {tables.value(metrics[n], "train_source_max_words") for n in names} - {None}
     return {
@@ -330,7 +306,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     inputs = read_inputs(scale, names, results, data, seeds)
     flat = labelled_runs(inputs.names, seeds, inputs.runs)
     inputs.warnings += provenance.warnings(list(flat), flat) + data_warnings(inputs) + run_data.prepared_data_warnings(data)
-    inputs.warnings += [w for w in [stopping(inputs)["warning"]] if w]
+    inputs.warnings += [w for w in [convergence.summary(inputs.names, inputs.runs, seeds)["warning"]] if w]
     published = load_published(paper / "published.yaml")
     env = tables.environment(paper / "templates")
     table1 = write_table1(env, inputs, published, out, run_data.data_note(source, comparison, data))
