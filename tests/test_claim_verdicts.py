@@ -341,3 +341,20 @@ def test_a_long_list_of_moved_rows_is_cut_at_the_top_of_the_report():
     assert compare_claims([{"id": "a", "verdict": "reproduced"}, {"id": "gone", "verdict": "inconclusive"}],
                           [{"id": "a", "verdict": "reproduced"}, {"id": "new", "verdict": "inconclusive"}]) == [
         "new: inconclusive (a claim the snapshot does not have)", "gone: no longer checked (snapshot: inconclusive)"]
+
+
+def test_with_its_patience_known_a_run_needs_that_many_evaluations_after_its_best():
+    from activemem.paper.convergence import CONVERGED, EARLY, status
+    # the converged snapshot's Extended Neural GPU: best at 3000, stopped at 3100 with patience 3
+    run = {"train_steps": 3100, "train_max_steps": 8000, "train_stop_reason": "patience",
+           "selected": {"select": "best", "step": 3000}}
+    log = [{"step": 2800, "dev_perplexity": 2.21}, {"step": 2900, "dev_perplexity": 2.195},
+           {"step": 3000, "dev_perplexity": 2.18}, {"step": 3100, "dev_perplexity": 2.19}]
+    assert status(run, log)["state"] == CONVERGED  # patience unknown: one evaluation after the best
+    st = status(run, log, patience=3)
+    assert st["state"] == EARLY
+    assert st["text"] == ("stopped by patience at 3100/8000 steps; best dev perplexity at step 3000, not improved on "
+                          "by the 1 later evaluation, fewer than train.patience (3): its patience was spent on gains "
+                          "under train.min_improvement up to its best: not converged")
+    log += [{"step": 3200, "dev_perplexity": 2.185}, {"step": 3300, "dev_perplexity": 2.2}]
+    assert status({**run, "train_steps": 3300}, log, patience=3)["state"] == CONVERGED

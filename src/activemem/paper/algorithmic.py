@@ -29,7 +29,8 @@ CLAIMS = "claims.algorithmic.yaml"
 FIGURE = "accuracy_by_length"
 
 
-def load_runs(results: Path, names: list[str], seeds: list[int]) -> dict[str, dict[int, dict]]:
+def load_runs(results: Path, names: list[str], seeds: list[int],
+              patience: dict[str, int] | None = None) -> dict[str, dict[int, dict]]:
     runs = {}
     for name in names:
         runs[name] = {}
@@ -40,7 +41,8 @@ def load_runs(results: Path, names: list[str], seeds: list[int]) -> dict[str, di
                 raise ValueError(f"{path}: not an evaluation of the algorithmic tasks: rerun the evaluate stage")
             # how the run stopped and whether it converged (the claims' budget and the training table say so)
             evaluation["convergence"] = convergence.status(
-                evaluation, convergence.read_dev_log(results / run_folder(name, seed) / "train" / "dev_log.csv"))
+                evaluation, convergence.read_dev_log(results / run_folder(name, seed) / "train" / "dev_log.csv"),
+                (patience or {}).get(name))
             runs[name][seed] = evaluation
     return runs
 
@@ -75,10 +77,12 @@ def task_table(task: str, scores: dict[str, dict[int, dict]], train_length: int,
     return {"task": task, "header": header, "align": ["l"] + ["r"] * len(lengths), "rows": rows, "notes": notes}
 
 
-def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, seeds: list[int]) -> dict:
-    """Every output of the stage (see the module docstring); returns ``{claims, warnings}``."""
+def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, seeds: list[int],
+          patience: dict[str, int] | None = None) -> dict:
+    """Every output of the stage (see the module docstring); returns ``{claims, warnings, snapshot}``.
+    ``patience``: each model's ``train.patience`` (``convergence.py``)."""
     out.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(results, names, sorted(seeds))
+    runs = load_runs(results, names, sorted(seeds), patience)
     first = next(iter(next(iter(runs.values())).values()))
     train_length = first["train_length"]
     scores = by_task(runs)

@@ -1,8 +1,8 @@
 """Whether a run converged, in words a claim's budget and the report can use.
 
 A model is called *converged* only when training stopped by patience (``train.patience``) and its best
-dev evaluation is followed by evaluations that did not improve on it: the patience was spent after the
-best point, not during a slow descent. Patience counts evaluations that gain less than
+dev evaluation is followed by evaluations that did not improve on it, as many as ``train.patience``
+where it is known: the patience was spent after the best point, not during a slow descent. Patience counts evaluations that gain less than
 ``train.min_improvement`` (``train/loop.py``), so a run creeping down by 0.5% per evaluation stops by
 patience with its best perplexity at its *last* evaluation: it was still improving when it stopped,
 and its numbers are those of a model still learning. A run stopped at the step cap (``max_steps``) or
@@ -21,6 +21,7 @@ from pathlib import Path
 from activemem.models import label
 
 CONVERGED, IMPROVING, NOT_IMPROVING, UNKNOWN = "converged", "still improving", "not improving", "unknown"
+EARLY = "patience spent before its best"
 STOPS = {"patience": "stopped by patience", "max_steps": "stopped at the step cap",
          "max_minutes": "stopped by the wall clock"}
 
@@ -60,18 +61,21 @@ def after_best(metrics: dict, dev_log: list[dict] | None) -> tuple[int | None, i
     return None, None
 
 
-def status(metrics: dict, dev_log: list[dict] | None = None) -> dict:
-    """``{state, stop, best_step, after, text}``: ``state`` is converged, still improving, not improving
-    (stopped with a later evaluation no better, but not by patience) or unknown; ``text`` the phrase."""
+def status(metrics: dict, dev_log: list[dict] | None = None, patience: int | None = None) -> dict:
+    """``{state, stop, best_step, after, text}``: ``state`` is converged, still improving, patience spent
+    before its best, not improving (a later evaluation no better, but not stopped by patience) or
+    unknown; ``text`` the phrase. ``patience``: the run's ``train.patience``; given, a run is converged
+    only with at least that many evaluations after its best (its patience spent there), else one."""
     stop = stop_reason(metrics)
     best, after = after_best(metrics, dev_log)
+    needed = max(1, patience or 0)
     steps = (f"{metrics['train_steps']}/{metrics['train_max_steps']} steps" if metrics.get("train_max_steps")
              else f"{metrics.get('train_steps', '?')} steps")
     if after == 0:
         state = IMPROVING
         trend = "still improving at its last evaluation"
     elif best is not None:
-        state = CONVERGED if stop == "patience" else NOT_IMPROVING
+        state = NOT_IMPROVING if stop != "patience" else CONVERGED if (after or needed) >= needed else EARLY
         later = f"{after} later evaluation{'s' if after != 1 else ''}" if after is not None else "later evaluations"
         trend = f"best dev perplexity at step {best}, not improved on by the {later}"
     else:
@@ -81,10 +85,13 @@ def status(metrics: dict, dev_log: list[dict] | None = None) -> dict:
     elif stop == "patience" and state == IMPROVING:
         text = (f"stopped by patience at {steps} but {trend} (each of its last evaluations gained less than "
                 f"train.min_improvement): not converged")
+    elif state == EARLY:
+        text = (f"stopped by patience at {steps}; {trend}, fewer than train.patience ({patience}): its patience "
+                f"was spent on gains under train.min_improvement up to its best: not converged")
+    elif state == UNKNOWN:
+        text = f"{STOPS.get(stop, 'stop reason unknown')} ({steps}); {trend}"
     else:
         text = f"{STOPS.get(stop, 'stop reason unknown')} ({steps}), {trend}: not converged"
-    if state == UNKNOWN:
-        text = f"{STOPS.get(stop, 'stop reason unknown')} ({steps}); {trend}"
     return {"state": state, "stop": stop, "best_step": best, "after": after, "text": text}
 
 

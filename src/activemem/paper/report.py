@@ -142,7 +142,8 @@ def scored_count(runs: dict, results: Path, references: list[str]) -> int:
     return next(iter(counts.values()), total)
 
 
-def read_inputs(scale: str, names: list[str], results: Path, data: Path, seeds: list[int]) -> Inputs:
+def read_inputs(scale: str, names: list[str], results: Path, data: Path, seeds: list[int],
+                patience: dict[str, int] | None = None) -> Inputs:
     runs, hyps = load_runs(results, names, seeds)
     # Split at "\n" only (see data/lines.py), and one hypothesis per reference or no report: a
     # misaligned pair of files would give significance tests on shifted sentences. The whole files
@@ -159,7 +160,8 @@ def read_inputs(scale: str, names: list[str], results: Path, data: Path, seeds: 
             require({run_folder(name, s): runs[name][s]}, results)
             # how the run stopped and whether it converged, from its dev log (the claims' budget says so)
             runs[name][s]["convergence"] = convergence.status(
-                runs[name][s], convergence.read_dev_log(results / run_folder(name, s) / "train" / "dev_log.csv"))
+                runs[name][s], convergence.read_dev_log(results / run_folder(name, s) / "train" / "dev_log.csv"),
+                (patience or {}).get(name))
     metrics = {name: pooled(name, runs[name]) for name in names}
     return Inputs(scale, tables.ordered(names), seeds, runs, hyps, metrics, sources, references, streams)
 
@@ -295,15 +297,16 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
 
 def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, out: Path,
           report_settings: dict, evaluate_settings: dict, seeds: list[int] | None = None,
-          comparison: dict | None = None, source: str | None = None) -> dict:
+          comparison: dict | None = None, source: str | None = None, patience: dict[str, int] | None = None) -> dict:
     """``seeds``: the training seeds of every model (results under ``<model>/seed<k>``); several
     give mean ± sd in the tables and claims that must hold for every seed (``paper/seeds.py``).
     ``comparison``: ``config.preset_comparison`` of the run's params (a WMT scale's corpora and
     its differences from the paper preset, for the scale note and the claims' data). ``source``: the
-    run's ``data.source`` (demo, wmt14), which with ``comparison`` names the data in Table 1's heading."""
+    run's ``data.source`` (demo, wmt14), which with ``comparison`` names the data in Table 1's heading.
+    ``patience``: each model's ``train.patience``, the evaluations after its best that make it converged."""
     seeds = sorted(seeds or [1])
     out.mkdir(parents=True, exist_ok=True)
-    inputs = read_inputs(scale, names, results, data, seeds)
+    inputs = read_inputs(scale, names, results, data, seeds, patience)
     flat = labelled_runs(inputs.names, seeds, inputs.runs)
     inputs.warnings += provenance.warnings(list(flat), flat) + data_warnings(inputs) + run_data.prepared_data_warnings(data)
     inputs.warnings += [w for w in [convergence.summary(inputs.names, inputs.runs, seeds)["warning"]] if w]

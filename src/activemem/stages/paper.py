@@ -39,7 +39,7 @@ from pathlib import Path
 
 from activemem import lineage
 from activemem.atomic import write_json
-from activemem.config import preset_comparison
+from activemem.config import preset_comparison, train_settings
 from activemem.data.store import verify_files
 from activemem.paper import algorithmic
 from activemem.paper.claims import display_verdict
@@ -82,15 +82,17 @@ def main(argv: list[str] | None = None) -> None:
     settings = {k: params["report"][k] for k in ("far_below_margin", "match_tolerance", "significance_level",
                                                  "floor_bleu", "min_bucket_sentences")}
     evaluate = {k: params["evaluate"][k] for k in ("bootstrap_resamples", "seed", "width")}
+    # the evaluations after its best that make a run converged (paper/convergence.py)
+    patience = {n: train_settings(params, n)["patience"] for n in params["model_names"]}
     try:
         made_from = verified_inputs(Path(args.results), Path(args.data), params["model_names"], params["seeds"])
         if params["data"]["source"] == "algorithmic":
             result = algorithmic.build(params["scale"], params["model_names"], Path(args.results), Path(args.paper),
-                                       Path(args.out), params["seeds"])
+                                       Path(args.out), params["seeds"], patience)
         else:
             result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
                            Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
-                           preset_comparison(params), params["data"]["source"])
+                           preset_comparison(params), params["data"]["source"], patience)
     except FileNotFoundError as err:
         sys.exit(f"error: {missing_input(err, {args.results: 'evaluate', args.data: 'prepare'})}")
     except ValueError as err:
