@@ -244,8 +244,8 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None,
     notes.append("Stopped by: patience (train.patience dev evaluations in a row each gained less than "
                  "train.min_improvement), max_steps (the step cap) or max_minutes (the wall clock)."
                  + (" Converged: only a run stopped by patience whose best dev evaluation was followed by "
-                    "evaluations that did not improve on it; 'still improving' when its best dev perplexity was "
-                    "its last evaluation." if converged else "") + " Scored step: the step whose weights were evaluated "
+                    "train.patience evaluations that did not improve on it; 'still improving' when its best dev "
+                    "perplexity was its last evaluation." if converged else "") + " Scored step: the step whose weights were evaluated "
                  "(train.select: the best dev perplexity's, or the last); its FLOPs and seconds of training "
                  "(dev evaluations and FLOP counting left out) are what reaching it cost. Seconds depend on the machine.")
     if width == "fixed" and any(n in NEURAL_GPU_FAMILY for n in names):
