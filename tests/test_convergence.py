@@ -170,9 +170,13 @@ def test_extends_must_name_another_scale(tmp_path):
 def test_a_claim_budget_says_a_run_stopped_by_patience_and_where_it_was_scored():
     from activemem.paper.claims import budget
     converged = {"train_steps": 1800, "train_max_steps": 8000, "parameters": 1000, "train_stop_reason": "patience",
-                 "selected": {"step": 1500}}
+                 "selected": {"select": "best", "step": 1500}}
     equal_steps = {"train_steps": 600, "train_max_steps": 600, "parameters": 1000, "train_stop_reason": "max_steps",
-                   "selected": {"step": 600}}
-    assert budget("c", ["neural_gpu"], {"neural_gpu": converged}) == \
-        "c: Neural GPU 1800/8000 steps, stopped by patience, scored at step 1500, 1,000 parameters"
-    assert budget("d", ["neural_gpu"], {"neural_gpu": equal_steps}) == "d: Neural GPU 600/600 steps, 1,000 parameters"
+                   "selected": {"select": "best", "step": 600}}
+    # without the dev log (paper/convergence.py): a best scored before the last step had later evaluations
+    assert budget("c", ["neural_gpu"], {"neural_gpu": converged}) == (
+        "scale c: Neural GPU converged (1800/8000 steps, stopped by patience; best dev perplexity at step 1500, not "
+        "improved on by the later evaluations), scored at step 1500, 1,000 parameters")
+    assert budget("d", ["neural_gpu"], {"neural_gpu": equal_steps}) == (
+        "scale d: Neural GPU stopped at the step cap (600/600 steps), still improving at its last evaluation: not "
+        "converged, scored at step 600, 1,000 parameters")

@@ -27,7 +27,7 @@ from activemem.paper.figures import bleu_by_length_figure
 from activemem.paper.provenance import summary
 from activemem.paper.published import load_published, parse_cell
 from activemem.paper.report import build
-from activemem.paper.run_data import SCALE_NOTES, scale_note
+from activemem.paper.run_data import DEMO_NOTE, scale_note
 from activemem.stages import paper as paper_stage
 
 from conftest import REPO
@@ -82,7 +82,8 @@ def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, di
         write_lines(run / "hypotheses.txt", hyps)
         (run / "train").mkdir(parents=True)
         (run / "train" / "train_log.csv").write_text("step,loss\n10,5.0\n20,4.0\n30,3.5\n")
-        (run / "train" / "dev_log.csv").write_text("step,dev_perplexity\n10,40.0\n30,20.0\n")
+        # converged: the best dev evaluation (step 20) followed by one that does not improve on it
+        (run / "train" / "dev_log.csv").write_text("step,dev_perplexity\n10,40.0\n20,20.0\n30,21.0\n")
         refs, srcs = references[:len(hyps)], sources[:len(hyps)]
         scores = corpus_scores(hyps, refs)
         metrics = {"model": name, "scale": "demo", "bleu": scores["bleu"], "chrf": scores["chrf"],
@@ -90,6 +91,7 @@ def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, di
                    "sacrebleu_signature": scores["sacrebleu_signature"], "beam_size": 4, "length_penalty": 0.6,
                    "bleu_by_length": bleu_by_length(srcs, hyps, refs, EDGES),
                    "parameters": 100_000, "train_steps": 1500, "train_max_steps": 1500, "train_seconds": 60.0,
+                   "train_stop_reason": "patience",
                    "decode_sentences_per_s": 100.0, "truncated": False, "provenance": provenance()}
         if scored is not None:
             metrics.update(max_sentences=scored, test_sentences=len(hyps), test_sentences_total=len(references))
@@ -295,12 +297,14 @@ def test_claims_are_decided_by_the_numbers_and_name_the_budget():
     assert verdicts["extended_matches_attention"]["verdict"] == "not reproduced"  # 1.5 below, tolerance 1
     assert "difference -1.50" in verdicts["extended_matches_attention"]["evidence"]
     assert verdicts["extended_matches_attention"]["budget"] == (
-        "demo: Extended Neural GPU 1500/1500 steps, 1,000 parameters; "
-        "GRU+Attention 1203/1500 steps, truncated by the wall clock, 571,792 parameters")
+        "scale demo: Extended Neural GPU stopped at the step cap (1500/1500 steps); no record of its dev "
+        "evaluations, scored at step 1500, 1,000 parameters; GRU+Attention stopped by the wall clock (1203/1500 "
+        "steps); no record of its dev evaluations, scored at step 1500, 571,792 parameters")
     assert verdicts["extended_degrades_less_with_length"]["verdict"] == "reproduced"  # -10 → +10
-    assert verdicts["parallel_decoders_degrade_with_length"]["verdict"] == "reproduced"
-    assert "Markovian Neural GPU 5.0 (1-10 words) → 3.5 (21-40), loses 1.5" in \
-        verdicts["parallel_decoders_degrade_with_length"]["evidence"]
+    # GRU+Attention loses 30 (40 → 10): the parallel decoders lose less, not more
+    assert verdicts["parallel_decoders_degrade_more_than_attention"]["verdict"] == "not reproduced"
+    assert "Markovian Neural GPU 5.0 → 3.5, loses 1.5: -28.5 more than GRU+Attention" in \
+        verdicts["parallel_decoders_degrade_more_than_attention"]["evidence"]
 
 
 def test_missing_models_and_metrics_are_not_checked_never_a_crash():
@@ -341,7 +345,7 @@ def test_every_bleu_claim_is_inconclusive_when_both_models_are_at_the_floor():
     for far in ("neural_gpu_far_below_extended", "markovian_far_below_extended"):
         assert (verdicts[far]["verdict"], verdicts[far]["reason"]) == ("inconclusive", "both models below 5 BLEU")
     assert verdicts["extended_degrades_less_with_length"]["reason"] == "both models below 5 BLEU on the longest bucket"
-    degrades = verdicts["parallel_decoders_degrade_with_length"]  # 4 → 1 and 0.1 → 0: nothing to lose
+    degrades = verdicts["parallel_decoders_degrade_more_than_attention"]  # 4 → 1 and 0.1 → 0: nothing to lose
     assert (degrades["verdict"], degrades["reason"]) == (
         "inconclusive", "Neural GPU, Markovian Neural GPU below 5 BLEU on both buckets")
     # one model above the floor is a real comparison: 0.0 vs 6.0 is "not reproduced", not inconclusive
@@ -361,7 +365,7 @@ def test_claims_the_test_data_cannot_support_are_not_applicable():
     assert display_verdict(multi) == "not applicable (WMT'14 newstest2014 has one reference per sentence)"
     assert multi["evidence"] == ("the claim needs several references per test sentence; WMT'14 newstest2014 has "
                                  "one reference per sentence")
-    assert multi["budget"].startswith("news: Extended Neural GPU 1500/1500 steps")
+    assert multi["budget"].startswith("scale news: Extended Neural GPU stopped at the step cap (1500/1500 steps)")
     agreement = verdicts["parallel_decoder_disagrees_more"]
     assert (agreement["verdict"], agreement["reason"]) == ("not applicable", "WMT'14 newstest2014 has no noun-phrase "
                                                                              "records")
@@ -455,7 +459,8 @@ def test_clean_run_has_no_warnings_and_only_the_sections_it_measured(tmp_path):
         assert absent not in report
     assert not (tmp_path / "out" / "extrapolation_bleu_by_length.png").exists()
     assert "| The Extended Neural GPU matches or beats the GRU+Attention baseline in BLEU." in report
-    assert "demo: Extended Neural GPU 1500/1500 steps, 100,000 parameters; GRU+Attention" in report
+    assert ("scale demo: Extended Neural GPU converged (1500/1500 steps, stopped by patience; best dev perplexity "
+            "at step 20, not improved on by the 1 later evaluation), 100,000 parameters; GRU+Attention") in report
 
 
 def test_new_metrics_get_their_sections(tmp_path):
@@ -509,7 +514,8 @@ def test_the_report_renders_exactly_the_models_it_is_given(tmp_path):
     (paper / "published.yaml").write_text(published.split("  gru_attention:")[0])
     result = render(tmp_path, ["gru_attention", "neural_gpu"], paper=paper)
     table1 = (tmp_path / "out" / "table1.md").read_text()
-    assert [line.split(" | ")[0] for line in table1.splitlines()[2:]] == ["| Neural GPU", "| GRU+Attention"]
+    assert [line.split(" | ")[0] for line in table1.splitlines()[2:4]] == ["| Neural GPU", "| GRU+Attention"]
+    assert not table1.splitlines()[4].startswith("|")  # then the notes
     assert "| GRU+Attention | ? | ? | ? |" in (tmp_path / "out" / "table1.published.md").read_text()
     assert "GRU+Attention has no row in published.yaml" in " ".join(result["warnings"])
     verdicts = claims_by_id(result["claims"])
@@ -679,7 +685,7 @@ def test_a_wmt_scale_note_names_its_corpora_pairs_and_every_setting_off_the_pape
                          "train.runtime_min, train.checkpoint_every, "
                          "train.log_every, models.neural_gpu.checkpoint_steps, models.markovian_neural_gpu."
                          "checkpoint_steps, models.extended_neural_gpu.checkpoint_steps.")
-    assert scale_note("demo", None, data) == SCALE_NOTES["demo"]  # the demo keeps its note
+    assert scale_note("demo", None, data, "demo") == DEMO_NOTE  # the demo grammar keeps its note
 
 
 def test_the_paper_stage_reruns_when_the_wmt_note_would_change():
@@ -779,7 +785,7 @@ def test_the_stage_prints_verdicts_with_budgets_and_warnings(tmp_path, capsys):
                       "--out", str(tmp_path / "build")])
     out, err = capsys.readouterr()
     assert "[not reproduced] On the same long sentences" in out
-    assert "(demo: Extended Neural GPU 1500/1500 steps, 100,000 parameters; GRU+Attention" in out
+    assert "(scale demo: Extended Neural GPU converged (1500/1500 steps, stopped by patience;" in out
     assert "[not checked (model missing)] The Neural GPU scores far below" in out
     assert err.startswith("warning: Uncommitted edits: GRU+Attention")
     assert "Neural GPU |" not in (tmp_path / "build" / "table1.md").read_text().replace("Extended Neural GPU |", "")

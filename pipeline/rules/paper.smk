@@ -11,6 +11,9 @@ rule paper:
         ),
         data=rules.prepare.output,
         paper=["paper/published.yaml", "paper/claims.yaml", "paper/claims.algorithmic.yaml"] + sorted(str(p) for p in Path("paper/templates").glob("*.j2")),
+        # the committed snapshots the report compares its numbers with (activemem/paper/snapshot_diff.py): the
+        # whole folder, as DVC has it, since a scale may have no snapshot and DVC cannot depend on a missing path
+        snapshot=sorted(str(p) for p in Path("paper/snapshot").rglob("*") if p.is_file()),
         # what the stage imports: models for the registry (names, styles) and the Configs (a WMT scale's
         # preset comparison); evaluate and data for scoring and reading the references
         code=code("stages/paper.py", "lineage.py", "paper", "evaluate", "data", "models") + STAGE_CODE,

@@ -3,7 +3,8 @@
 Reads every (model, seed) run's ``evaluation.json`` (``evaluate/algorithmic.py``) and writes to ``<out>``:
 ``tables.md`` (per task, sequence accuracy and per-symbol error rate by input length, per model),
 ``accuracy_by_length.{png,pdf}`` (``length_figure.py``), ``claims.json`` (``length_claims.py``
-against ``<paper>/claims.algorithmic.yaml``), ``report.md`` and a self-contained ``report.html``
+against ``<paper>/claims.algorithmic.yaml``), ``report.md`` (opening with what moved against the committed
+snapshot, ``snapshot_diff.py``) and a self-contained ``report.html``
 (templates ``algorithmic.{md,html}.j2``). No BLEU: an answer is right or wrong.
 
 With several seeds a table cell is the mean over them (and says so), and a claim must hold for each.
@@ -17,6 +18,7 @@ from statistics import mean
 
 from activemem import models
 from activemem.atomic import write_json, write_text
+from activemem.paper import convergence, snapshot_diff
 from activemem.paper.length_claims import check
 from activemem.paper.length_figure import accuracy_by_length_figure
 from activemem.paper.report import png
@@ -27,7 +29,8 @@ CLAIMS = "claims.algorithmic.yaml"
 FIGURE = "accuracy_by_length"
 
 
-def load_runs(results: Path, names: list[str], seeds: list[int]) -> dict[str, dict[int, dict]]:
+def load_runs(results: Path, names: list[str], seeds: list[int],
+              patience: dict[str, int] | None = None) -> dict[str, dict[int, dict]]:
     runs = {}
     for name in names:
         runs[name] = {}
@@ -36,6 +39,10 @@ def load_runs(results: Path, names: list[str], seeds: list[int]) -> dict[str, di
             evaluation = json.loads(path.read_text())
             if "tests" not in evaluation:
                 raise ValueError(f"{path}: not an evaluation of the algorithmic tasks: rerun the evaluate stage")
+            # how the run stopped and whether it converged (the claims' budget and the training table say so)
+            evaluation["convergence"] = convergence.status(
+                evaluation, convergence.read_dev_log(results / run_folder(name, seed) / "train" / "dev_log.csv"),
+                (patience or {}).get(name))
             runs[name][seed] = evaluation
     return runs
 
@@ -70,10 +77,12 @@ def task_table(task: str, scores: dict[str, dict[int, dict]], train_length: int,
     return {"task": task, "header": header, "align": ["l"] + ["r"] * len(lengths), "rows": rows, "notes": notes}
 
 
-def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, seeds: list[int]) -> dict:
-    """Every output of the stage (see the module docstring); returns ``{claims, warnings}``."""
+def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, seeds: list[int],
+          patience: dict[str, int] | None = None) -> dict:
+    """Every output of the stage (see the module docstring); returns ``{claims, warnings, snapshot}``.
+    ``patience``: each model's ``train.patience`` (``convergence.py``)."""
     out.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(results, names, sorted(seeds))
+    runs = load_runs(results, names, sorted(seeds), patience)
     first = next(iter(next(iter(runs.values())).values()))
     train_length = first["train_length"]
     scores = by_task(runs)
@@ -87,7 +96,7 @@ def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, s
                 for n, by_seed in runs.items() for s, e in by_seed.items() if e["truncated"]]
     budgets = [{"model": models.label(n), "steps": e["train_steps"], "max_steps": e["train_max_steps"],
                 "seconds": round(e["train_seconds"]), "parameters": f"{e['parameters']:,}",
-                "dev_perplexity": f"{e['dev']['perplexity']:.3f}"}
+                "dev_perplexity": f"{e['dev']['perplexity']:.3f}", "stopped": e["convergence"]["text"]}
                for n, by_seed in runs.items() for e in by_seed.values()]
     context = {"scale": scale, "tables": tables, "claims": claims, "warnings": warnings, "budgets": budgets,
                "train_length": train_length, "tasks": list(scores), "figure": FIGURE, "seeds": sorted(seeds),
@@ -96,7 +105,9 @@ def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, s
     md = environment(paper / "templates")
     write_text(out / "tables.md", "\n".join(f"### {t['task']}\n\n" + md.get_template("macros.j2").module.md(t)
                                             for t in tables))
+    against = snapshot_diff.compare(paper, scale, sorted(seeds), out)  # tables.md and claims.json are written
+    context["snapshot"] = against.text()
     write_text(out / "report.md", md.get_template("algorithmic.md.j2").render(**context))
     html = environment(paper / "templates", autoescape=True).get_template("algorithmic.html.j2")
     write_text(out / "report.html", html.render(**context, figure_png=png(out / f"{FIGURE}.png")))
-    return {"claims": claims, "warnings": warnings}
+    return {"claims": claims, "warnings": warnings, "snapshot": against}

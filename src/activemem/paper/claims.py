@@ -21,24 +21,25 @@ at level ``report.significance_level``:
 
 The floor applies to every BLEU comparison: the two models' BLEU (``far_below``, ``at_least`` on a
 BLEU metric), the two models' BLEU on the longest bucket (``degrades_less``), and one model's BLEU on
-the shortest and the longest bucket (``degrades``: that model's part is inconclusive).
+the shortest and the longest bucket (``degrades_more``: that model's part is inconclusive).
 
 Without per-sentence data (hypotheses) the verdict rests on the measured value alone, and the
 evidence says so. Every verdict carries the run's ``budget``: scale, steps trained of the maximum,
-and the parameter count of each model involved.
+how each model involved stopped and whether it converged (``convergence.py``), the step scored and
+its parameter count.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import NormalDist
-
 import numpy as np
 import yaml
 
 from activemem import models
+from activemem.paper import convergence
 from activemem.paper.bootstrap import Sentences, interval
+from activemem.paper.proportions import newcombe
 from activemem.paper.tables import value as lookup
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_CHECKED = ("reproduced", "not reproduced", "inconclusive",
@@ -49,7 +50,7 @@ KINDS = {
     "far_below": ("metric", "model", "than"),
     "at_least": ("metric", "model", "than"),
     "degrades_less": ("model", "than"),
-    "degrades": ("models",),
+    "degrades_more": ("models", "than"),
     "rate_above": ("metric", "models", "than"),
 }
 # what a claim may need of the test data (claims.yaml ``needs``), and what that means
@@ -103,16 +104,41 @@ def fmt_interval(bounds: tuple[float, float] | None, digits: int = 1) -> str:
 
 
 def budget(scale: str, names: list[str], metrics: dict[str, dict]) -> str:
-    """``demo: Extended Neural GPU 1500/1500 steps, 236,512 parameters; …`` (truncated runs say so)."""
+    """``scale demo: Extended Neural GPU stopped at the step cap (600/600 steps), still improving at its
+    last evaluation: not converged, scored at step 600, 236,512 parameters; …``. How each model stopped
+    and whether it converged (``convergence.py``: the run's dev log, attached as ``convergence``, else
+    its evaluation.json), the step scored and its size. The scale's name is marked as one: a scale
+    called ``converged`` does not make its models converged."""
     parts = []
     for n in names:
         m = metrics[n]
-        steps = f"{m['train_steps']}/{m['train_max_steps']}" if m.get("train_max_steps") else f"{m['train_steps']}"
-        cut = ", truncated by the wall clock" if m.get("truncated") else ""
-        if m.get("train_stop_reason") == "patience":  # converged: the claim is judged at the scored step
-            cut += f", stopped by patience, scored at step {m['selected']['step']:.0f}"
-        parts.append(f"{label(n)} {steps} steps{cut}, {m['parameters']:,} parameters")
-    return f"{scale}: " + "; ".join(parts)
+        stopped = (m.get("convergence") or convergence.status(m))["text"]
+        scored = lookup(m, "selected.step")
+        at = f", scored at step {scored:.0f}" if scored is not None else ""
+        parts.append(f"{label(n)} {stopped}{at}, {m['parameters']:,} parameters")
+    return f"scale {scale}: " + "; ".join(parts)
+
+
+def size_gap(metrics: dict[str, dict], a: str, b: str) -> dict:
+    """Both models' parameter counts and their ratio (larger / smaller), and a sentence saying whether
+    the comparison is between models of one size: a BLEU gap between a 197k and a 481k model is also
+    a gap in size, which a reader must not take for the architecture alone."""
+    pa, pb = metrics[a]["parameters"], metrics[b]["parameters"]
+    big, small = (b, a) if pb >= pa else (a, b)
+    ratio = max(pa, pb) / min(pa, pb)
+    counts = f"{label(a)} {pa:,} parameters, {label(b)} {pb:,}"
+    if round(ratio, 2) <= 1.1:  # within 10%: the size-matched models of every scale
+        text = f"sizes: {counts} (ratio {ratio:.2f}: about one size)"
+    else:
+        text = (f"not a same-size comparison: {counts}; the {label(big)} is {ratio:.2f}× the "
+                f"{label(small)}'s size")
+    return {"parameters": {a: pa, b: pb}, "ratio": ratio, "text": text}
+
+
+def count_of(metrics: dict, parent: str, rate: float, checked: int) -> int:
+    """How many of the ``checked`` items a rate counts: ``<parent>.errors`` where recorded, else the rate's."""
+    recorded = lookup(metrics, f"{parent}.errors")
+    return int(recorded) if recorded is not None else round(rate * checked)
 
 
 def populated_buckets(metrics: dict[str, dict], names: list[str], min_bucket: int) -> list[dict]:
@@ -178,10 +204,12 @@ class Checker:
         a, b = self.metrics[c["model"]][c["metric"]], self.metrics[c["than"]][c["metric"]]
         _, bounds = self.diff_bounds(c["than"], c["model"], metric=c["metric"])
         v = verdict(b - a, margin - 1e-12, bounds)  # "at least margin": equal counts
-        out = {"verdict": v, "numbers": {"difference": b - a, "interval": bounds, "threshold": margin},
+        sizes = size_gap(self.metrics, c["model"], c["than"])
+        out = {"verdict": v, "numbers": {"difference": b - a, "interval": bounds, "threshold": margin,
+                                         "parameters": sizes["parameters"], "size_ratio": sizes["ratio"]},
                "evidence": f"{label(c['model'])} {a:.2f} vs {label(c['than'])} {b:.2f}: "
                            f"{label(c['than'])} higher by {b - a:.2f}{fmt_interval(bounds, 2)} "
-                           f"(needs >= {margin:g})"}
+                           f"(needs >= {margin:g}); {sizes['text']}"}
         return self.floored(out, "both models") if is_bleu(c["metric"]) and self.at_floor(a, b) else out
 
     def at_least(self, c: dict) -> dict:
@@ -233,54 +261,64 @@ class Checker:
             return self.floored(out, "both models", " on the longest bucket")
         return out
 
-    def degrades(self, c: dict) -> dict:
-        """Each model's BLEU on the longest populated bucket is below its BLEU on the shortest."""
-        buckets = populated_buckets(self.metrics, c["models"], self.settings["min_bucket_sentences"])
+    def degrades_more(self, c: dict) -> dict:
+        """Each model loses more BLEU from the shortest to the longest populated bucket than ``than``
+        does: (short − long of the model) − (short − long of ``than``) > 0, a difference of differences.
+        Every model loses BLEU on long sentences, so a loss alone says nothing about the decoder; the
+        comparison with a model that has attention does. On each bucket the two models are compared on
+        the same sentences (paired draws); the two buckets hold different sentences (independent draws)."""
+        than = c["than"]
+        buckets = populated_buckets(self.metrics, [*c["models"], than], self.settings["min_bucket_sentences"])
         if len(buckets) < 2:
             return {"verdict": NOT_CHECKED, "reason": "fewer than two populated length buckets",
                     "evidence": f"needs two buckets of >= {self.settings['min_bucket_sentences']} sentences"}
         short, long = buckets[0], buckets[-1]
+        base_short, base_long = bucket_bleu(self.metrics[than], short), bucket_bleu(self.metrics[than], long)
+        base_drop = base_short - base_long
         verdicts, parts, numbers, floored = [], [], {}, []
         for n in c["models"]:
             s, l = bucket_bleu(self.metrics[n], short), bucket_bleu(self.metrics[n], long)
-            bounds = None
-            if self.sentences is not None:  # the two buckets hold different sentences: independent draws
-                m_short = self.sentences.members(short["lo"], short["hi"])
-                m_long = self.sentences.members(long["lo"], long["hi"])
-                bounds = self.bounds(self.sentences.bleu_samples(n, m_short, short["key"])
-                                     - self.sentences.bleu_samples(n, m_long, long["key"]))
+            more = (s - l) - base_drop
+            short_samples, _ = self.diff_bounds(n, than, short)
+            long_samples, _ = self.diff_bounds(n, than, long)
+            bounds = None if short_samples is None else self.bounds(short_samples - long_samples)
             at_floor = self.at_floor(s, l)  # a model near zero BLEU on both buckets has nothing to lose
             floored += [label(n)] if at_floor else []
-            verdicts.append(INCONCLUSIVE if at_floor else verdict(s - l, 0.0, bounds))
-            numbers[n] = {"short": s, "long": l, "drop": s - l, "interval": bounds}
-            parts.append(f"{label(n)} {s:.1f} ({short['bucket']} words) → {l:.1f} ({long['bucket']}), "
-                         f"loses {s - l:.1f}{fmt_interval(bounds)}")
+            verdicts.append(INCONCLUSIVE if at_floor else verdict(more, 0.0, bounds))
+            numbers[n] = {"short": s, "long": l, "drop": s - l, "than_drop": base_drop, "more": more,
+                          "interval": bounds}
+            parts.append(f"{label(n)} {s:.1f} → {l:.1f}, loses {s - l:.1f}: {more:+.1f}{fmt_interval(bounds)} "
+                         f"more than {label(than)}")
         out = {"verdict": combine(verdicts), "numbers": numbers,
-               "evidence": "; ".join(parts) + " (each needs a loss > 0)"}
+               "evidence": (f"from {short['bucket']} words ({short['n']} sentences) to {long['bucket']} "
+                            f"({long['n']}): {label(than)} {base_short:.1f} → {base_long:.1f}, loses "
+                            f"{base_drop:.1f}; " + "; ".join(parts) + " (each needs more > 0)")}
         if floored and out["verdict"] == INCONCLUSIVE:
             return self.floored(out, ", ".join(floored), " on both buckets")
         return out
 
     def rate_above(self, c: dict) -> dict:
-        """A rate (e.g. ``agreement.error_rate``) of each model is above that of ``than``; the
-        interval is the normal approximation for a difference of two proportions over the items
-        each model was checked on (``<metric's parent>.checked``)."""
+        """A rate (e.g. ``agreement.error_rate``) of each model is above that of ``than``. The counts
+        are small (a few errors in a few hundred noun phrases), so the interval of the difference is
+        Newcombe's hybrid score interval (``proportions.py``), from the items each model was checked
+        on (``<metric's parent>.checked``) and its count (``.errors``, else rate × checked)."""
         parent = c["metric"].rsplit(".", 1)[0]
-        z = NormalDist().inv_cdf(1 - self.level / 2)
         than = self.metrics[c["than"]]
         base, base_n = lookup(than, c["metric"]), lookup(than, f"{parent}.checked")
+        base_x = count_of(than, parent, base, base_n)
         verdicts, parts, numbers = [], [], {}
         for n in c["models"]:
-            rate, count = lookup(self.metrics[n], c["metric"]), lookup(self.metrics[n], f"{parent}.checked")
-            se = (rate * (1 - rate) / count + base * (1 - base) / base_n) ** 0.5
-            bounds = (rate - base - z * se, rate - base + z * se)
+            rate, checked = lookup(self.metrics[n], c["metric"]), lookup(self.metrics[n], f"{parent}.checked")
+            x = count_of(self.metrics[n], parent, rate, checked)
+            bounds = newcombe(x, checked, base_x, base_n, 1 - self.level)
             verdicts.append(verdict(rate - base, 0.0, bounds))
-            numbers[n] = {"rate": rate, "checked": count, "difference": rate - base, "interval": bounds}
-            parts.append(f"{label(n)} {100 * rate:.1f}% of {count} vs {label(c['than'])} "
-                         f"{100 * base:.1f}% of {base_n}: {100 * (rate - base):+.1f} points "
+            numbers[n] = {"rate": rate, "checked": checked, "count": x, "difference": rate - base,
+                          "interval": bounds}
+            parts.append(f"{label(n)} {100 * rate:.1f}% ({x} of {checked}) vs {label(c['than'])} "
+                         f"{100 * base:.1f}% ({base_x} of {base_n}): {100 * (rate - base):+.1f} points "
                          f"[{100 * bounds[0]:+.1f}, {100 * bounds[1]:+.1f}]")
         return {"verdict": combine(verdicts), "numbers": numbers,
-                "evidence": "; ".join(parts) + " (needs > 0; normal-approximation interval)"}
+                "evidence": "; ".join(parts) + " (needs > 0; Newcombe hybrid score interval)"}
 
     # ---- dispatch --------------------------------------------------------------------------------
     def missing(self, c: dict, names: list[str]) -> str | None:
@@ -291,7 +329,7 @@ class Checker:
         if c["kind"] == "rate_above":
             parent = metric.rsplit(".", 1)[0]
             needed = [metric, f"{parent}.checked"]
-        elif c["kind"] in ("degrades_less", "degrades"):
+        elif c["kind"] in ("degrades_less", "degrades_more"):
             needed = ["bleu_by_length"]
         else:
             needed = [metric]

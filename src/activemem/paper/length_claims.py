@@ -9,9 +9,17 @@ are those at least ``f`` times the training length. Each accuracy comes with its
   whole interval lies below ``a``; **inconclusive** otherwise (too few test pairs to tell).
 - ``does_not_generalise``: its accuracy is below ``a`` on some long split. **reproduced** when some
   split's whole interval lies below ``a``; **not reproduced** when every interval lies at or above
-  ``a``; **inconclusive** otherwise, and also when the model does not reach ``a`` even on the longest
-  split within the training lengths: a model that never learned the task says nothing about
-  generalising it (``reason`` says so).
+  ``a``; **inconclusive** otherwise.
+
+Two things make any verdict **inconclusive**, whatever the long splits show, and ``reason`` says which:
+
+- the model does not reach ``a`` even on the longest split within the training lengths: a model that
+  never learned the task says nothing about generalising it, either way;
+- the split is too small to decide ``a``: with ``n`` pairs, even ``n``/``n`` right has a Wilson lower
+  bound of ``n / (n + z²)`` (96.3% at 100 pairs, level 95%), so "at least 99%" can never be shown on
+  100 pairs. ``pairs_needed`` is the smallest ``n`` whose perfect score clears ``a`` (381 for 99%);
+  where a split has fewer and its point estimate is at or above ``a`` (the case the interval cannot
+  clear), the evidence says how many pairs would be needed.
 
 With several seeds a claim must hold for every seed (``claims.combine``). No long split (the scale's
 test lengths stop short of ``f``× the training length) or a model not in the run: **not checked**.
@@ -20,11 +28,15 @@ Every verdict states the numbers that decided it, within training and beyond.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from statistics import NormalDist
 
 import yaml
 
 from activemem import models
+from activemem.evaluate.sequence_accuracy import wilson
+from activemem.paper import convergence
 from activemem.paper.claims import INCONCLUSIVE, NOT_CHECKED, NOT_REPRODUCED, REPRODUCED, combine
 
 KINDS = ("generalises", "does_not_generalise")
@@ -66,6 +78,31 @@ def side(test: dict, threshold: float) -> str:
     return "undecided"
 
 
+def pairs_needed(threshold: float, level: float) -> int:
+    """The fewest test pairs whose perfect score has a Wilson lower bound at or above ``threshold``.
+    At n/n right the bound is n / (n + z²), so n >= z² · a / (1 − a); 381 for 99% at level 95%."""
+    if threshold <= 0:
+        return 1
+    if threshold >= 1:
+        raise ValueError(f"no number of pairs can show an accuracy of at least {threshold:g}")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    n = max(1, math.ceil(z * z * threshold / (1 - threshold) - 1e-9))
+    while wilson(n, n, level)[0] < threshold:  # floating point at the boundary
+        n += 1
+    return n
+
+
+def too_small(tests: list[dict], threshold: float) -> tuple[int, int] | None:
+    """``(smallest split, pairs needed)`` where some split's point estimate is at or above ``threshold``
+    but its size could never show it (its interval cannot clear the threshold at any score); else None."""
+    short = [t for t in tests if t["accuracy"] >= threshold
+             and t["sequences"] < pairs_needed(threshold, t.get("interval_level", 0.95))]
+    if not short:
+        return None
+    return min(t["sequences"] for t in short), max(pairs_needed(threshold, t.get("interval_level", 0.95))
+                                                    for t in short)
+
+
 def check_run(claim: dict, evaluation: dict) -> tuple[str, str, str | None]:
     """One seed's verdict, evidence and reason."""
     train_length = evaluation["train_length"]
@@ -80,21 +117,23 @@ def check_run(claim: dict, evaluation: dict) -> tuple[str, str, str | None]:
     evidence = "; ".join(describe(t) for t in long)
     if within:
         evidence += f"; within training: {describe(within[-1])}"
-    learned = not within or within[-1]["accuracy"] >= threshold
-    reason = None
     if claim["kind"] == "generalises":
         verdict = (REPRODUCED if all(s == "above" for s in sides)
                    else NOT_REPRODUCED if "below" in sides else INCONCLUSIVE)
-        if not learned:
-            reason = f"it does not reach {pct(threshold)} within the training lengths either"
     else:
         verdict = (REPRODUCED if "below" in sides
                    else NOT_REPRODUCED if all(s == "above" for s in sides) else INCONCLUSIVE)
-        if not learned:
-            verdict = INCONCLUSIVE
-            reason = (f"{models.label(claim['model'])} does not reach {pct(threshold)} within the training "
-                      f"lengths either: it did not learn the task, so failing beyond says nothing about generalising")
-    return verdict, evidence, reason
+    if within and within[-1]["accuracy"] < threshold:  # never learned: nothing to say about generalising
+        return INCONCLUSIVE, evidence, (f"{models.label(claim['model'])} does not reach {pct(threshold)} within "
+                                        f"the training lengths: it did not learn the task, so its accuracy "
+                                        f"beyond says nothing about generalising")
+    small = too_small(long, threshold) if verdict == INCONCLUSIVE else None
+    if small:
+        n, needed = small
+        evidence += (f"; {n} test pairs cannot show {pct(threshold)} (even {n}/{n} has a Wilson lower bound of "
+                     f"{pct(wilson(n, n, long[0].get('interval_level', 0.95))[0])}): {needed} pairs would be needed")
+        return INCONCLUSIVE, evidence, f"{n} test pairs per split cannot decide {pct(threshold)}; {needed} would"
+    return verdict, evidence, None
 
 
 def check(path: str | Path, runs: dict[str, dict[int, dict]], scale: str) -> list[dict]:
@@ -114,10 +153,11 @@ def check(path: str | Path, runs: dict[str, dict[int, dict]], scale: str) -> lis
         evidence = " | ".join(f"seed {s}: {e}" if several else e for s, (_, e, _) in results.items())
         reasons = sorted({r for _, _, r in results.values() if r})
         verdict = NOT_CHECKED if NOT_CHECKED in verdicts else combine(verdicts)
-        first = next(iter(runs[name].values()))
-        steps = f"{first['train_steps']}/{first['train_max_steps']} steps"
+        budgets = {seed: f"{models.label(name)} {(e.get('convergence') or convergence.status(e))['text']}, "
+                         f"{e['parameters']:,} parameters, trained on lengths ≤ {e['train_length']}"
+                   for seed, e in sorted(runs[name].items())}
+        budget = (next(iter(budgets.values())) if len(set(budgets.values())) == 1
+                  else " | ".join(f"seed {s}: {b}" for s, b in budgets.items()))
         out.append({**head, "verdict": verdict, "evidence": f"{models.label(name)}, {claim['task']}: {evidence}",
-                    "reason": "; ".join(reasons) or None,
-                    "budget": f"{scale}: {models.label(name)} {steps}, {first['parameters']:,} parameters, "
-                              f"trained on lengths ≤ {first['train_length']}"})
+                    "reason": "; ".join(reasons) or None, "budget": f"scale {scale}: {budget}"})
     return out

@@ -26,7 +26,7 @@ from activemem.atomic import write_json, write_text
 from activemem.data.lines import read_lines
 from activemem.evaluate.bleu import check_aligned
 from activemem.evaluate.references import first, reference_names
-from activemem.paper import figures, provenance, run_data, tables
+from activemem.paper import convergence, figures, provenance, run_data, snapshot_diff, tables
 from activemem.paper.plot_data import write_plot_data
 from activemem.paper.bootstrap import Sentences
 from activemem.paper.claims import NOT_APPLICABLE, check_claims, display_verdict
@@ -142,7 +142,8 @@ def scored_count(runs: dict, results: Path, references: list[str]) -> int:
     return next(iter(counts.values()), total)
 
 
-def read_inputs(scale: str, names: list[str], results: Path, data: Path, seeds: list[int]) -> Inputs:
+def read_inputs(scale: str, names: list[str], results: Path, data: Path, seeds: list[int],
+                patience: dict[str, int] | None = None) -> Inputs:
     runs, hyps = load_runs(results, names, seeds)
     # Split at "\n" only (see data/lines.py), and one hypothesis per reference or no report: a
     # misaligned pair of files would give significance tests on shifted sentences. The whole files
@@ -157,6 +158,10 @@ def read_inputs(scale: str, names: list[str], results: Path, data: Path, seeds: 
         for s in seeds:
             check_aligned(references, hypotheses=hyps[name][s])
             require({run_folder(name, s): runs[name][s]}, results)
+            # how the run stopped and whether it converged, from its dev log (the claims' budget says so)
+            runs[name][s]["convergence"] = convergence.status(
+                runs[name][s], convergence.read_dev_log(results / run_folder(name, s) / "train" / "dev_log.csv"),
+                (patience or {}).get(name))
     metrics = {name: pooled(name, runs[name]) for name in names}
     return Inputs(scale, tables.ordered(names), seeds, runs, hyps, metrics, sources, references, streams)
 
@@ -180,11 +185,12 @@ def data_warnings(inputs: Inputs) -> list[str]:
     return out
 
 
-def write_table1(env, inputs: Inputs, published: dict, out: Path) -> dict:
-    """Table 1, regenerated and published, through one template; their diff; warnings for what the
-    comparison lacks."""
+def write_table1(env, inputs: Inputs, published: dict, out: Path, data_note: str) -> dict:
+    """Table 1, regenerated (its first note naming the data it ran on, ``run_data.data_note``) and
+    published, through one template; their diff; warnings for what the comparison lacks."""
     names = inputs.names
     regenerated = tables.regenerated_table1(names, inputs.metrics)
+    regenerated["notes"].insert(0, f"{data_note} The published Table 1 is the paper's: {published['task']}.")
     published_table, missing_rows = tables.published_table1(published, names)
     inputs.warnings += missing_rows
     absent = [tables.label(n) for n in published["models"] if n not in names]
@@ -254,6 +260,7 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
     names, metrics = inputs.names, inputs.metrics
     min_sentences = report_settings["min_bucket_sentences"]
     long_series = drawn["long_series"]
+    stopped = convergence.summary(names, inputs.runs, inputs.seeds)
     length_claim = next((c for c in claims if (c.get("numbers") or {}).get("buckets")), None)
     train_words = {tables.value(metrics[n], "train_source_max_words") for n in names} - {None}
     return {
@@ -279,7 +286,8 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
         "extrapolation_lengths": (tables.length_table(list(long_series), long_series, min_sentences)
                                   if long_series else None),
         "train_source_max_words": max(train_words) if train_words else None,
-        "runs": tables.runs_table(names, metrics, evaluate_settings.get("width")),
+        "runs": tables.runs_table(names, metrics, evaluate_settings.get("width"), stopped["cells"]),
+        "stopping": stopped["lines"],
         "word_classes": tables.word_class_tables(names, metrics),
         "provenance": provenance.provenance_table(names, metrics),
         "figure_png": png(out / "bleu_by_length.png"), "curves_png": png(out / "learning_curves.png"),
@@ -289,27 +297,33 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
 
 def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, out: Path,
           report_settings: dict, evaluate_settings: dict, seeds: list[int] | None = None,
-          comparison: dict | None = None) -> dict:
+          comparison: dict | None = None, source: str | None = None, patience: dict[str, int] | None = None) -> dict:
     """``seeds``: the training seeds of every model (results under ``<model>/seed<k>``); several
     give mean ± sd in the tables and claims that must hold for every seed (``paper/seeds.py``).
     ``comparison``: ``config.preset_comparison`` of the run's params (a WMT scale's corpora and
-    its differences from the paper preset, for the scale note and the claims' data)."""
+    its differences from the paper preset, for the scale note and the claims' data). ``source``: the
+    run's ``data.source`` (demo, wmt14), which with ``comparison`` names the data in Table 1's heading.
+    ``patience``: each model's ``train.patience``, the evaluations after its best that make it converged."""
     seeds = sorted(seeds or [1])
     out.mkdir(parents=True, exist_ok=True)
-    inputs = read_inputs(scale, names, results, data, seeds)
+    inputs = read_inputs(scale, names, results, data, seeds, patience)
     flat = labelled_runs(inputs.names, seeds, inputs.runs)
     inputs.warnings += provenance.warnings(list(flat), flat) + data_warnings(inputs) + run_data.prepared_data_warnings(data)
+    inputs.warnings += [w for w in [convergence.summary(inputs.names, inputs.runs, seeds)["warning"]] if w]
     published = load_published(paper / "published.yaml")
     env = tables.environment(paper / "templates")
-    table1 = write_table1(env, inputs, published, out)
+    table1 = write_table1(env, inputs, published, out, run_data.data_note(source, comparison, data))
     available = run_data.available(scale, comparison, data)
     claims = check_all_claims(inputs, paper / "claims.yaml", results, data, report_settings, evaluate_settings,
                               available)
     write_json(out / "claims.json", claims)
+    against = snapshot_diff.compare(paper, scale, seeds, out)  # table1.md and claims.json are written
     drawn = draw_figures(inputs, results, out, report_settings["min_bucket_sentences"])
     context = report_context(inputs, published, table1, claims, drawn, out,
-                             run_data.scale_note(scale, comparison, data), report_settings, evaluate_settings)
+                             run_data.scale_note(scale, comparison, data, source), report_settings, evaluate_settings)
+    context["data_name"] = run_data.data_name(source, comparison)
+    context["snapshot"] = against.text()
     write_text(out / "report.md", env.get_template("report.md.j2").render(**context))
     html = tables.environment(paper / "templates", autoescape=True).get_template("report.html.j2")
     write_text(out / "report.html", html.render(**context))
-    return {"claims": claims, "diff": table1["diff"], "warnings": inputs.warnings}
+    return {"claims": claims, "diff": table1["diff"], "warnings": inputs.warnings, "snapshot": against}

@@ -1,8 +1,9 @@
 """What the report says about the run's data: the scale note that opens it, and what the test split
 offers the claims.
 
-The demo and smoke scales keep their fixed one-line notes. A WMT'14 scale's note says what a
-reader diffing Table 1 against the published numbers must know: which corpora were trained on
+The smoke scale keeps its fixed one-line note, and every scale on the demo grammar (``data.source:
+demo``: demo, converged) the demo's; ``data_name`` names what a run trained on, for Table 1's heading
+and note. A WMT'14 scale's note says what a reader diffing Table 1 against the published numbers must know: which corpora were trained on
 (``data.train``), how many pairs the prepare stage kept (``manifest.json`` ``pairs``,
 ``report.json``), and every setting that differs from the ``paper`` preset (``config.preset_comparison``,
 the same entry both engines track for the paper stage). The paper preset is the yardstick because
@@ -19,12 +20,15 @@ from activemem.evaluate.references import reference_names
 from activemem.paper.claims import AvailableData
 
 SCALE_NOTES = {
-    "demo": "Embedded demo corpus (a small English→French grammar), CPU-sized models and a few minutes of "
-            "training per model: this shows the pipeline and the models' qualitative behaviour, not the "
-            "paper's WMT'14 numbers.",
     "smoke": "Tiny smoke-test scale: numbers are meaningless; it checks that the pipeline runs.",
 }
-GENERIC_NOTE = "WMT'14 English→French."
+# every scale on the demo grammar (demo, converged, …): data.source demo
+DEMO_NOTE = ("Embedded demo corpus (a small English→French grammar) and CPU-sized models: this shows the pipeline "
+             "and the models' qualitative behaviour, not the paper's WMT'14 numbers.")
+GENERIC_NOTE = "Data source not recorded (data.source): the report cannot say what this run was trained on."
+# how a reader knows the WMT'14 training corpora (data.train keys: data/wmt14.yaml)
+CORPUS_NAMES = {"europarl_v7": "Europarl v7", "commoncrawl": "Common Crawl", "un": "UN corpus",
+                "news_commentary_v9": "News Commentary v9", "giga_fren": "10^9 French-English corpus"}
 
 
 def _json(path: Path) -> dict | None:
@@ -83,11 +87,44 @@ def wmt_note(scale: str, comparison: dict, data: Path) -> str:
     return text
 
 
-def scale_note(scale: str, comparison: dict | None, data: Path) -> str:
-    """The report's opening note (``comparison``: ``config.preset_comparison`` of the run's params)."""
+def scale_note(scale: str, comparison: dict | None, data: Path, source: str | None = None) -> str:
+    """The report's opening note (``comparison``: ``config.preset_comparison`` of the run's params;
+    ``source``: its ``data.source``). Every scale on the demo grammar gets the demo's note, whatever
+    its name: the converged scale is the demo grammar, not WMT'14."""
     if scale in SCALE_NOTES:
         return SCALE_NOTES[scale]
-    return wmt_note(scale, comparison, data) if comparison else GENERIC_NOTE
+    if comparison:
+        return wmt_note(scale, comparison, data)
+    return DEMO_NOTE if source == "demo" else GENERIC_NOTE
+
+
+def data_name(source: str | None, comparison: dict | None) -> str:
+    """What this run trained and was tested on, for Table 1's heading: from ``data.source`` and, on
+    WMT'14, the corpora (``data.train``) against the paper preset's (``comparison``)."""
+    if comparison:
+        corpora, preset = comparison["corpora"], comparison["preset"]
+        preset_train = next((d[2] for d in comparison["differences"] if d[0] == "data.train"), None)
+        names = ", ".join(CORPUS_NAMES.get(c, c) for c in corpora["train"])
+        if preset_train and set(corpora["train"]) < set(preset_train):
+            return f"a WMT'14 English→French subset ({names} only), tested on {corpora['test']}"
+        if preset and not preset_train:
+            return f"full WMT'14 English→French, tested on {corpora['test']}"
+        return f"WMT'14 English→French ({names}), tested on {corpora['test']}"
+    if source == "demo":
+        return "the demo grammar (an embedded synthetic English→French corpus), not WMT'14"
+    if source == "algorithmic":
+        return "the algorithmic tasks (generated symbol sequences)"
+    return "data this report cannot name (data.source not given)"
+
+
+def data_note(source: str | None, comparison: dict | None, data: Path) -> str:
+    """Table 1's first note: the data it was regenerated on, its training pairs (``manifest.json``) and
+    the corpora, against the published table's data."""
+    pairs = kept(data, "train")
+    corpora = (f"; trained on {', '.join(CORPUS_NAMES.get(c, c) for c in comparison['corpora']['train'])}"
+               if comparison else "")
+    return f"Regenerated on {data_name(source, comparison)}" + (f" ({pairs} for training{corpora})" if pairs else
+                                                                  f" ({corpora[2:]})" if corpora else "") + "."
 
 
 def available(scale: str, comparison: dict | None, data: Path) -> AvailableData | None:

@@ -87,6 +87,8 @@ def across_seeds(per_seed: dict[int, list[dict]]) -> list[dict]:
         verdicts = {s: c["verdict"] for s, c in claims.items()}
         claim = {**first, "per_seed": {str(s): verdicts[s] for s in seeds}}
         claim["evidence"] = " | ".join(f"seed {s}: {c['evidence']}" for s, c in claims.items())
+        if len({c.get("budget") for c in claims.values()}) > 1:  # seeds stop at different steps, or not at all
+            claim["budget"] = " | ".join(f"seed {s}: {c.get('budget')}" for s, c in claims.items())
         if len(set(verdicts.values())) > 1:
             claim["verdict"] = next((v for v in (NOT_APPLICABLE, NOT_CHECKED) if v in verdicts.values()), INCONCLUSIVE)
             counts = ", ".join(f"{sum(v == w for v in verdicts.values())} {w}" for w in sorted(set(verdicts.values())))

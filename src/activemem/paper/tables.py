@@ -209,16 +209,19 @@ def measured_table(names: list[str], metrics: dict[str, dict]) -> dict | None:
 
 
 # ---- runs: budget, decoding, both BLEUs of the Neural GPU family -----------------------------------
-def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) -> dict:
+def runs_table(names: list[str], metrics: dict[str, dict], width: str | None,
+               converged: dict[str, str] | None = None) -> dict:
     """``width``: evaluate.width of the settings, used where evaluation.json does not record it. With
-    ``width: fixed`` the beam already decodes at a fixed width: no second, identical column."""
+    ``width: fixed`` the beam already decodes at a fixed width: no second, identical column. ``converged``:
+    a cell per model from ``convergence.py`` (whether it converged), shown after how it stopped."""
     names = ordered(names)
     widths = {metrics[n].get("width") for n in names} - {None}
     width = widths.pop() if len(widths) == 1 else width
     fixed = width != "fixed" and any(value(metrics[n], "bleu_fixed_width") is not None for n in names)
     ratio = any(value(metrics[n], "length_ratio") is not None for n in names)
     greedy = any(value(metrics[n], "bleu_greedy") is not None for n in names)  # off: evaluate.greedy
-    header = ["Model", "Parameters", "Training steps", "Stopped by", "Scored step", "Training FLOPs to it",
+    header = ["Model", "Parameters", "Training steps", "Stopped by", *(["Converged"] if converged else []),
+              "Scored step", "Training FLOPs to it",
               "Training time to it (s)", "Decoding (sentences/s)",
               "BLEU beam" + (f" (width {width})" if fixed and width else ""),
               *(["BLEU beam (fixed width)"] if fixed else []), *(["BLEU greedy"] if greedy else []), "chrF",
@@ -230,6 +233,7 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
                  else f"{m['train_steps']}") + (f" {TRUNCATED_MARK}" if m.get("truncated") else "")
         family = n in NEURAL_GPU_FAMILY
         rows.append([model_cell(n, m), f"{m['parameters']:,}", steps, m.get("train_stop_reason") or UNKNOWN,
+                     *([converged.get(n, UNKNOWN)] if converged else []),
                      cell(m, "selected.step", 0), cell(m, "selected.flops", 2, scientific=True),
                      cell(m, "selected.train_seconds", 0),
                      number(m.get("decode_sentences_per_s"), 1), cell(m, "bleu", 1),
@@ -237,8 +241,11 @@ def runs_table(names: list[str], metrics: dict[str, dict], width: str | None) ->
                      *([cell(m, "bleu_greedy", 1)] if greedy else []), cell(m, "chrf", 1),
                      *([cell(m, "length_ratio", 2), cell(m, "length_ratio_within_training", 2)] if ratio else [])])
     notes = seeds_note(names, metrics) + truncated_note(names, metrics) + subsample_note(names, metrics)
-    notes.append("Stopped by: patience (dev perplexity stopped improving, train.patience), max_steps (the step "
-                 "cap) or max_minutes (the wall clock). Scored step: the step whose weights were evaluated "
+    notes.append("Stopped by: patience (train.patience dev evaluations in a row each gained less than "
+                 "train.min_improvement), max_steps (the step cap) or max_minutes (the wall clock)."
+                 + (" Converged: only a run stopped by patience whose best dev evaluation was followed by "
+                    "train.patience evaluations that did not improve on it; 'still improving' when its best dev "
+                    "perplexity was its last evaluation." if converged else "") + " Scored step: the step whose weights were evaluated "
                  "(train.select: the best dev perplexity's, or the last); its FLOPs and seconds of training "
                  "(dev evaluations and FLOP counting left out) are what reaching it cost. Seconds depend on the machine.")
     if width == "fixed" and any(n in NEURAL_GPU_FAMILY for n in names):

@@ -10,7 +10,10 @@ must hold for every seed, see ``activemem/paper/seeds.py``), the published table
 (``<paper>/templates``). Writes to ``<out>``: ``table1.{md,tex}`` and ``table1.published.{md,tex}``
 (same template: ``diff`` them), ``bleu_by_length.{png,pdf}``, ``learning_curves.{png,pdf}``,
 ``extrapolation_bleu_by_length.{png,pdf}`` (only when the models were tested on the longer split),
-``claims.json``, ``report.md``, a self-contained ``report.html`` and ``made_from.json``.
+``claims.json``, ``report.md``, a self-contained ``report.html`` and ``made_from.json``. The report
+opens with what moved against the committed snapshot of its scale (``<paper>/snapshot/<scale>``, or
+``<scale>-<k>seeds`` for k seeds; ``activemem/paper/snapshot_diff.py``): which models' numbers and which
+verdicts, or that nothing did, or that the scale has no snapshot.
 
 Nothing stale is read: the test text is checked against the prepare stage's ``manifest.json``, and
 each evaluation against the checkpoint and data it records it was made from (``activemem/lineage.py``)
@@ -36,12 +39,13 @@ from pathlib import Path
 
 from activemem import lineage
 from activemem.atomic import write_json
-from activemem.config import preset_comparison
+from activemem.config import preset_comparison, train_settings
 from activemem.data.store import verify_files
 from activemem.paper import algorithmic
 from activemem.paper.claims import display_verdict
 from activemem.paper.report import build, load_metrics
 from activemem.paper.seeds import run_folder
+from activemem.paper.snapshot_diff import snapshot_files
 from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage
 
 
@@ -78,22 +82,27 @@ def main(argv: list[str] | None = None) -> None:
     settings = {k: params["report"][k] for k in ("far_below_margin", "match_tolerance", "significance_level",
                                                  "floor_bleu", "min_bucket_sentences")}
     evaluate = {k: params["evaluate"][k] for k in ("bootstrap_resamples", "seed", "width")}
+    # the evaluations after its best that make a run converged (paper/convergence.py)
+    patience = {n: train_settings(params, n)["patience"] for n in params["model_names"]}
     try:
         made_from = verified_inputs(Path(args.results), Path(args.data), params["model_names"], params["seeds"])
         if params["data"]["source"] == "algorithmic":
             result = algorithmic.build(params["scale"], params["model_names"], Path(args.results), Path(args.paper),
-                                       Path(args.out), params["seeds"])
+                                       Path(args.out), params["seeds"], patience)
         else:
             result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
                            Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
-                           preset_comparison(params))
+                           preset_comparison(params), params["data"]["source"], patience)
     except FileNotFoundError as err:
         sys.exit(f"error: {missing_input(err, {args.results: 'evaluate', args.data: 'prepare'})}")
     except ValueError as err:
         sys.exit(f"error: {err}")
+    # the snapshot this run was compared with is an input too: a regenerated snapshot changes the report
+    made_from.update(lineage.made_from(*snapshot_files(Path(args.paper), params["scale"], params["seeds"])))
     write_json(Path(args.out) / "made_from.json", {lineage.KEY: made_from})
     for warning in result["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
+    print(f"against the committed snapshot: {result['snapshot'].text()}")
     for claim in result["claims"]:
         print(f"[{display_verdict(claim)}] {claim['statement']} — {claim['evidence']} ({claim['budget']})")
     if params["data"]["source"] == "algorithmic":
