@@ -140,6 +140,7 @@ def test_every_seed_must_hold(claims_file):
 
 
 # ---- the stages, tiny ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_every_stage_runs_the_algorithmic_scale_at_a_tiny_size(tmp_path):
     """download → prepare → train (every model, 3 steps) → evaluate → paper, through the stage modules,
     with the scale's own settings but tiny sizes and a test length 10× the training length."""
@@ -185,6 +186,7 @@ def test_every_stage_runs_the_algorithmic_scale_at_a_tiny_size(tmp_path):
     assert (out / "accuracy_by_length.png").stat().st_size > 0 and (out / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_both_engines_plan_the_same_algorithmic_graph(tmp_path):
     """`snakemake --config scale=algorithmic` and `dvc exp run -S scale=algorithmic` plan the same commands."""
     pytest.importorskip("snakemake")

@@ -24,6 +24,8 @@ from test_pipeline import engine_env, repo_copy
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # runs the engines end to end: `pytest -m "not slow"` leaves it out
+
 MODEL = "neural_gpu"
 
 

@@ -16,7 +16,11 @@ import json
 import re
 import subprocess
 
+import pytest
+
 from test_pipeline import engine_env, repo_copy, snakemake
+
+pytestmark = pytest.mark.slow  # runs the engines end to end: `pytest -m "not slow"` leaves it out
 
 CONFIG = '''"""A model for tests/test_new_model.py: its hyper-parameters, without torch."""
 

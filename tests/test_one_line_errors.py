@@ -129,6 +129,7 @@ def test_a_read_only_output_folder_is_one_line_from_the_stage_command(tmp_path):
     assert re.fullmatch(r"error: data/smoke/settings/\S+\.json: Permission denied\n", stage.stderr), stage.stderr
 
 
+@pytest.mark.slow
 def test_invalid_yaml_in_params_is_one_line_with_its_line_under_snakemake(tmp_path):
     """Snakemake's own message ("Config file is not valid JSON or YAML") named no line."""
     pytest.importorskip("snakemake")

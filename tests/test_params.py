@@ -102,6 +102,7 @@ def test_each_mistake_is_refused_naming_its_key_path(tmp_path, name, old, new, e
     assert all(line.startswith(f"{path}") for line in str(err.value).splitlines())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,old,new,expected", ISSUE_CASES, ids=[c[0] for c in ISSUE_CASES])
 def test_a_stage_refuses_a_bad_file_before_any_work(tmp_path, name, old, new, expected):
     path = bad_params(tmp_path, old, new)
@@ -116,6 +117,7 @@ def test_a_stage_refuses_a_bad_file_before_any_work(tmp_path, name, old, new, ex
 @pytest.mark.parametrize("name,old,new,expected", [BY_ID["label smoothing 2.5"], BY_ID["typo in a model's train"],
                                                     BY_ID["a model's own rule"], BY_ID["duplicate key"]],
                          ids=["default", "model", "model's rule", "duplicate"])
+@pytest.mark.slow
 def test_snakemake_refuses_a_bad_file_when_it_loads_the_dag(tmp_path, name, old, new, expected):
     root = tmp_path / "repo"
     shutil.copytree(REPO / "pipeline/rules", root / "pipeline/rules")
@@ -177,6 +179,7 @@ def test_an_exponent_written_by_ruamel_reads_back_as_the_number(tmp_path):
         assert eps == 1e-8 and isinstance(eps, float)
 
 
+@pytest.mark.slow
 def test_dvc_set_param_round_trip(tmp_path):
     """The same through DVC's own code for `-S` (Hydra override grammar, then ruamel)."""
     hydra = pytest.importorskip("dvc.utils.hydra")
@@ -189,6 +192,7 @@ def test_dvc_set_param_round_trip(tmp_path):
     assert load_params(path, "smoke")["train"]["adam_eps"] == 1e-8
 
 
+@pytest.mark.slow
 def test_snakemake_takes_an_exponent_written_by_dvc(tmp_path):
     """Snakemake reads params.yaml as its configfile with PyYAML (YAML 1.1: `1e-08` is a string) and
     common.smk compares it with the file read the same way: no override is reported, and the stages'

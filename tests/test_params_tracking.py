@@ -21,6 +21,8 @@ from activemem.config import read
 from conftest import REPO
 from test_pipeline import dvc_stages, engine_env, repo_copy, snakemake, snakemake_jobs
 
+pytestmark = pytest.mark.slow  # runs the engines end to end: `pytest -m "not slow"` leaves it out
+
 MODELS = read(REPO / "params.yaml")["models"]   # the models params.yaml runs
 TRAIN = {f"train@{m}-1" for m in MODELS}          # <model>-<seed>, seeds: [1]
 EVALUATE = {f"evaluate@{m}-1" for m in MODELS}

@@ -28,8 +28,9 @@ from run_numbers import results_only
 
 pytest.importorskip("snakemake")
 pytest.importorskip("dvc")
-pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(),
-                                reason="needs the project's git checkout")
+pytestmark = [pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(),
+                                 reason="needs the project's git checkout"),
+              pytest.mark.slow]  # runs the engines end to end: `pytest -m "not slow"` leaves it out
 
 
 def engine_env() -> dict:

@@ -32,6 +32,8 @@ from conftest import REPO
 from run_numbers import results_only
 from test_pipeline import engine_env, repo_copy
 
+pytestmark = pytest.mark.slow  # runs the engines end to end: `pytest -m "not slow"` leaves it out
+
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "sinfo", "srun", "scancel")
 PACKAGES = "munge slurmctld slurmd slurm-client"

@@ -26,6 +26,8 @@ from activemem.train.loop import train
 from conftest import REPO
 from test_pipeline import engine_env, repo_copy, snakemake
 
+pytestmark = pytest.mark.slow  # runs the engines end to end: `pytest -m "not slow"` leaves it out
+
 MODEL = "neural_gpu"
 
 

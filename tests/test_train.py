@@ -187,6 +187,7 @@ def run_train_cli(params_file: Path, prepared: Path, out: Path, work: Path, sour
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_same_parameters(prepared, tmp_path):
     raw = yaml.safe_load(PARAMS.read_text())
     raw["smoke"]["train"].update(max_steps=80, checkpoint_every=5, eval_every=20, log_every=5)
@@ -318,6 +319,7 @@ def test_bad_params_fail_before_training_naming_the_key(prepared, tmp_path):
     assert not (tmp_path / "out" / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_follow_one_process(prepared, tmp_path):
     raw = yaml.safe_load(PARAMS.read_text())
     raw["smoke"]["train"].update(max_steps=5, eval_every=5, checkpoint_every=5, log_every=1, batch_tokens=256)

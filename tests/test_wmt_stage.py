@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from activemem.data.manifest import load_manifest
@@ -17,6 +18,8 @@ from activemem.stages import download, prepare
 from conftest import REPO
 from http_fixture import LoopbackServer
 from test_download import make_tgz
+
+pytestmark = pytest.mark.slow  # runs the engines end to end: `pytest -m "not slow"` leaves it out
 
 NEWSTEST = REPO / "tests" / "data" / "newstest2014"
 SEGMENTS = 271
