@@ -307,3 +307,13 @@ def test_the_json_schema_refuses_what_our_checker_refuses(path, value, expected)
     assert expected in err.value.message and list(err.value.absolute_path)[:len(path) - 1] == list(path[:-1])
     with pytest.raises(ParamsError):  # and our checker, the authority, refuses it too
         check(raw, PARAMS)
+
+
+def test_a_nan_read_twice_is_no_override():
+    """Issue 33 #5: `lr: .nan` in params.yaml was reported as a --config override under Snakemake
+    (NaN != NaN); it is the same value on both sides, and the schema names it."""
+    from activemem.config import override_differences
+    nan = float("nan")
+    assert override_differences({"smoke": {"train": {"lr": nan}}}, {"smoke": {"train": {"lr": nan}}}) == []
+    assert override_differences({"smoke": {"train": {"lr": nan}}}, {"smoke": {"train": {"lr": 0.1}}}) == \
+        ["smoke.train.lr"]

@@ -24,6 +24,8 @@ and the WMT'14 corpus list) and below ``train``, ``evaluate``, ``paper`` and ``s
 
 from __future__ import annotations
 
+import math
+
 import copy
 import dataclasses
 import difflib
@@ -364,7 +366,15 @@ def override_differences(on_disk: Any, effective: Any, prefix: str = "") -> list
     if isinstance(on_disk, dict) and isinstance(effective, dict):
         return [key for k in sorted(set(on_disk) | set(effective), key=str)
                 for key in override_differences(on_disk.get(k), effective.get(k), f"{prefix}{k}.")]
-    return [] if on_disk == effective else [prefix.rstrip(".") or "(all)"]
+    return [] if _same(on_disk, effective) else [prefix.rstrip(".") or "(all)"]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, a NaN included: ``lr: .nan`` read twice is the same setting (NaN != NaN in Python),
+    which the schema then names as a NaN, instead of an engine override nobody gave."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
 
 
 def model_hparams(params: dict, name: str) -> dict:
