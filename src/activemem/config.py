@@ -24,11 +24,10 @@ and the WMT'14 corpus list) and below ``train``, ``evaluate``, ``paper`` and ``s
 
 from __future__ import annotations
 
-import math
-
 import copy
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
