@@ -125,7 +125,7 @@ def train(settings: dict, seed: int, run_dir: Path) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     if ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
-        if saved["settings"] == settings and saved["seed"] == seed:
+        if same_training(saved["settings"], settings) and saved["seed"] == seed:
             model.load_state_dict(saved["model"])
             opt.load_state_dict(saved["optimizer"])
             state = saved["state"]
@@ -182,6 +182,25 @@ def train(settings: dict, seed: int, run_dir: Path) -> dict:
     return out
 
 
+# Settings that say when to stop or what to test, not how to train: a run resumed with other values of
+# these is the same run, continued (more steps) or tested elsewhere; any other change starts over.
+STOPPING = {("train", "max_steps"), ("train", "max_minutes"), ("train", "settle_steps"), ("data", "test_sizes"),
+            ("data", "long_test_gate"), ("eval_batch_tokens",), ("log_every",), ("checkpoint_every",)}
+
+
+def same_training(a: dict, b: dict) -> bool:
+    """Whether ``a`` and ``b`` train the same model (they differ at most in ``STOPPING``)."""
+    def without(settings: dict) -> dict:
+        settings = json.loads(json.dumps(settings))
+        for *parents, last in STOPPING:
+            node = settings
+            for p in parents:
+                node = node[p]
+            node.pop(last, None)
+        return settings
+    return without(a) == without(b)
+
+
 def out_of_time(t0: float, tr: dict) -> bool:
     """The wall-clock cap (``max_minutes``, 0 = none): a budget, recorded in the result as ``stopped``."""
     return bool(tr["max_minutes"]) and time.perf_counter() - t0 > 60 * tr["max_minutes"]
@@ -211,13 +230,56 @@ def evaluate(model, vocab, tests: dict, settings: dict, task: str) -> dict:
     return results
 
 
+def summarize(out: Path, snapshot: Path) -> None:
+    """Every run under ``out`` (finished or not) into ``snapshot``: ``runs.json`` and ``runs.md``."""
+    base = load_settings()
+    runs = []
+    for run_dir in sorted(p for p in out.iterdir() if p.is_dir()):
+        log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()] \
+            if (run_dir / "log.jsonl").exists() else []
+        result = json.loads((run_dir / "result.json").read_text()) if (run_dir / "result.json").exists() else None
+        settings = result["settings"] if result else None
+        if settings is None and (run_dir / "checkpoint.pt").exists():
+            saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+            settings = saved["settings"]
+        runs.append({"run": run_dir.name, "finished": result is not None,
+                     "changed": differences(base, settings) if settings else None,
+                     "curriculum": [(line["step"], line["seconds"], line["size"]) for line in log],
+                     **({k: v for k, v in result.items() if k != "settings"} if result else
+                        {"steps": log[-1]["step"] if log else 0, "train_seconds": log[-1]["seconds"] if log else 0,
+                         "curriculum_size": log[-1]["size"] if log else None})})
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (snapshot / "runs.json").write_text(json.dumps(runs, indent=1) + "\n")
+    rows = ["| run | changed from params.yaml control | seed | steps | train s | size reached | "
+            "seq. acc. per test size (held-out pairs) | stopped |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        tests = "; ".join(f"{size}: " + (f"{t['sequence_accuracy']:.4f} ({t['pairs']})" if "pairs" in t else "not run")
+                          for size, t in r.get("test", {}).items()) or "no test (stopped early)"
+        rows.append(f"| {r['run']} | {', '.join(r['changed'] or []) or '-'} | {r.get('seed', '')} | {r['steps']} | "
+                    f"{r['train_seconds']} | {r['curriculum_size']} | {tests} | {r.get('stopped', 'killed')} |")
+    (snapshot / "runs.md").write_text("\n".join(rows) + "\n")
+    print("\n".join(rows))
+
+
+def differences(base, settings, prefix: str = "") -> list[str]:
+    if isinstance(base, dict) and isinstance(settings, dict):
+        return [d for k in sorted(set(base) | set(settings))
+                for d in differences(base.get(k), settings.get(k), f"{prefix}{k}.")]
+    return [] if base == settings else [f"{prefix[:-1]}={settings}"]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "control")
     ap.add_argument("--run", default=None, help="run folder name (default: seed<seed>)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--summarize", type=Path, metavar="SNAPSHOT",
+                    help="only collect every run under --out into SNAPSHOT (runs.json, runs.md)")
     args = ap.parse_args(argv)
+    if args.summarize:
+        summarize(args.out, args.summarize)
+        return
     settings = override(load_settings(), args.set)
     out = train(settings, args.seed, args.out / (args.run or f"seed{args.seed}"))
     print(json.dumps({k: v for k, v in out.items() if k != "settings"}, indent=1))

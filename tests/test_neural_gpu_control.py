@@ -132,3 +132,11 @@ def test_the_control_trains_resumes_and_tests_held_out_sizes_at_a_tiny_size(tmp_
     assert again["test"] == first["test"] and again["steps"] == 4
     with pytest.raises(KeyError, match="not a key"):
         control.override(settings, ["train.lr_typo=1"])
+
+
+def test_a_run_continues_only_when_the_stopping_settings_alone_changed():
+    base = control.load_settings()
+    longer = control.override(base, ["train.max_steps=99999", "train.settle_steps=5000", "data.test_sizes=[20, 40]"])
+    assert control.same_training(base, longer)
+    for change in ("train.lr=0.01", "model.dropout=0.3", "train.curriculum.p_mixed=0.5", "data.train_size=8"):
+        assert not control.same_training(base, control.override(base, [change])), change
