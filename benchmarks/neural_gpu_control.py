@@ -107,7 +107,7 @@ def test(model, vocab: SymbolVocab, pairs: list[tuple[str, str]], batch_tokens: 
             "symbol_error": wrong_symbols / symbols}
 
 
-def train(settings: dict, seed: int, run_dir: Path) -> dict:
+def train(settings: dict, seed: int, run_dir: Path, init: Path | None = None) -> dict:
     torch.set_num_threads(settings["threads"])
     task, data, tr = settings["task"], settings["data"], settings["train"]
     vocab = SymbolVocab()
@@ -132,6 +132,15 @@ def train(settings: dict, seed: int, run_dir: Path) -> dict:
             rng.setstate(saved["rng"])
             torch.set_rng_state(saved["torch_rng"])
             print(f"resumed at step {state['step']}", file=sys.stderr)
+    elif init is not None:  # a second phase: another run's weights, optimiser and curriculum, these settings' lr
+        saved = torch.load(init / "checkpoint.pt", weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        for group in opt.param_groups:
+            group["lr"] = tr["lr"]
+        state = saved["state"]
+        rng.setstate(saved["rng"])
+        print(f"started from {init.name} at step {state['step']}, lr {tr['lr']}", file=sys.stderr)
     log = open(run_dir / "log.jsonl", "a")
     window = {"loss": 0.0, "wrong": 0, "seen": 0, "n": 0}
     t0 = time.perf_counter() - state["seconds"]
@@ -274,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "control")
     ap.add_argument("--run", default=None, help="run folder name (default: seed<seed>)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--init", type=Path, metavar="RUN_DIR",
+                    help="start from another run's checkpoint (weights, optimiser, curriculum, step) with "
+                         "these settings (e.g. a lower lr): a second training phase")
     ap.add_argument("--summarize", type=Path, metavar="SNAPSHOT",
                     help="only collect every run under --out into SNAPSHOT (runs.json, runs.md)")
     args = ap.parse_args(argv)
@@ -281,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         summarize(args.out, args.summarize)
         return
     settings = override(load_settings(), args.set)
-    out = train(settings, args.seed, args.out / (args.run or f"seed{args.seed}"))
+    out = train(settings, args.seed, args.out / (args.run or f"seed{args.seed}"), args.init)
     print(json.dumps({k: v for k, v in out.items() if k != "settings"}, indent=1))
 
 

@@ -142,3 +142,16 @@ def test_a_run_continues_only_when_the_stopping_settings_alone_changed():
     assert control.same_training(base, longer)
     for change in ("train.lr=0.01", "model.dropout=0.3", "train.curriculum.p_mixed=0.5", "data.train_size=8"):
         assert not control.same_training(base, control.override(base, [change])), change
+
+
+def test_a_second_phase_starts_from_another_runs_step_with_its_own_lr(tmp_path):
+    tiny = ["model={maps: 8, height: 2, dropout: 0.0}", "data.train_size=3", "data.test_sizes=[3]",
+            "data.test_pairs=10", "train.max_minutes=0", "train.settle_steps=0", "log_every=2",
+            "checkpoint_every=2", "train.batch=4"]
+    first = control.override(control.load_settings(), [*tiny, "train.max_steps=4"])
+    control.train(first, 1, tmp_path / "one")
+    second = control.override(first, ["train.max_steps=6", "train.lr=0.0001"])
+    out = control.train(second, 1, tmp_path / "two", init=tmp_path / "one")
+    assert out["steps"] == 6                                         # 2 more steps, not 6 from scratch
+    saved = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=False)
+    assert saved["optimizer"]["param_groups"][0]["lr"] == 0.0001
