@@ -37,7 +37,7 @@ import yaml
 
 from activemem import schema
 
-TOP_LEVEL = ("scale", "models", "seeds", "defaults", "report")
+TOP_LEVEL = ("scale", "models", "seeds", "defaults", "report", "control")
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeds; a larger one overflows deep inside them  # every other top-level mapping is a scale
 SECTIONS = schema.SECTIONS
 
@@ -183,7 +183,7 @@ def _check_top_level(raw: dict, problems: schema.Problems) -> None:
         near = _near_top_level(name)
         if name not in TOP_LEVEL and name not in scales:
             # a non-mapping is no scale; `reprot:` or `default:` is a typo, not a new scale
-            problems.append(((str(name),), "is not a known key (not scale, models, seeds, defaults, report, or a "
+            problems.append(((str(name),), "is not a known key (not scale, models, seeds, defaults, report, control, or a "
                                            "scale block)" + (f"; did you mean '{near[0]}'?" if near else "")))
     if raw.get("scale") not in scales:
         problems.append((("scale",), f"must name a scale block ({', '.join(scales)}), got {raw.get('scale')!r}"))
@@ -228,6 +228,12 @@ def check(raw: dict, path: str | Path) -> Settings:
     models = raw.get("models") if isinstance(raw.get("models"), list) else []
     scales = {name: schema.check_scale(resolve(raw, name), (name,), models, problems) for name in scale_names(raw)}
     report = schema.check(schema.Report, raw.get("report"), ("report",), problems) if "report" in raw else None
+    if "control" in raw:  # the positive control (benchmarks/neural_gpu_control.py), not a scale
+        control = schema.check(schema.Control, raw["control"], ("control",), problems)
+        if control is not schema.INVALID:
+            from activemem.models import config_class
+            schema.check(config_class("neural_gpu"), control.model, ("control", "model"), problems,
+                         partial=True, meta=schema.model_range)
     if problems:
         lines = []
         for parts, text in problems:

@@ -117,6 +117,8 @@ class AlgorithmicData:
     sizes: dict[str, int] = key("pairs of train and dev, and of each test split (one per task and length)", low=1)
     train_length: int = key("longest training (and dev) input, symbols without the task marker", low=3)
     test_lengths: list[int] = key("input length of each test split (symbols), increasing", low=3)
+    held_out_share: float = key("test inputs are distinct and never in train or dev; at most this share of a "
+                                "length's distinct inputs is held out (short lengths have few)", above=0, below=1)
 
     def problems(self) -> Iterator[tuple[Path, str]]:
         if not self.tasks or len(set(self.tasks)) < len(self.tasks):
@@ -259,6 +261,67 @@ class Report:
     match_tolerance: float = key("claim 'matches or beats': at most this many points lower", low=0)
     significance_level: float = key("bootstrap intervals are central 1 − this", above=0, below=1)
     floor_bleu: float = key("a BLEU claim is inconclusive when both its BLEU values are below this", low=0)
+
+
+# ---- the positive control (top-level ``control``; benchmarks/neural_gpu_control.py) -----------------
+@dataclass(frozen=True)
+class ControlCurriculum:
+    """``control.train.curriculum``: the 2015 length curriculum on sequence error (``train/length_curriculum.py``)."""
+
+    start: int = key("size (operand bits of add/mul, else symbols) the curriculum starts at", low=1)
+    shortest: int = key("smallest size ever drawn", low=1)
+    every: int = key("steps between growth checks", low=1)
+    bound: float = key("grow by one when the training sequence error since the last check is below this",
+                       above=0, high=1)
+    p_max_of_two: float = key("chance a batch's size is the larger of two draws up to the current size",
+                              low=0, high=1)
+    p_mixed: float = key("chance a batch's size is raised to a draw up to the longest size ('mixed')",
+                         low=0, high=1)
+
+
+@dataclass(frozen=True)
+class ControlData:
+    """``control.data``: training sizes and the held-out test sets."""
+
+    seed: int = key("seed of the held-out test inputs", low=0)
+    train_size: int = key("largest training size (operand bits of add/mul, else symbols)", low=1)
+    test_sizes: list[int] = key("sizes tested, increasing (the trained size and longer)", low=1)
+    test_pairs: int = key("distinct held-out test pairs per size", low=1)
+    long_test_gate: float = key("test a larger size only while the previous one scored at least this "
+                                "sequence accuracy", low=0, high=1)
+
+    def problems(self) -> Iterator[tuple[Path, str]]:
+        if not self.test_sizes or self.test_sizes != sorted(set(self.test_sizes)):
+            yield ("test_sizes",), f"must be at least one increasing size, got {self.test_sizes!r}"
+
+
+@dataclass(frozen=True)
+class ControlTrain:
+    """``control.train``: the 2015–16 trainer's optimisation, and the CPU budget."""
+
+    batch: int = key("pairs per step, all of one size", low=1)
+    lr: float = key("Adam learning rate", above=0)
+    adam_eps: float = key("Adam epsilon", above=0)
+    clip_norm: float = key("global gradient-norm clipping", above=0)
+    max_steps: int = key("training steps at most", low=1)
+    max_minutes: float = key("wall-clock cap per run, minutes (0 = none); a run it stops says so", low=0)
+    stop_size: int = key("stop once the curriculum has reached this size ...", low=1)
+    settle_steps: int = key("... and trained this many steps there (0 = run to max_steps)", low=0)
+    curriculum: ControlCurriculum = key("the length curriculum")
+
+
+@dataclass(frozen=True)
+class Control:
+    """``control`` (top level): the Neural GPU's own result as a positive control, one task per model."""
+
+    task: str = key("the one task (copy, reverse, sort, add, mul)", choices=lambda: list(_tasks()))
+    threads: int = key("CPU threads of the training process", low=1)
+    log_every: int = key("steps between log lines", low=1)
+    checkpoint_every: int = key("steps between checkpoints (a rerun resumes from the last)", low=1)
+    eval_batch_tokens: int = key("source symbols per test batch", low=1)
+    model: dict[str, float] = key("the Neural GPU's hyper-parameters (ActiveMemoryConfig keys; checked as such)", low=0)
+    data: ControlData = key("training sizes and held-out tests")
+    train: ControlTrain = key("optimisation and curriculum")
 
 
 SECTIONS = ("data", "prepare", "train", "models", "evaluate")  # of every scale block

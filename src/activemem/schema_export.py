@@ -134,6 +134,7 @@ def params_schema() -> dict:
                       "description": "training seeds: one training and evaluation per (model, seed)"},
             "defaults": defaults,
             "report": {"allOf": [report], "required": [f.name for f in dataclasses.fields(schema.Report)]},
+            "control": section_schema(schema.Control),
         },
         "additionalProperties": {"$ref": "#/$defs/Scale"},
         "$defs": dict(sorted(DEFS.items())),

@@ -88,16 +88,55 @@ def pair(rng: random.Random, task: str, length: int) -> tuple[str, str]:
     return " ".join([task, *inputs]), " ".join(solve(task, inputs))
 
 
-def generate(seed: int, split: str, count: int, tasks: list[str], lengths: tuple[int, int]) -> Iterator[tuple[str, str, str, int]]:
+def generate(seed: int, split: str, count: int, tasks: list[str], lengths: tuple[int, int],
+             banned: frozenset[str] | set[str] = frozenset()) -> Iterator[tuple[str, str, str, int]]:
     """``count`` pairs ``(task, length, source, target)`` of ``split``: tasks in turn, each length drawn
-    uniformly from the task's shortest input to ``lengths[1]`` (at least ``lengths[0]``). One random
-    stream per split, seeded by ``seed`` and the split's name: a split never changes when another
-    one's size does."""
+    uniformly from the task's shortest input to ``lengths[1]`` (at least ``lengths[0]``), no source in
+    ``banned`` (the held-out test inputs: redrawn). One random stream per split, seeded by ``seed`` and
+    the split's name: a split never changes when another one's size does."""
     rng = random.Random(f"algorithmic:{seed}:{split}")
     for i in range(count):
         task = tasks[i % len(tasks)]
         length = rng.randint(max(lengths[0], shortest(task)), lengths[1])
-        yield (task, length, *pair(rng, task, length))
+        yield (task, length, *excluding(rng, task, length, banned))
+
+
+def input_key(source: str) -> str:
+    """What makes two pairs the same input: the source line (marker and input symbols)."""
+    return source
+
+
+def distinct_inputs(task: str, length: int) -> int:
+    """How many different inputs ``task`` has at nominal ``length`` (2^bits: operands or bits)."""
+    return 2 ** (2 * operand_bits(length) if task in OPERATORS else length)
+
+
+def held_out_count(task: str, length: int, count: int, share: float = 1.0) -> int:
+    """How many test inputs ``held_out`` gives: ``count``, but at most ``share`` of the length's distinct
+    inputs (the rest stay for training: at 4-bit operands add has only 256 inputs)."""
+    return min(count, int(share * distinct_inputs(task, length)))
+
+
+def held_out(seed: int, task: str, length: int, count: int, share: float = 1.0) -> list[tuple[str, str]]:
+    """``held_out_count`` *distinct* test pairs of ``task`` at ``length``, from their own random stream:
+    the test inputs that training and dev must never see (``generate``'s ``banned``, ``excluding``)."""
+    rng = random.Random(f"algorithmic:{seed}:held_out:{task}:{length}")
+    count = held_out_count(task, length, count, share)
+    pairs: dict[str, str] = {}
+    while len(pairs) < count:
+        source, target = pair(rng, task, length)
+        pairs.setdefault(source, target)
+    return list(pairs.items())
+
+
+def excluding(rng: random.Random, task: str, length: int, banned: set[str], tries: int = 1000) -> tuple[str, str]:
+    """One pair of ``task`` at ``length`` whose input is not in ``banned`` (redrawn until it is not)."""
+    for _ in range(tries):
+        source, target = pair(rng, task, length)
+        if source not in banned:
+            return source, target
+    raise ValueError(f"{task} at length {length}: every input drawn in {tries} tries is held out for "
+                     f"testing ({distinct_inputs(task, length)} distinct inputs in all)")
 
 
 class SymbolVocab:

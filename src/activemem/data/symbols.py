@@ -8,7 +8,9 @@ data to drop, and stops the stage.
 ``manifest.json`` holds what the translation path's holds where it means something here
 (``vocab_size``, ``pairs``, ``longest_train_source``, ``files``) and the algorithmic facts the
 evaluate and paper stages read: ``source`` ("algorithmic"), ``symbols`` (id ``RESERVED + i`` is
-``symbols[i]``), ``train_length`` and ``tests`` (each test split's ``{split, task, length, pairs}``).
+``symbols[i]``), ``train_length``, ``tests`` (each test split's ``{split, task, length, pairs, distinct_inputs,
+held_out}``: its inputs are distinct and never in train or dev, ``distinct_inputs`` is how many the
+length has) and ``held_out_inputs`` (all test inputs, which train and dev were drawn without).
 """
 
 from __future__ import annotations
@@ -61,7 +63,11 @@ def prepare_algorithmic(params: dict, listing: dict, raw: Path, out: Path) -> di
     tests = [{**t, "pairs": pairs[t["split"]]} for t in listing["tests"]]
     manifest = {"source": "algorithmic", "vocab_size": len(vocab), "symbols": list(SYMBOLS), "pairs": pairs,
                 "train_length": listing["train_length"], "tests": tests,
+                "held_out_inputs": listing.get("held_out_inputs", 0),
                 "longest_train_source": {"symbols": longest},
                 "files": {name: file_digest(out / name) for name in sorted(written)}}
     write_json(out / "manifest.json", manifest)
-    return {split: {"read": n, "kept": n, "dropped": {}} for split, n in pairs.items()}
+    report = {split: {"read": n, "kept": n, "dropped": {}} for split, n in pairs.items()}
+    for t in listing["tests"]:  # distinct held-out inputs, and all there are at that length
+        report[t["split"]]["held_out"] = {k: t[k] for k in ("held_out", "distinct_inputs") if k in t}
+    return report

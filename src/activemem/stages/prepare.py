@@ -258,7 +258,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.stats:
         write_json(Path(args.stats), phases.table)
     for split, r in report.items():
-        print(f"{split}: read {r['read']}, kept {r['kept']}, dropped {r['dropped']}")
+        held = r.get("held_out")
+        extra = (f"; {held['held_out']} distinct held-out inputs of {held['distinct_inputs']} at this length"
+                 if held else "")
+        print(f"{split}: read {r['read']}, kept {r['kept']}, dropped {r['dropped']}{extra}")
 
 
 if __name__ == "__main__":

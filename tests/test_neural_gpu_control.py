@@ -1,0 +1,157 @@
+"""The positive control (issue 29 item 1): held-out algorithmic test inputs, the 2015 length curriculum on
+sequence error, the ``control`` settings, and the control script end to end at a tiny size."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+
+import pytest
+import torch
+import yaml
+
+from activemem import config
+from activemem.data import algorithmic
+from activemem.stages.download import generate_algorithmic
+from activemem.train import length_curriculum
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import neural_gpu_control as control  # noqa: E402
+
+
+# ---- held-out test inputs ------------------------------------------------------------------------------
+def read_sources(folder, split):
+    return (folder / f"{split}.src").read_text().splitlines()
+
+
+def test_no_test_input_is_in_train_or_dev_and_test_inputs_are_distinct(tmp_path):
+    # length 5: add has 2-bit operands, 16 inputs; 3000 training pairs draw every one not held out
+    data = {"seed": 3, "tasks": ["copy", "add"], "sizes": {"train": 3000, "dev": 200, "test": 400},
+            "train_length": 5, "test_lengths": [5, 12], "held_out_share": 0.5}
+    listing = generate_algorithmic({"data": data}, tmp_path)
+    train = set(read_sources(tmp_path, "train")) | set(read_sources(tmp_path, "dev"))
+    held = set()
+    for t in listing["tests"]:
+        sources = read_sources(tmp_path, t["split"])
+        assert len(set(sources)) == len(sources) == t["held_out"]          # distinct
+        assert not set(sources) & train, t["split"]                        # held out of train and dev
+        held |= set(sources)
+    assert listing["held_out_inputs"] == len(held)
+    by_split = {t["split"]: t for t in listing["tests"]}
+    # short lengths: at most half of their inputs held out; long ones get all 400
+    assert by_split["test_add_5"]["distinct_inputs"] == 16 and by_split["test_add_5"]["held_out"] == 8
+    assert by_split["test_copy_5"]["distinct_inputs"] == 32 and by_split["test_copy_5"]["held_out"] == 16
+    assert by_split["test_add_12"]["held_out"] == by_split["test_copy_12"]["held_out"] == 400
+    # the other half of the 2-bit sums is still trained on
+    assert len({s for s in train if s.startswith("add") and len(s.split()) == 6}) == 8
+
+
+def test_banned_inputs_are_redrawn_and_an_exhausted_length_says_so():
+    banned = {s for s, _ in algorithmic.held_out(1, "add", 3, 2)}      # 2 of the 4 one-bit sums
+    drawn = {src for *_, src, _ in algorithmic.generate(1, "train", 200, ["add"], (3, 3), banned)}
+    assert drawn and not drawn & banned and len(drawn) == 2
+    every = {s for s, _ in algorithmic.held_out(1, "add", 3, 10)}       # all 4
+    assert len(every) == algorithmic.distinct_inputs("add", 3) == 4
+    with pytest.raises(ValueError, match="held out"):
+        algorithmic.excluding(random.Random(0), "add", 3, every, tries=50)
+
+
+def test_without_a_ban_the_training_stream_is_the_generators_own():
+    rng = random.Random("algorithmic:5:train")
+    expected = []
+    for i in range(50):
+        task = ["copy", "add"][i % 2]
+        length = rng.randint(algorithmic.shortest(task), 9)
+        expected.append((task, length, *algorithmic.pair(rng, task, length)))
+    assert list(algorithmic.generate(5, "train", 50, ["copy", "add"], (1, 9))) == expected
+
+
+# ---- the 2015 curriculum -----------------------------------------------------------------------------
+@pytest.mark.parametrize("wrong, grows", [(14, True), (15, False), (0, True), (100, False)])
+def test_curriculum_grows_exactly_when_sequence_error_is_below_the_bound(wrong, grows):
+    state = length_curriculum.start(4)
+    length_curriculum.record(state, 4, wrong, 100)          # inside: counts
+    length_curriculum.record(state, 9, 100, 100)            # a mixed batch beyond the curriculum: ignored
+    assert length_curriculum.check(state, 200, 0.15, 20) is grows
+    assert state["length"] == (5 if grows else 4) and state["grown_at"] == ([200] if grows else [])
+    assert (state["wrong"], state["seen"]) == (0, 0)
+
+
+def test_curriculum_stops_at_the_longest_and_needs_batches_to_grow():
+    state = length_curriculum.start(20)
+    length_curriculum.record(state, 20, 0, 32)
+    assert not length_curriculum.check(state, 50, 0.15, 20) and state["length"] == 20
+    empty = length_curriculum.start(3)
+    assert not length_curriculum.check(empty, 50, 0.15, 20)  # no batch inside the curriculum yet
+
+
+def test_sampled_sizes_stay_in_range_and_only_mixed_draws_go_beyond_the_curriculum():
+    rng, state = random.Random(0), length_curriculum.start(5)
+    plain = [length_curriculum.sample_length(rng, state, 1, 20, 0.6, 0.0) for _ in range(2000)]
+    assert min(plain) == 1 and max(plain) == 5
+    mixed = [length_curriculum.sample_length(rng, state, 1, 20, 0.6, 0.25) for _ in range(2000)]
+    beyond = sum(n > 5 for n in mixed) / len(mixed)
+    assert max(mixed) == 20 and 0.15 < beyond < 0.25        # 0.25 · 15/20 ≈ 0.19
+    # 60% of draws are the larger of two: P(5) = 0.4·0.2 + 0.6·(1 − 0.8²) ≈ 0.30, not a uniform 0.2
+    assert 0.26 < plain.count(5) / len(plain) < 0.34
+
+
+# ---- the settings and the script ----------------------------------------------------------------------
+def test_control_settings_are_checked():
+    raw = config.read(REPO / "params.yaml")
+    config.check(raw, "params.yaml")
+    bad = json.loads(json.dumps(raw))
+    bad["control"]["train"]["curriculum"]["bound"] = 0
+    bad["control"]["model"]["maps"] = 2.5
+    with pytest.raises(config.ParamsError, match="bound"):
+        config.check(bad, "p")
+    bad["control"]["train"]["curriculum"]["bound"] = 0.15
+    with pytest.raises(config.ParamsError, match="control.model.maps"):
+        config.check(bad, "p")
+
+
+def test_sequence_right_needs_every_bit_and_the_eos():
+    tgt = torch.tensor([[5, 4, 2], [5, 4, 2]])
+    logits = torch.nn.functional.one_hot(torch.tensor([[5, 4, 2], [5, 4, 4]]), 13).float()
+    assert control.sequence_right(logits, tgt).tolist() == [True, False]
+
+
+def test_the_control_trains_resumes_and_tests_held_out_sizes_at_a_tiny_size(tmp_path):
+    settings = control.override(control.load_settings(), [
+        "model={maps: 8, height: 2, dropout: 0.0}", "data.train_size=3", "data.test_sizes=[3, 6]",
+        "data.test_pairs=20", "data.long_test_gate=0.0", "train.max_steps=4", "train.max_minutes=0",
+        "train.curriculum.every=2", "log_every=2", "checkpoint_every=2", "train.batch=4"])
+    first = control.train(settings, 1, tmp_path / "run")
+    assert first["steps"] == 4 and first["stopped"] == "max_steps"
+    assert [first["test"][s]["pairs"] for s in ("3", "6")] == [20, 20]
+    assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 2
+    again = control.train(settings, 1, tmp_path / "run")           # finished: resumes at step 4, same weights
+    def scores(result):                                             # the test's seconds are the clock's
+        return {size: {k: v for k, v in t.items() if k != "seconds"} for size, t in result["test"].items()}
+    assert scores(again) == scores(first) and again["steps"] == 4
+    with pytest.raises(KeyError, match="not a key"):
+        control.override(settings, ["train.lr_typo=1"])
+
+
+def test_a_run_continues_only_when_the_stopping_settings_alone_changed():
+    base = control.load_settings()
+    longer = control.override(base, ["train.max_steps=99999", "train.settle_steps=5000", "data.test_sizes=[20, 40]"])
+    assert control.same_training(base, longer)
+    for change in ("train.lr=0.01", "model.dropout=0.3", "train.curriculum.p_mixed=0.5", "data.train_size=8"):
+        assert not control.same_training(base, control.override(base, [change])), change
+
+
+def test_a_second_phase_starts_from_another_runs_step_with_its_own_lr(tmp_path):
+    tiny = ["model={maps: 8, height: 2, dropout: 0.0}", "data.train_size=3", "data.test_sizes=[3]",
+            "data.test_pairs=10", "train.max_minutes=0", "train.settle_steps=0", "log_every=2",
+            "checkpoint_every=2", "train.batch=4"]
+    first = control.override(control.load_settings(), [*tiny, "train.max_steps=4"])
+    control.train(first, 1, tmp_path / "one")
+    second = control.override(first, ["train.max_steps=6", "train.lr=0.0001"])
+    out = control.train(second, 1, tmp_path / "two", init=tmp_path / "one")
+    assert out["steps"] == 6                                         # 2 more steps, not 6 from scratch
+    saved = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=False)
+    assert saved["optimizer"]["param_groups"][0]["lr"] == 0.0001
