@@ -319,7 +319,8 @@ class Control:
     log_every: int = key("steps between log lines", low=1)
     checkpoint_every: int = key("steps between checkpoints (a rerun resumes from the last)", low=1)
     eval_batch_tokens: int = key("source symbols per test batch", low=1)
-    model: dict[str, float] = key("the Neural GPU's hyper-parameters (ActiveMemoryConfig keys; checked as such)", low=0)
+    model: dict[str, float | bool] = key("the Neural GPU's hyper-parameters (ActiveMemoryConfig keys; checked as such)",
+                                         low=0)
     data: ControlData = key("training sizes and held-out tests")
     train: ControlTrain = key("optimisation and curriculum")
 
@@ -409,7 +410,9 @@ def check_value(tp, value, path: Path, meta: dict, problems: Problems):
         arms = [a for a in get_args(tp) if a is not type(None)]
         if value is None and len(arms) < len(get_args(tp)):
             return None
-        return check_value(arms[0], value, path, meta, problems)
+        # a value of one arm's own type is checked as that type (``float | bool``: true is a bool, not 1.0)
+        arm = next((a for a in arms if type(value) is a), arms[0])
+        return check_value(arm, value, path, meta, problems)
     if dataclasses.is_dataclass(tp):
         return check(tp, value, path, problems)
     if origin is list:

@@ -42,7 +42,7 @@ def value_schema(tp, meta: dict) -> dict:
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         arms = [a for a in get_args(tp) if a is not type(None)]
-        inner = value_schema(arms[0], meta)
+        inner = value_schema(arms[0], meta) if len(arms) == 1 else {"anyOf": [value_schema(a, meta) for a in arms]}
         return {"anyOf": [inner, {"type": "null"}]} if len(arms) < len(get_args(tp)) else inner
     if dataclasses.is_dataclass(tp):
         return section_schema(tp)
