@@ -14,23 +14,11 @@ from activemem.paper.claims import check_claims
 from activemem.paper.proportions import newcombe
 
 from conftest import REPO
+from test_paper import fake_metrics as metrics_of
 
 CLAIMS = REPO / "paper" / "claims.yaml"
 SETTINGS = {"far_below_margin": 5.0, "match_tolerance": 1.0, "significance_level": 0.05,
             "min_bucket_sentences": 10, "floor_bleu": 5.0}
-EDGES = [0, 10, 20, 40]
-
-
-def metrics_of(bleu: dict[str, float], by_length: dict[str, list[float]] | None = None, **common) -> dict:
-    out = {}
-    for name, b in bleu.items():
-        series = (by_length or {}).get(name, [b, b, b])
-        out[name] = {"bleu": b, "perplexity": 2.0, "log_perplexity": 0.6931, "parameters": 1000,
-                     "train_steps": 1500, "train_max_steps": 1500,
-                     "selected": {"select": "last", "step": 1500, "flops": 1.5e13, "train_seconds": 60.0},
-                     "bleu_by_length": [{"bucket": f"{lo + 1}-{hi}", "lo": lo, "hi": hi, "n": 20, "bleu": v}
-                                        for lo, hi, v in zip(EDGES, EDGES[1:], series)], **common}
-    return out
 
 
 def by_id(claims: list[dict]) -> dict[str, dict]:
