@@ -54,8 +54,8 @@ def pin(setting: str) -> str | None:
     pin cannot hold (None when it will): torch already imported, or a CPU that is not x86-64."""
     if setting == NATIVE:
         return None
-    if platform.machine().lower() not in X86:
-        return f"this {platform.machine()} CPU has no {setting.upper()} kernels: the numbers are this machine's own"
+    if not _x86():
+        return f"{_not_x86(setting)}: the numbers are this machine's own"
     if "torch" in sys.modules:
         return "torch was imported before the kernels could be pinned: the numbers are this machine's own"
     os.environ.update(environment(setting))
@@ -73,8 +73,8 @@ def in_effect(setting: str) -> dict:
     seen = {name: os.environ.get(name) for name in wanted}
     why = None
     if setting != NATIVE:
-        if platform.machine().lower() not in X86:
-            why = f"this {platform.machine()} CPU has no {setting.upper()} kernels"
+        if not _x86():
+            why = _not_x86(setting)
         elif seen != wanted:
             why = "the pinning variables were not set when torch loaded"
         elif capability.lower() != setting:
@@ -88,6 +88,14 @@ def in_effect(setting: str) -> dict:
         "machine": platform.machine(),
         "cpu": cpu_name(),
     }
+
+
+def _x86() -> bool:
+    return platform.machine().lower() in X86
+
+
+def _not_x86(setting: str) -> str:
+    return f"this {platform.machine()} CPU has no {setting.upper()} kernels"
 
 
 def cpu_name() -> str:

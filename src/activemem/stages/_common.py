@@ -50,10 +50,7 @@ def _run_locked(main, name: str, argv: list[str] | None) -> None:
     if "-h" in args or "--help" in args:  # help needs no params file and takes no lock
         main() if argv is None else main(argv)
         return
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--params", default="params.yaml")
-    p.add_argument("--scale", default=None)
-    known, _ = p.parse_known_args(args)
+    known = params_args(args)
     params_or_exit(known)
     try:
         with locking.workspace(f"stage {name}", root=Path(known.params).resolve().parent):
@@ -97,35 +94,38 @@ def missing_input(err: FileNotFoundError, producers: dict[str | Path, str]) -> s
 _checked: dict[tuple, dict] = {}
 
 
-def params_quietly(argv: list[str]) -> dict | None:
-    """The checked settings named by ``--params``/``--scale`` in ``argv`` (cached for the stage's own
-    ``params_or_exit``), or None when they cannot be read: the stage then says why, in its own words."""
+def params_args(argv: list[str]) -> argparse.Namespace:
+    """``--params`` and ``--scale`` of a stage's command line, its other options left alone."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--scale", default=None)
-    known, _ = p.parse_known_args(argv)
+    return p.parse_known_args(argv)[0]
+
+
+def _cached(args) -> dict:
+    """``load_params`` of ``args`` once per file content (``_checked``); raises ParamsError."""
+    path = Path(args.params)
     try:
-        key = (str(Path(known.params).resolve()), known.scale, Path(known.params).read_bytes())
-        if key not in _checked:
-            _checked[key] = load_params(known.params, known.scale)
-        return _checked[key]
+        key = (str(path.resolve()), args.scale, path.read_bytes())
+    except OSError:
+        return load_params(args.params, args.scale)  # it says what is wrong with the file
+    if key not in _checked:
+        _checked[key] = load_params(args.params, args.scale)
+    return _checked[key]
+
+
+def params_quietly(argv: list[str]) -> dict | None:
+    """The checked settings named by ``--params``/``--scale`` in ``argv`` (cached for the stage's own
+    ``params_or_exit``), or None when they cannot be read: the stage then says why, in its own words."""
+    try:
+        return _cached(params_args(argv))
     except (OSError, ParamsError):
         return None
 
 
 def params_or_exit(args) -> dict:
     """The scale's checked settings (``config.load_params``), or exit with its one-line errors."""
-    path = Path(args.params)
     try:
-        key = (str(path.resolve()), args.scale, path.read_bytes())
-    except OSError:
-        key = None  # load_params says what is wrong with the file
-    if key not in _checked:
-        try:
-            params = load_params(args.params, args.scale)
-        except ParamsError as err:
-            sys.exit(f"error: {err}")
-        if key is None:
-            return params
-        _checked[key] = params
-    return copy.deepcopy(_checked[key])  # a stage may change its copy (--seed)
+        return copy.deepcopy(_cached(args))  # a stage may change its copy (--seed)
+    except ParamsError as err:
+        sys.exit(f"error: {err}")
