@@ -178,7 +178,9 @@ def engines_own_views(snake_root: Path, dvc_root: Path) -> None:
                            capture_output=True, text=True, check=True)
     figure = json.loads(shown.stdout)["data"]["BLEU by source length (Figure 6)"][0]["content"]
     rows = figure["data"]["values"]
-    assert {r["model"] for r in rows} == names and all(isinstance(r["words_from"], int) for r in rows)
+    assert {r["model"] for r in rows} == names and figure["encoding"]["x"]["field"] == "words"
+    # each bucket at the mean length of its sentences, inside its bounds (not at the exclusive lower one)
+    assert all(r["words_from"] <= r["words"] <= r["words_to"] for r in rows), rows
     assert figure["encoding"]["color"]["field"] == "model"
     table = subprocess.run([sys.executable, "-m", "dvc", "metrics", "show"], cwd=dvc_root, env=engine_env(),
                            capture_output=True, text=True, check=True).stdout
