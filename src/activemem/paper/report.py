@@ -267,6 +267,7 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
         "scale": inputs.scale, "scale_note": scale_note, "warnings": inputs.warnings,
         "task": published["task"], "published_table": published["table"],
         "table1": table1["regenerated"], "table1_published": table1["published"], "table_diff": table1["diff"],
+        "diff_from": "table1.published.md",
         "side_by_side": tables.side_by_side(table1["regenerated"], table1["published"]),
         "signature": metrics[names[0]].get("sacrebleu_signature", "?"),
         "seeds": inputs.seeds,
@@ -323,6 +324,10 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
                              run_data.scale_note(scale, comparison, data, source), report_settings, evaluate_settings)
     context["data_name"] = run_data.data_name(source, comparison)
     context["snapshot"] = against.text()
+    if against.folder is not None:  # movement is what differs from the committed snapshot, not from the
+        # published table, whose `?` cells differ from every run's numbers
+        context["table_diff"] = against.table_diff or "(no difference)\n"
+        context["diff_from"] = f"{against.folder}table1.md"
     write_text(out / "report.md", env.get_template("report.md.j2").render(**context))
     html = tables.environment(paper / "templates", autoescape=True).get_template("report.html.j2")
     write_text(out / "report.html", html.render(**context))
