@@ -226,3 +226,34 @@ def test_a_killed_snakemake_ends_its_jobs_and_the_readme_recovery_works(tmp_path
         for pid in jobs:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_second_snakemake_is_told_who_runs_and_unlock_cannot_break_the_run(tmp_path):
+    """Issue 33 #6: a second Snakemake beside a running one met IncompleteFilesException (advice:
+    --rerun-incomplete), then LockException (advice: --unlock), and --unlock removed the live run's
+    lock. The project's guard now speaks first, naming the run (engine and pid) and what to do."""
+    root = one_model_copy(tmp_path / "ws")
+    gate = tmp_path / "gate"
+    first = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root,
+                             env=gated_env(tmp_path, "download", gate), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: Path(f"{gate}.waiting").exists(), "the download job", process=first)
+        locks = sorted((root / ".snakemake" / "locks").glob("*"))
+        assert locks  # the first run's own Snakemake lock
+        who = f"snakemake (scale smoke) (pid {first.pid}, since "
+        second = run(root, "snakemake", "--cores", "1", timeout=120)
+        said = second.stdout + second.stderr
+        assert second.returncode != 0 and f"this workspace is in use: {who}" in said, said[-3000:]
+        assert f"`kill -INT {first.pid}`" in said and "IncompleteFilesException" not in said, said[-3000:]
+        unlock = run(root, "snakemake", "--unlock", timeout=120)
+        said = unlock.stdout + unlock.stderr
+        assert unlock.returncode != 0 and f"refusing --unlock: {who}" in said, said[-3000:]
+        assert sorted((root / ".snakemake" / "locks").glob("*")) == locks  # the live run keeps its lock
+        look = run(root, "snakemake", "-n", timeout=120)
+        assert look.returncode == 0 and f"note: {who}" in look.stderr, look.stdout[-2000:] + look.stderr[-2000:]
+        assert first.poll() is None
+    finally:
+        gate.touch()
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
