@@ -257,3 +257,38 @@ def test_a_second_snakemake_is_told_who_runs_and_unlock_cannot_break_the_run(tmp
         gate.touch()
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
+
+
+@pytest.mark.parametrize("how", ["Ctrl-C in its terminal", "kill -INT of Snakemake alone"])
+def test_ctrl_c_of_snakemake_says_what_to_run_and_that_command_goes_on(tmp_path, how):
+    """Issue 33 #7: Ctrl-C left the killed job's output marked incomplete (the same command then asked
+    for --rerun-incomplete), printed event-loop tracebacks when it came while Snakemake planned, and a
+    SIGINT to Snakemake alone waited for the running jobs to end by themselves."""
+    root = one_model_copy(tmp_path / "ws")
+    gate = tmp_path / "gate"
+    snake = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root,
+                             env=gated_env(tmp_path, "download", gate), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: Path(f"{gate}.waiting").exists(), "the download job", process=snake)
+        started = time.monotonic()
+        if how == "Ctrl-C in its terminal":  # the terminal signals its whole foreground process group
+            os.killpg(snake.pid, signal.SIGINT)
+        else:
+            os.kill(snake.pid, signal.SIGINT)
+        out, _ = snake.communicate(timeout=120)
+        assert snake.returncode != 0 and time.monotonic() - started < 60, out[-3000:]
+        assert "Traceback" not in out, out[-3000:]
+        assert ("stopped by Ctrl-C: the jobs that were running were stopped and their unfinished outputs removed; "
+                "finished results are kept. To go on, run the same command again: snakemake --cores 2") in out, out[-3000:]
+        assert not [p for p in (root / ".snakemake" / "incomplete").rglob("*") if p.is_file()]
+        assert not (root / "data/smoke/raw").exists()
+        gate.touch()
+        again = run(root, "snakemake", "--cores", "2", "data/smoke/prepared")  # no --rerun-incomplete
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        assert (root / "data/smoke/prepared/manifest.json").exists()
+    finally:
+        gate.touch()
+        if snake.poll() is None:
+            os.killpg(snake.pid, signal.SIGKILL)
+            snake.wait()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from activemem import locking
+from activemem import interrupt, locking
 from snakemake.utils import validate
 
 from activemem.config import ParamsError, load_params, override_differences, read, stage_settings
@@ -49,6 +49,12 @@ if workflow.is_main_process:
                 f"A second run would take its half-written outputs for its own, and Snakemake's advice "
                 f"(--rerun-incomplete, then --unlock) would break it. Wait for it to end, or stop it first "
                 f"({_stop}), then run your command again")
+
+# Ctrl-C: the running jobs stop as failed jobs do (their outputs and incomplete marks removed), so the
+# same command goes on; one line instead of event-loop tracebacks (activemem/interrupt.py). Local
+# execution only: on a cluster Snakemake's own Ctrl-C cancels the jobs it submitted.
+if workflow.is_main_process:
+    interrupt.install(lambda: workflow.local_exec)
 
 # The stages read params.yaml, never Snakemake's `config`: an override given with --config would
 # rerun jobs that then ignore it. So the one override allowed is `scale` (passed to every stage as
