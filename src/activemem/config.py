@@ -37,7 +37,7 @@ import yaml
 
 from activemem import schema
 
-TOP_LEVEL = ("scale", "models", "seeds", "defaults", "report", "control")
+TOP_LEVEL = ("scale", "models", "seeds", "min_free_mb", "defaults", "report", "control")
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeds; a larger one overflows deep inside them  # every other top-level mapping is a scale
 SECTIONS = schema.SECTIONS
 
@@ -238,8 +238,8 @@ def _check_top_level(raw: dict, problems: schema.Problems) -> None:
         near = _near_top_level(name)
         if name not in TOP_LEVEL and name not in scales:
             # a non-mapping is no scale; `reprot:` or `default:` is a typo, not a new scale
-            problems.append(((str(name),), "is not a known key (not scale, models, seeds, defaults, report, control, or a "
-                                           "scale block)" + (f"; did you mean '{near[0]}'?" if near else "")))
+            problems.append(((str(name),), "is not a known key (not scale, models, seeds, min_free_mb, defaults, "
+                                           "report, control, or a scale block)" + (f"; did you mean '{near[0]}'?" if near else "")))
     if raw.get("scale") not in scales:
         problems.append((("scale",), f"must name a scale block ({', '.join(scales)}), got {schema.shown(raw.get('scale'))}"))
     models = raw.get("models")
@@ -258,6 +258,12 @@ def _check_top_level(raw: dict, problems: schema.Problems) -> None:
                                      f"seeds), got {schema.shown(seeds)}"))
     elif len(set(seeds)) < len(seeds):
         problems.append((("seeds",), f"names a seed twice: {schema.shown(seeds)}"))
+    free = raw.get("min_free_mb")
+    if "min_free_mb" not in raw:
+        problems.append((("min_free_mb",), "is missing (the free disk space every stage keeps, MB; 0 = no check)"))
+    elif not isinstance(free, int) or isinstance(free, bool) or not 0 <= free <= schema.LARGEST_INT:
+        problems.append((("min_free_mb",), f"must be a whole number of MB >= 0 (the free disk space every "
+                                           f"stage keeps; 0 = no check), got {schema.shown(free)}"))
     defaults = raw.get("defaults", {})
     if not isinstance(defaults, dict):
         problems.append((("defaults",), f"must be a mapping of sections ({', '.join(SECTIONS)}), got {schema.shown(defaults)}"))
@@ -310,7 +316,8 @@ def load_params(path: str | Path = "params.yaml", scale: str | None = None) -> d
         raise ParamsError(f"{path}: scale {schema.shown(scale)} has no block; known scales: {scale_names(raw)}")
     settings = check(raw, path)
     params = {**schema.plain(settings.scales[scale]), "scale": scale, "model_names": settings.models,
-              "seeds": settings.seeds, "report": schema.plain(settings.report), "path": str(path)}
+              "seeds": settings.seeds, "report": schema.plain(settings.report), "path": str(path),
+              "min_free_mb": raw["min_free_mb"]}
     params["train"] = {**params["train"], "seed": settings.seeds[0]}  # --seed of the train stage replaces it
     return params
 

@@ -13,10 +13,11 @@ So the workflow puts ``install``'s handler on SIGINT (in the main Snakemake proc
 
 - while Snakemake runs local jobs (its scheduler's graceful stop, the handler it puts on SIGTERM, is
   in place): it sends SIGINT to the running jobs (again, after a terminal's Ctrl-C; SIGTERM at a
-  second Ctrl-C or after ``ESCALATE_SECONDS``, SIGKILL at a third or after twice that) and asks the scheduler for that graceful stop: no job starts, and
-  each job that was running fails as any failed job does, so Snakemake removes its output and its
-  incomplete mark. The same command then runs it again, and a training resumes from its last
-  checkpoint (``checkpoints/``, not an output Snakemake removes);
+  second Ctrl-C or after ``ESCALATE_SECONDS``, SIGKILL at a third or after twice that) and asks the
+  scheduler for that graceful stop: no job starts, and each job that was running fails as any failed
+  job does, so Snakemake removes its output and its incomplete mark. The same command then runs it
+  again, and a training resumes from its last checkpoint (``checkpoints/``, not an output Snakemake
+  removes);
 - before that (loading, planning): it ends Snakemake with one line (``SystemExit``): nothing has run;
 - with a cluster executor, Snakemake's own handling stays: it cancels the cluster jobs it submitted,
   which a graceful stop would wait for (days).

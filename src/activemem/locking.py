@@ -222,9 +222,9 @@ def _dvc_stages_running(root: Path) -> str | None:
 
 def workspace_holder(root: str | Path = ".") -> dict | None:
     """Who holds the workspace now (the lock file's record: ``what``, ``pid``, ``since``; ``describe``
-    words it), where a live process other than this process's own run does; else None. Only looks: the lock is taken for a moment and let go. For
-    Snakemake as it loads the workflow, before its own checks of half-written files and of its lock,
-    whose advice (``--rerun-incomplete``, ``--unlock``) would break a run that is still going."""
+    words it), where a live process other than this process's own run does; else None. Only looks:
+    the lock is taken for a moment and let go. For Snakemake as it loads the workflow, before its own
+    checks of half-written files and of its lock, whose advice (``--rerun-incomplete``, ``--unlock``) would break a run that is still going."""
     path = Path(root) / WORKSPACE_LOCK
     if _run_info(root) is not None or not path.exists():
         return None
