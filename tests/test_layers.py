@@ -27,7 +27,7 @@ LAYERS = ["bottom", "data", "models", "settings", "train", "evaluate", "paper", 
 LAYER_OF = {
     "activemem": "bottom",  # the package's own __init__ (its version)
     "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom", "cores": "bottom",
-    "kernels": "bottom",
+    "kernels": "bottom", "interrupt": "bottom", "disk": "bottom",
     "progress": "bottom",
     "lineage": "data",  # what results were made from: file digests (data/store.py), read by train and up
     "config": "settings", "schema": "settings", "schema_export": "settings",

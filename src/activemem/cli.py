@@ -62,11 +62,12 @@ def check_params(argv: list[str]) -> None:
         params = load_params(args.params, args.scale)
     except ParamsError as err:
         sys.exit(f"error: {err}")
-    block = {k: v for k, v in params.items() if k not in ("scale", "model_names", "seeds", "report", "path")}
+    block = {k: v for k, v in params.items()
+             if k not in ("scale", "model_names", "seeds", "min_free_mb", "report", "path")}
     # train.seed is the first of `seeds`, put there by load_params: the file's own key is `seeds`
     block["train"] = {k: v for k, v in block["train"].items() if k != "seed"}
     resolved = {"scale": params["scale"], "models": params["model_names"], "seeds": params["seeds"],
-                params["scale"]: block, "report": params["report"]}
+                "min_free_mb": params["min_free_mb"], params["scale"]: block, "report": params["report"]}
     class Dumper(yaml.SafeDumper):  # mappings one key a line, lists on one line, as in params.yaml
         pass
     Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
