@@ -9,6 +9,8 @@ copy of the project at the smoke scale, one after another on one workspace (each
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from activemem.train import checkpoint, loop
 from activemem.train.loop import train
 
 from conftest import REPO
+from test_engine_runs import one_model_copy, snapshot
 from test_pipeline import engine_env, repo_copy, snakemake
 
 pytestmark = pytest.mark.slow  # runs the engines end to end: `pytest -m "not slow"` leaves it out
@@ -131,9 +134,34 @@ def test_removing_a_stale_result_makes_the_results_read_from_it_stale(tmp_path, 
     assert lineage.remove_stale(chain) == []  # all current: nothing touched
     assert Path("last.json").exists()
     Path("input.txt").write_text("other data")
+    # a dry run (issue 33 item 1) says the same, the result read from a stale one included, and removes nothing
+    planned = lineage.remove_stale(chain, dry_run=True)
+    assert [line.split(":")[1].strip() for line in planned] == ["middle.json", "last.json"]
+    assert "last.json: middle.json is to be made again: a real run removes it" in planned[1]
+    assert all(line.endswith("this dry run removed nothing") for line in planned)
+    assert all(Path(p).exists() for p in ("middle.json", "middle.out", "last.json"))
     lines = lineage.remove_stale(chain)
     assert [line.split(":")[1].strip() for line in lines] == ["middle.json", "last.json"]
     assert not any(Path(p).exists() for p in ("middle.json", "middle.out", "last.json"))
+
+
+def test_a_file_replaced_beside_its_record_is_refused(tmp_path, monkeypatch):
+    """Issue 33 item 8: hypotheses.txt replaced after its evaluation was read beside that evaluation's
+    numbers, mixing two sources in the claims."""
+    monkeypatch.chdir(tmp_path)
+    Path("hypotheses.txt").write_text("le chat\n")
+    content = {"made_from": {}, lineage.OUTPUTS: lineage.outputs(".", "hypotheses.txt")}
+    Path("evaluation.json").write_text(json.dumps(content))
+    result = lineage.Result(Path("evaluation.json"), [Path("evaluation.json"), Path("hypotheses.txt")])
+    lineage.require_outputs("evaluation.json", content, "rerun the evaluate stage")
+    assert lineage.remove_stale([result], dry_run=True) == []
+    Path("hypotheses.txt").write_text("le chien\n")  # same size, other text
+    with pytest.raises(ValueError, match=r"^hypotheses.txt: not the file written with evaluation.json \(sha256 "
+                                         r".*\): rerun the evaluate stage$"):
+        lineage.require_outputs("evaluation.json", content, "rerun the evaluate stage")
+    assert lineage.remove_stale([result])[0].startswith("stale: evaluation.json: hypotheses.txt changed")
+    with pytest.raises(ValueError, match="does not record the files written beside it"):
+        lineage.require_outputs("evaluation.json", {"made_from": {}}, "rerun the evaluate stage")
 
 
 # --- the engine: Snakemake at the smoke scale ------------------------------------------------------
@@ -150,6 +178,11 @@ def workspace(tmp_path_factory) -> Path:
 
 def run_folder(root: Path, model: str = MODEL) -> Path:
     return root / "results" / "smoke" / model / "seed1"
+
+
+def dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=engine_env(), capture_output=True,
+                          text=True, timeout=600)
 
 
 def stage(root: Path, name: str, *args: str) -> subprocess.CompletedProcess:
@@ -193,6 +226,43 @@ def test_a_replaced_checkpoint_is_refused_and_replaced_by_the_trained_one(worksp
     assert file_digest(ckpt_path) == trained
 
 
+def test_a_replaced_hypotheses_file_is_refused_then_made_again(workspace):
+    """Issue 33 item 8: hypotheses.txt replaced after its evaluation reran only the paper stage, which
+    scored the new text beside the old evaluation's numbers (a point estimate outside its interval)."""
+    evaluated = run_folder(workspace, "gru_attention")
+    original = (evaluated / "hypotheses.txt").read_bytes()
+    shutil.copyfile(run_folder(workspace) / "hypotheses.txt", evaluated / "hypotheses.txt")  # as many lines
+    assert (evaluated / "hypotheses.txt").read_bytes() != original
+    scored = stage(workspace, "paper", "--results", "results/smoke", "--data", "data/smoke/prepared",
+                   "--out", "paper/build/smoke")
+    assert scored.returncode == 1, scored.stdout[-2000:]
+    said = scored.stderr.strip().splitlines()[-1]
+    assert said.startswith(f"error: results/smoke/gru_attention/seed1/hypotheses.txt: not the file written with "
+                           f"results/smoke/gru_attention/seed1/evaluation.json (sha256 "), said
+    assert said.endswith(": rerun the evaluate stage"), said
+    out = snakemake(workspace)
+    assert ("stale: results/smoke/gru_attention/seed1/evaluation.json: "
+            "results/smoke/gru_attention/seed1/hypotheses.txt changed") in out
+    assert (evaluated / "hypotheses.txt").read_bytes() == original
+
+
+def flip_a_byte_in_place(path: Path) -> bytes:
+    """Change one byte of ``path`` in place and put its modification time back (size, inode and mtime
+    unchanged: what DVC's state database compares); returns the original content."""
+    original = path.read_bytes()
+    st = path.stat()
+    with open(path, "r+b") as f:
+        f.seek(len(original) // 2)
+        f.write(bytes([original[len(original) // 2] ^ 0xFF]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
+    return original
+
+
+def outputs_snapshot(root: Path) -> dict[str, str]:
+    return snapshot(root, "data", "results", "checkpoints", "paper/build")
+
+
 def test_an_edited_prepared_file_is_never_scored_and_is_made_again(workspace):
     test_fr = workspace / "data" / "smoke" / "prepared" / "test.fr"
     original = test_fr.read_bytes()
@@ -204,9 +274,49 @@ def test_an_edited_prepared_file_is_never_scored_and_is_made_again(workspace):
     assert scored.returncode == 1
     assert scored.stderr.strip().splitlines()[-1].startswith(
         "error: data/smoke/prepared/test.fr: changed since the prepare stage wrote it")
+    # issue 33 items 1 and 3: one byte of spm.model changed in place, its modification time put back
+    spm_model = workspace / "data" / "smoke" / "prepared" / "spm.model"
+    spm_original = flip_a_byte_in_place(spm_model)
+    before = outputs_snapshot(workspace)
     planned = snakemake(workspace, "--dry-run")
-    assert "stale: data/smoke/prepared/manifest.json: data/smoke/prepared/test.fr changed" in planned
-    assert "rule prepare:" in planned
+    assert outputs_snapshot(workspace) == before  # a dry run removes nothing (it removed 12 results)
+    # (the manifest lists its files sorted: spm.model first, then test.fr)
+    assert ("stale: data/smoke/prepared/manifest.json: data/smoke/prepared/spm.model changed" in planned
+            and "(and 1 more): a real run removes it" in planned), planned[-3000:]
+    # and says what the real run redoes: every training, evaluation and the paper build
+    assert f"stale: results/smoke/{MODEL}/seed1/train/summary.json: data/smoke/prepared/manifest.json is to be " \
+           f"made again" in planned
+    runs = len(smoke_params()["model_names"])
+    assert planned.count("this dry run removed nothing") == 2 + 2 * runs  # prepared, each run's two jobs, paper
     snakemake(workspace)
-    assert test_fr.read_bytes() == original
+    assert test_fr.read_bytes() == original and spm_model.read_bytes() == spm_original
     assert "Nothing to be done" in snakemake(workspace, "--dry-run")
+
+
+def test_dvc_names_the_command_that_repairs_a_file_changed_in_place(tmp_path):
+    """Issue 33 item 3: DVC takes a file of unchanged size and modification time as unchanged, so the
+    evaluate stage's "rerun the prepare stage" was no repair (`dvc repro prepare` does nothing). The
+    stage now gives DVC's command, and following it repairs the file; DVC's dry runs change nothing."""
+    root = one_model_copy(tmp_path / "ws")
+    target = f"evaluate@{MODEL}-1"
+    trained = dvc(root, "repro", f"train@{MODEL}-1")
+    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    spm_model = root / "data" / "smoke" / "prepared" / "spm.model"
+    original = flip_a_byte_in_place(spm_model)
+    before = outputs_snapshot(root)
+    status = dvc(root, "status", "--json")
+    assert "prepare" not in json.loads(status.stdout)  # DVC's own view: prepare is up to date
+    assert dvc(root, "repro", "--dry").returncode == 0
+    assert outputs_snapshot(root) == before
+    failed = dvc(root, "repro", target)
+    assert failed.returncode != 0
+    said = next(line for line in (failed.stdout + failed.stderr).splitlines() if line.startswith("error: "))
+    assert said.startswith("error: data/smoke/prepared/spm.model: changed since the prepare stage wrote it"), said
+    repairs = re.findall(r"`([^`]+)`", said)
+    assert repairs == ["dvc repro -f -s prepare", "dvc repro"], said
+    for command in repairs:
+        done = dvc(root, *command.split()[1:])
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert spm_model.read_bytes() == original
+    assert (run_folder(root, MODEL) / "evaluation.json").exists()
+    assert json.loads(dvc(root, "status", "--json").stdout) == {}
