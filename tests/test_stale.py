@@ -226,24 +226,36 @@ def test_a_replaced_checkpoint_is_refused_and_replaced_by_the_trained_one(worksp
     assert file_digest(ckpt_path) == trained
 
 
-def test_a_replaced_hypotheses_file_is_refused_then_made_again(workspace):
-    """Issue 33 item 8: hypotheses.txt replaced after its evaluation reran only the paper stage, which
-    scored the new text beside the old evaluation's numbers (a point estimate outside its interval)."""
-    evaluated = run_folder(workspace, "gru_attention")
-    original = (evaluated / "hypotheses.txt").read_bytes()
-    shutil.copyfile(run_folder(workspace) / "hypotheses.txt", evaluated / "hypotheses.txt")  # as many lines
-    assert (evaluated / "hypotheses.txt").read_bytes() != original
+def test_an_edited_prepared_file_is_never_scored_and_is_made_again(workspace):
+    test_fr = workspace / "data" / "smoke" / "prepared" / "test.fr"
+    original = test_fr.read_bytes()
+    lines = original.decode().splitlines(keepends=True)
+    hypotheses = (run_folder(workspace, "gru_attention") / "hypotheses.txt").read_text().splitlines(keepends=True)
+    test_fr.write_text("".join(hypotheses[:30] + lines[30:]))
     scored = stage(workspace, "paper", "--results", "results/smoke", "--data", "data/smoke/prepared",
                    "--out", "paper/build/smoke")
-    assert scored.returncode == 1, scored.stdout[-2000:]
-    said = scored.stderr.strip().splitlines()[-1]
-    assert said.startswith(f"error: results/smoke/gru_attention/seed1/hypotheses.txt: not the file written with "
-                           f"results/smoke/gru_attention/seed1/evaluation.json (sha256 "), said
-    assert said.endswith(": rerun the evaluate stage"), said
-    out = snakemake(workspace)
-    assert ("stale: results/smoke/gru_attention/seed1/evaluation.json: "
-            "results/smoke/gru_attention/seed1/hypotheses.txt changed") in out
-    assert (evaluated / "hypotheses.txt").read_bytes() == original
+    assert scored.returncode == 1
+    assert scored.stderr.strip().splitlines()[-1].startswith(
+        "error: data/smoke/prepared/test.fr: changed since the prepare stage wrote it")
+    planned = snakemake(workspace, "--dry-run")
+    assert "stale: data/smoke/prepared/manifest.json: data/smoke/prepared/test.fr changed" in planned
+    assert "a real run removes it" in planned and test_fr.exists()  # a dry run removes nothing (issue 33)
+    snakemake(workspace)
+    assert test_fr.read_bytes() == original
+    assert "Nothing to be done" in snakemake(workspace, "--dry-run")
+
+
+# --- issue 33: dry runs, files changed in place, files replaced beside their record ----------------
+# One model (test_engine_runs.one_model_copy): what these need of a run, at a fifth of its cost.
+
+@pytest.fixture(scope="module")
+def one_model(tmp_path_factory) -> Path:
+    pytest.importorskip("snakemake")
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs the project's git checkout")
+    root = one_model_copy(tmp_path_factory.mktemp("one-model"))
+    snakemake(root)
+    return root
 
 
 def flip_a_byte_in_place(path: Path) -> bytes:
@@ -263,41 +275,51 @@ def outputs_snapshot(root: Path) -> dict[str, str]:
     return snapshot(root, "data", "results", "checkpoints", "paper/build")
 
 
-def test_an_edited_prepared_file_is_never_scored_and_is_made_again(workspace):
-    test_fr = workspace / "data" / "smoke" / "prepared" / "test.fr"
-    original = test_fr.read_bytes()
+def test_a_replaced_hypotheses_file_is_refused_then_made_again(one_model):
+    """Item 8: hypotheses.txt replaced after its evaluation reran only the paper stage, which scored the
+    new text beside the old evaluation's numbers (a point estimate outside its own interval), exit 0."""
+    hypotheses = run_folder(one_model) / "hypotheses.txt"
+    original = hypotheses.read_bytes()
     lines = original.decode().splitlines(keepends=True)
-    hypotheses = (run_folder(workspace, "gru_attention") / "hypotheses.txt").read_text().splitlines(keepends=True)
-    test_fr.write_text("".join(hypotheses[:30] + lines[30:]))
-    scored = stage(workspace, "paper", "--results", "results/smoke", "--data", "data/smoke/prepared",
+    hypotheses.write_text("".join([f"le chat {lines[0]}"] + lines[1:]))  # as many lines, one of them edited
+    assert hypotheses.read_bytes() != original
+    scored = stage(one_model, "paper", "--results", "results/smoke", "--data", "data/smoke/prepared",
                    "--out", "paper/build/smoke")
-    assert scored.returncode == 1
-    assert scored.stderr.strip().splitlines()[-1].startswith(
-        "error: data/smoke/prepared/test.fr: changed since the prepare stage wrote it")
-    # issue 33 items 1 and 3: one byte of spm.model changed in place, its modification time put back
-    spm_model = workspace / "data" / "smoke" / "prepared" / "spm.model"
-    spm_original = flip_a_byte_in_place(spm_model)
-    before = outputs_snapshot(workspace)
-    planned = snakemake(workspace, "--dry-run")
-    assert outputs_snapshot(workspace) == before  # a dry run removes nothing (it removed 12 results)
-    # (the manifest lists its files sorted: spm.model first, then test.fr)
-    assert ("stale: data/smoke/prepared/manifest.json: data/smoke/prepared/spm.model changed" in planned
-            and "(and 1 more): a real run removes it" in planned), planned[-3000:]
-    # and says what the real run redoes: every training, evaluation and the paper build
-    assert f"stale: results/smoke/{MODEL}/seed1/train/summary.json: data/smoke/prepared/manifest.json is to be " \
-           f"made again" in planned
-    runs = len(smoke_params()["model_names"])
-    assert planned.count("this dry run removed nothing") == 2 + 2 * runs  # prepared, each run's two jobs, paper
-    snakemake(workspace)
-    assert test_fr.read_bytes() == original and spm_model.read_bytes() == spm_original
-    assert "Nothing to be done" in snakemake(workspace, "--dry-run")
+    assert scored.returncode == 1, scored.stdout[-2000:] + scored.stderr[-2000:]
+    said = scored.stderr.strip().splitlines()[-1]
+    assert said.startswith(f"error: results/smoke/{MODEL}/seed1/hypotheses.txt: not the file written with "
+                           f"results/smoke/{MODEL}/seed1/evaluation.json (sha256 "), said
+    assert said.endswith(": rerun the evaluate stage"), said
+    out = snakemake(one_model)
+    assert (f"stale: results/smoke/{MODEL}/seed1/evaluation.json: "
+            f"results/smoke/{MODEL}/seed1/hypotheses.txt changed") in out
+    assert hypotheses.read_bytes() == original
+
+
+def test_a_dry_run_removes_nothing_and_says_what_the_run_redoes(one_model):
+    """Items 1 and 3: after one byte of spm.model changed in place (its modification time put back),
+    `snakemake -n` removed the prepared data, every training, evaluation and the paper build."""
+    spm_model = one_model / "data" / "smoke" / "prepared" / "spm.model"
+    original = flip_a_byte_in_place(spm_model)
+    before = outputs_snapshot(one_model)
+    planned = snakemake(one_model, "--dry-run")
+    assert outputs_snapshot(one_model) == before
+    assert "stale: data/smoke/prepared/manifest.json: data/smoke/prepared/spm.model changed (sha256 " in planned
+    # and what the real run redoes: the results read from the prepared data too
+    for record in (f"results/smoke/{MODEL}/seed1/train/summary.json", f"results/smoke/{MODEL}/seed1/evaluation.json",
+                   "paper/build/smoke/made_from.json"):
+        assert f"stale: {record}: " in planned, record
+    assert planned.count("this dry run removed nothing") == 4
+    snakemake(one_model)
+    assert spm_model.read_bytes() == original
+    assert "Nothing to be done" in snakemake(one_model, "--dry-run")
 
 
 def test_dvc_names_the_command_that_repairs_a_file_changed_in_place(tmp_path):
     """Issue 33 item 3: DVC takes a file of unchanged size and modification time as unchanged, so the
     evaluate stage's "rerun the prepare stage" was no repair (`dvc repro prepare` does nothing). The
     stage now gives DVC's command, and following it repairs the file; DVC's dry runs change nothing."""
-    root = one_model_copy(tmp_path / "ws")
+    root = one_model_copy(tmp_path)
     target = f"evaluate@{MODEL}-1"
     trained = dvc(root, "repro", f"train@{MODEL}-1")
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
