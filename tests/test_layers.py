@@ -28,6 +28,7 @@ LAYER_OF = {
     "activemem": "bottom",  # the package's own __init__ (its version)
     "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom", "cores": "bottom",
     "kernels": "bottom", "interrupt": "bottom", "disk": "bottom",
+    "engines": "bottom",  # which engine runs a stage, and its command to rerun another (reads locking)
     "progress": "bottom",
     "lineage": "data",  # what results were made from: file digests (data/store.py), read by train and up
     "config": "settings", "schema": "settings", "schema_export": "settings",

@@ -105,7 +105,7 @@ def make_run(root, perfect: dict[str, tuple[int, int, int]], extra: dict[str, di
 
 def seal(root) -> None:
     """What the prepare and evaluate stages record, for the stage's checks: the data files' digests in
-    manifest.json, and in each evaluation.json the manifest it was made from."""
+    manifest.json, and in each evaluation.json the manifest it was made from and the hypotheses beside it."""
     data = root / "data"
     manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").exists() else {}
     manifest["files"] = {f.name: file_digest(f) for f in sorted(data.iterdir()) if f.name != "manifest.json"}
@@ -113,6 +113,8 @@ def seal(root) -> None:
     for evaluation in (root / "results").glob("*/seed*/evaluation.json"):
         metrics = json.loads(evaluation.read_text())
         metrics[lineage.KEY] = lineage.made_from(data / "manifest.json")
+        metrics[lineage.OUTPUTS] = lineage.outputs(evaluation.parent, *(f.name for f in sorted(
+            evaluation.parent.glob("hypotheses*.txt"))))
         evaluation.write_text(json.dumps(metrics))
 
 

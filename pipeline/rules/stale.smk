@@ -7,6 +7,11 @@
 # does this, holding the workspace as its run will (activemem/locking.py: ours and DVC's lock), and only
 # while no other run holds it (a job on a cluster node, or a `snakemake -n` beside a running pipeline or
 # a `dvc repro`, touches nothing).
+#
+# A dry run (`snakemake -n`) is how users look before they run: it removes nothing and only says what
+# is stale and what the real run would remove and make again. The workflow is loaded before Snakemake
+# knows how it will execute (workflow.dryrun is set only then), so the dry run is read from the output
+# settings, which the command line sets before the Snakefile is parsed.
 import sys
 
 from activemem import lineage
@@ -27,14 +32,19 @@ def _results_in_pipeline_order():
     return found
 
 
-def _remove_stale_results():
+def _remove_stale_results(dry_run: bool):
     try:
         with locking.pipeline(f"snakemake (scale {SCALE}) checking its results"):
-            for line in lineage.remove_stale(_results_in_pipeline_order()):
-                print(line, file=sys.stderr)
+            lines = lineage.remove_stale(_results_in_pipeline_order(), dry_run=dry_run)
     except locking.Busy:
-        pass  # another run owns the workspace: it rebuilds what it changes; this one plans only
+        return  # another run owns the workspace: it rebuilds what it changes; this one plans only
+    for line in lines:
+        print(line, file=sys.stderr)
+    if dry_run and lines:
+        print(f"dry run: nothing removed; a real run removes the {len(lines)} stale result"
+              f"{'s' if len(lines) > 1 else ''} above first and redoes their jobs, which the plan below may leave out",
+              file=sys.stderr)
 
 
 if workflow.is_main_process:
-    _remove_stale_results()
+    _remove_stale_results(dry_run=bool(getattr(workflow.output_settings, "dryrun", False)))

@@ -139,6 +139,12 @@ def _run_info(root: str | Path) -> dict | None:
     return info if token and info.get("token") == token else None
 
 
+def run_holder(root: str | Path = ".") -> dict | None:
+    """What holds the workspace for the run this process belongs to (``what``: ``snakemake (scale …)``
+    or ``stage <name>``, ``pid``, ``host``), None outside a run."""
+    return _run_info(root)
+
+
 def start_run(what: str, root: str | Path = ".") -> object:
     """For a pipeline engine: hold the workspace for this whole process and hand its jobs a token."""
     if _run_info(root) is not None:

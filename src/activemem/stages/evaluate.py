@@ -20,7 +20,8 @@ paper's Table 1 number), ``bleu_greedy`` (None when ``evaluate.greedy`` is off),
 token, teacher-forced), ``perplexity_per_word``, ``dev`` (the same for dev), ``sacrebleu_signature``,
 ``bleu_by_length`` (list of ``{bucket, lo, hi, n, bleu}``), ``parameters``, ``train_steps``,
 ``train_seconds``, ``decode_sentences_per_s``, ``train_max_steps``, ``truncated`` (training cut by
-``max_minutes``) and ``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash).
+``max_minutes``), ``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash) and
+``outputs`` (size and SHA-256 of each hypotheses file written beside it, ``activemem/lineage.py``).
 
 Memory width (Neural GPU family): ``width`` (``search``: the authors' decode at every bucket width
 from |src| to 2·|src|+8, over the training buckets, best length-normalised score; or ``fixed``)
@@ -74,7 +75,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from activemem import lineage
+from activemem import engines, lineage
 from activemem.atomic import write_json
 from activemem.config import ParamsError
 from activemem.data.lines import DataError, read_lines
@@ -161,7 +162,8 @@ def written_by_training(checkpoint: Path) -> dict:
     written = json.loads(summary.read_text()).get("checkpoint") if summary.exists() else None
     if written is not None and written != digest:
         raise CheckpointError(f"{checkpoint}: not the checkpoint its training wrote (sha256 {digest['sha256'][:12]}…; "
-                              f"{summary} says {written.get('sha256', '?')[:12]}…): rerun the train stage")
+                              f"{summary} says {written.get('sha256', '?')[:12]}…): "
+                              f"{engines.rerun('train', engines.dvc_item())}")
     return digest
 
 
@@ -283,6 +285,9 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     write_lines(out / "hypotheses.txt", beam)
     write_lines(out / "hypotheses.greedy.txt", decoded["greedy"] or [])
     write_lines(out / f"hypotheses.{EXTRAPOLATION_SPLIT}.txt", long_beam)
+    # the hypotheses as written: the paper stage and the workflow refuse them replaced afterwards
+    evaluation[lineage.OUTPUTS] = lineage.outputs(out, "hypotheses.txt", "hypotheses.greedy.txt",
+                                                  f"hypotheses.{EXTRAPOLATION_SPLIT}.txt")
     write_json(out / "evaluation.json", evaluation)
     write_json(out / "metrics.json", headline(evaluation))
     return evaluation
