@@ -83,7 +83,7 @@ from activemem.data.store import EncodedSplit, encoded_files, file_digest, verif
 from activemem.data.vocab import SubwordVocab
 from activemem.data.batching import pair_widths
 from activemem.evaluate.algorithmic import evaluate_algorithmic
-from activemem.evaluate.by_word_class import by_word_class
+from activemem.evaluate.by_word_class import WordClassTally
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within, subset_bleu
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
 from activemem.evaluate.translate import has_memory_width, translate
@@ -96,9 +96,11 @@ from activemem.train.loop import selected
 from activemem.train.nll import perplexities, split_nll
 
 
-def split_perplexity(model, encoded: EncodedSplit, targets: list[str], device, batch_size: int) -> dict:
-    """Teacher-forced perplexity of ``encoded``; ``targets`` (its French lines) give the word count."""
-    nll, tokens = split_nll(model, encoded, device, batch_size)
+def split_perplexity(model, encoded: EncodedSplit, targets: list[str], device, batch_size: int,
+                     each_batch=None) -> dict:
+    """Teacher-forced perplexity of ``encoded``; ``targets`` (its French lines) give the word count;
+    ``each_batch`` as in ``split_nll``."""
+    nll, tokens = split_nll(model, encoded, device, batch_size, each_batch=each_batch)
     return perplexities(nll, tokens, sum(len(line.split()) for line in targets))
 
 
@@ -231,7 +233,11 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     decoded = decode_test(run, test, vocab, ev, model_name, progress)
     beam, references = decoded["beam"], test.references
     scores = corpus_scores(beam, references)
-    test_ppl = split_perplexity(run.model, test.encoded, references, run.device, ev["batch_size"])
+    # where the gap is (the demo grammar knows every word's class; WMT's text does not): from the logits of
+    # the test perplexity's own pass
+    classes = WordClassTally(test.encoded, vocab) if params["data"]["source"] == "demo" else None
+    test_ppl = split_perplexity(run.model, test.encoded, references, run.device, ev["batch_size"],
+                                each_batch=classes.add if classes is not None else None)
     dev_ppl = split_perplexity(run.model, EncodedSplit(data, "dev"), read_lines(data / "dev.fr"), run.device,
                                ev["batch_size"])
     longest_train = manifest["longest_train_source"]["words"]
@@ -243,9 +249,6 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
               f"(evaluation.json wider_than_trained)", file=sys.stderr)
     extrapolation, long_beam = extrapolation_scores(run, data, manifest, vocab, ev, decoded["decode"], model_name,
                                                     progress)
-    # where the gap is (the demo grammar knows every word's class; WMT's text does not)
-    classes = (by_word_class(run.model, test.encoded, vocab, run.device, ev["batch_size"])
-               if params["data"]["source"] == "demo" else None)
     state = run.checkpoint["state"]
     evaluation = {
         "model": model_name, "scale": params["scale"],
@@ -263,7 +266,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         "within_training_sentences": within_n, "train_source_max_words": longest_train,
         "wider_than_trained": wide,
         "extrapolation": extrapolation,
-        "word_classes": classes,
+        "word_classes": classes.result() if classes is not None else None,
         "bleu_by_length": bleu_by_length(test.sources, beam, references, ev["length_buckets"]),
         "beam_size": ev["beam_size"], "length_penalty": ev["length_penalty"],
         "parameters": run.model.num_parameters(), "train_steps": state["step"],

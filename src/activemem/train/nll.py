@@ -19,6 +19,7 @@ during its run, and evaluation may import downwards but training may not import 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +38,12 @@ def token_nll(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
 
 
 @torch.no_grad()
-def split_nll(model, split: EncodedSplit, device, batch_size: int, autocast: bool = False) -> tuple[float, int]:
-    """Total NLL (nats) and token count of ``split`` under ``model`` (eval mode, teacher forcing)."""
+def split_nll(model, split: EncodedSplit, device, batch_size: int, autocast: bool = False,
+              each_batch: Callable | None = None) -> tuple[float, int]:
+    """Total NLL (nats) and token count of ``split`` under ``model`` (eval mode, teacher forcing).
+
+    ``each_batch(indices, batch, logits)``, if given, sees every batch's logits as well: another
+    teacher-forced measure of the same split (evaluation's word classes) then costs no second pass."""
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
@@ -46,6 +51,8 @@ def split_nll(model, split: EncodedSplit, device, batch_size: int, autocast: boo
         batch = collate(split, indices).to(device)
         with bf16_autocast(device, autocast):
             logits = model(batch.src, batch.tgt_in)
+        if each_batch is not None:
+            each_batch(indices, batch, logits)
         nll, n = token_nll(logits, batch.tgt_out)
         total += float(nll)
         tokens += int(n)
