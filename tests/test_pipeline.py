@@ -86,7 +86,8 @@ def snakemake_jobs(root: Path, *args: str) -> dict[str, dict]:
 
 def dvc_stages(root: Path, settings: bool = False) -> dict[str, dict]:
     """DVC's stages. Its ``settings`` stage, which writes each stage's resolved settings for DVC to
-    track (Snakemake has them under ``params:``), is left out with the deps on its files unless asked."""
+    track (Snakemake has them under ``params:``), and its ``archives`` stage, the archives' digests (the
+    Snakemake workflow compares them when it loads), are left out with the deps on their files unless asked."""
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
     stages = {}
@@ -98,8 +99,9 @@ def dvc_stages(root: Path, settings: bool = False) -> dict[str, dict]:
                                         "outs": {o.def_path for o in stage.outs}}
     if not settings:
         folders = [out + "/" for out in stages.pop("settings")["outs"]]
+        records = stages.pop("archives")["outs"]
         for stage in stages.values():
-            stage["deps"] = {d for d in stage["deps"] if not d.startswith(tuple(folders))}
+            stage["deps"] = {d for d in stage["deps"] if not d.startswith(tuple(folders)) and d not in records}
     return stages
 
 

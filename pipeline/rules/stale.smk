@@ -7,14 +7,33 @@
 # does this, holding the workspace as its run will (activemem/locking.py: ours and DVC's lock), and only
 # while no other run holds it (a job on a cluster node, or a `snakemake -n` beside a running pipeline or
 # a `dvc repro`, touches nothing).
+# The archives come first: they live outside the workspace, so Snakemake cannot list them as inputs;
+# the download's output is stale when an archive a run would use now is not the copy its sources.json
+# records (activemem/stages/download.py, changed_archives), and the prepared data is stale when that
+# sources.json is gone or changed (a refused download leaves none).
+import shutil
 import sys
 
 from activemem import lineage
+from activemem.stages.download import changed_archives
+
+
+def _remove_stale_download():
+    raw = Path(rules.download.output[0])
+    try:
+        why = changed_archives(PARAMS, raw)
+    except (ValueError, OSError) as err:  # a bad vouched file, an unreadable archive: the stage says it
+        print(f"warning: could not check the archives of {raw}: {err}", file=sys.stderr)
+        return
+    if why:
+        shutil.rmtree(raw)
+        print(f"stale: {raw / 'sources.json'}: {why}: removed {raw}, to be made again", file=sys.stderr)
 
 
 def _results_in_pipeline_order():
     prepared = Path(rules.prepare.output[0])
-    found = [lineage.Result(prepared / "manifest.json", [prepared], key="files", base=prepared)]
+    found = [lineage.Result(prepared / "manifest.json", [prepared], key="files", base=prepared),
+             lineage.Result(prepared / "manifest.json", [prepared])]  # made_from: the download's sources.json
     runs = [dict(model=m, seed=s) for m in MODELS for s in SEEDS]
     for run in runs:
         train = Path(expand(rules.train.output[0], **run)[0])
@@ -30,6 +49,7 @@ def _results_in_pipeline_order():
 def _remove_stale_results():
     try:
         with locking.pipeline(f"snakemake (scale {SCALE}) checking its results"):
+            _remove_stale_download()
             for line in lineage.remove_stale(_results_in_pipeline_order()):
                 print(line, file=sys.stderr)
     except locking.Busy:

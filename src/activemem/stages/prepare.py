@@ -33,8 +33,9 @@ asked when the text cannot fill them, and the stage warns); ``pairs`` (kept, per
 for the demo); ``noun_phrases`` (per split with records, its ``.np.jsonl``); ``longest_train_source``
 (``words`` and ``subwords`` of the longest kept training source, the bound of "within training
 length"); ``threads`` (used by sentencepiece, whose model records it); ``archives`` (WMT: each archive
-the text came from and what vouched for it, from ``sources.json``); and ``files`` (size and SHA-256
-of every output).
+the text came from and what vouched for it, from ``sources.json``); ``files`` (size and SHA-256
+of every output); and ``made_from`` (size and SHA-256 of the ``sources.json`` read, ``activemem/lineage.py``:
+the Snakemake workflow removes prepared data whose listing is gone or changed, as after a refused download).
 
 The algorithmic tasks (``sources.json`` ``source: algorithmic``) take another path: no cleaning, no
 sub-word model, every split encoded with the fixed symbol vocabulary (``data/symbols.py``, which
@@ -51,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from activemem import lineage
 from activemem.atomic import open_atomic, write_json
 from activemem.config import ParamsError
 from activemem.cores import capped_threads
@@ -234,7 +236,10 @@ def prepare(params: dict, raw: Path, out: Path, phases: Phases | None = None) ->
                 "pairs": {s: reports[s].kept for s in splits},
                 "references": references, "noun_phrases": records, "longest_train_source": longest,
                 "threads": threads, **({"archives": listing["archives"]} if "archives" in listing else {}),
-                "files": {name: file_digest(out / name) for name in sorted(written)}}
+                "files": {name: file_digest(out / name) for name in sorted(written)},
+                # the download's listing this was made from: gone or changed (a refused or another
+                # download), the prepared data is stale (the workflow removes it when it loads)
+                lineage.KEY: lineage.made_from(raw / "sources.json")}
     write_json(out / "manifest.json", manifest)
     return report
 
