@@ -406,3 +406,28 @@ def test_a_refused_download_leaves_no_listing_behind(tmp_path, monkeypatch):
     (own / NC).write_bytes(archives("two")[NC])  # not the published file, not vouched for
     run_refused(params, tmp_path / "raw")
     assert not (tmp_path / "raw" / "sources.json").exists()  # prepare cannot read the old listing
+
+
+def test_the_prepare_report_counts_evaluation_sentences_also_in_training(tmp_path, monkeypatch, capsys):
+    """Issue 32: a user's own archives can put dev or test sentences into training; the prepare report
+    counts them (whole pairs, and English sources with any translation) and the stage warns."""
+    files = archives()
+    en = train_en("one") + b"Hello world .\nGood morning .\n"
+    fr = "".join(f"one phrase {i} .\n" for i in range(30)).encode() + b"Bonjour le monde .\nSalut .\n"
+    files[NC] = make_tgz({"training/news-commentary-v9.fr-en.en": en, "training/news-commentary-v9.fr-en.fr": fr})
+    files[DEV] = make_tgz({"dev/newstest2013.en": b"Hello world .\nGood morning .\nNot in training .\n",
+                           "dev/newstest2013.fr": b"Bonjour le monde .\nBon matin .\nPas vu .\n"})
+    publish(monkeypatch, files)
+    params = write_params(tmp_path, archives=str(own_folder(tmp_path, files)))
+    run(params, tmp_path / "raw")
+    prepare.main(["--params", str(params), "--scale", "news", "--raw", str(tmp_path / "raw"),
+                  "--out", str(tmp_path / "prepared")])
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    assert report["dev"]["overlap_with_train"] == {"pairs": 1, "sources": 2, "sentences": 3, "examples": ["dev.en:1"]}
+    assert report["test"]["overlap_with_train"] == {"pairs": 0, "sources": 0, "sentences": 271, "examples": []}
+    assert "overlap_with_train" not in report["train"]
+    said = capsys.readouterr()
+    assert ("warning: dev: 1 of 3 sentence pairs and 2 English sources are also in the training data (first: "
+            "dev.en:1)") in said.err
+    assert "warning: test" not in said.err
+    assert "dev: read 3, kept 3, dropped {}; also in train: 1 pairs, 2 sources" in said.out

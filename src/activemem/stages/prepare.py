@@ -25,6 +25,10 @@ Memory does not grow with the corpus: every step streams (``data/encode.py``). T
    given, ``activemem/cores.py``), drop training pairs wider than ``prepare.max_width``, write the text
    and the arrays as they come.
 
+``report.json`` also holds, for each evaluation split, ``overlap_with_train`` (``data/overlap.py``): how many
+of its sentence pairs and English sources also occur in the kept training pairs, of how many, and the first
+lines that do; the stage warns when any do.
+
 Each phase's wall time and peak memory are printed (and written as JSON with ``--stats FILE``).
 
 ``manifest.json``: ``vocab_size`` (and ``vocab_size_asked``: sentencepiece gives fewer pieces than
@@ -59,6 +63,7 @@ from activemem.cores import capped_threads
 from activemem.data.clean import SplitReport, clean_pairs
 from activemem.data.encode import encode_chunk, text_chunks
 from activemem.data.lines import LineWriter, numbered_lines, read_lines
+from activemem.data.overlap import overlap_with_train
 from activemem.data.phases import Phases
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import SplitWriter, encoded_files, file_digest, verify_files
@@ -229,6 +234,13 @@ def prepare(params: dict, raw: Path, out: Path, phases: Phases | None = None) ->
         shutil.rmtree(staging, ignore_errors=True)
     references, records, extras = copy_evaluation_extras(listing, raw, out, splits, reports)
     report = {split: reports[split].as_dict() for split in splits}
+    for split, shared in overlap_with_train(out, splits[1:]).items():
+        report[split]["overlap_with_train"] = shared
+        if shared["pairs"] or shared["sources"]:
+            print(f"warning: {split}: {shared['pairs']} of {shared['sentences']} sentence pairs and {shared['sources']} "
+                  f"English sources are also in the training data (first: {', '.join(shared['examples'])}): scores "
+                  f"on {split} are partly of sentences the models trained on (report.json overlap_with_train)",
+                  file=sys.stderr)
     write_json(out / "report.json", report)
     written += ["train.en", "train.fr", "spm.model", "spm.vocab", *extras, "report.json",
                 *(name for split in splits for name in encoded_files(split))]
@@ -266,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
         held = r.get("held_out")
         extra = (f"; {held['held_out']} distinct held-out inputs of {held['distinct_inputs']} at this length"
                  if held else "")
+        shared = r.get("overlap_with_train")
+        extra += f"; also in train: {shared['pairs']} pairs, {shared['sources']} sources" if shared else ""
         print(f"{split}: read {r['read']}, kept {r['kept']}, dropped {r['dropped']}{extra}")
 
 
