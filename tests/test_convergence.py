@@ -17,7 +17,7 @@ from activemem.data import demo
 from activemem.data.demo_word_classes import CLASSES, OTHER, classes_of_forms, split_word, word_class
 from activemem.data.store import EncodedSplit
 from activemem.data.vocab import SubwordVocab
-from activemem.evaluate.by_word_class import WordClassTally, by_word_class, piece_classes
+from activemem.evaluate.by_word_class import by_word_class, piece_classes
 from activemem.evaluate.dev_bleu import greedy_dev_bleu
 from activemem.train import checkpoint
 from activemem.train.flops import FlopMeter
@@ -148,19 +148,6 @@ def test_the_classes_partition_the_teacher_forced_perplexity(prepared):
     assert classes["end of sentence"]["pieces"] == len(split)
     assert sum(c["pieces"] * math.log(c["perplexity"]) for c in classes.values()) == pytest.approx(nll, rel=1e-6)
     assert OTHER not in classes and all(0 <= c["error_rate"] <= 1 for c in classes.values())
-
-
-def test_the_word_classes_come_from_the_perplexity_pass_unchanged(prepared):
-    """Evaluation reads the word classes off the test perplexity's own pass: the same numbers, bit for bit,
-    as a pass of their own, and the perplexity unchanged by feeding them."""
-    split, vocab = EncodedSplit(prepared, "test"), SubwordVocab(prepared / "spm.model")
-    torch.manual_seed(0)
-    model = models.build("extended_neural_gpu", len(vocab), **TINY["extended_neural_gpu"])
-    alone = by_word_class(model, split, vocab, torch.device("cpu"), 16)
-    tally = WordClassTally(split, vocab)
-    shared = split_nll(model, split, torch.device("cpu"), 16, each_batch=tally.add)
-    assert tally.result() == alone
-    assert shared == split_nll(model, split, torch.device("cpu"), 16)
 
 
 # ---- a scale that extends another -------------------------------------------------------------------

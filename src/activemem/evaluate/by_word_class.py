@@ -57,8 +57,7 @@ def piece_classes(pieces: list[str]) -> list[str]:
 
 
 class WordClassTally:
-    """The sums behind ``by_word_class``, batch by batch: ``add`` takes a batch's teacher-forced logits, so
-    the pass that measures the split's perplexity (``train/nll.py``, ``each_batch``) fills it too."""
+    """The sums behind ``by_word_class``, batch by batch: ``add`` takes a batch's teacher-forced logits."""
 
     def __init__(self, split: EncodedSplit, vocab: SubwordVocab):
         self.classes = [piece_classes(vocab.pieces(split.target(i).tolist())) + [END] for i in range(len(split))]

@@ -19,13 +19,13 @@ during its run, and evaluation may import downwards but training may not import 
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from activemem.data.batching import collate, length_sorted_batches, pair_widths
 from activemem.data.store import EncodedSplit
+from activemem.progress import progress_bar
 from activemem.tokens import PAD
 from activemem.train.device import bf16_autocast
 
@@ -39,20 +39,17 @@ def token_nll(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
 
 @torch.no_grad()
 def split_nll(model, split: EncodedSplit, device, batch_size: int, autocast: bool = False,
-              each_batch: Callable | None = None) -> tuple[float, int]:
-    """Total NLL (nats) and token count of ``split`` under ``model`` (eval mode, teacher forcing).
-
-    ``each_batch(indices, batch, logits)``, if given, sees every batch's logits as well: another
-    teacher-forced measure of the same split (evaluation's word classes) then costs no second pass."""
+              progress: bool = False, desc: str = "perplexity") -> tuple[float, int]:
+    """Total NLL (nats) and token count of ``split`` under ``model`` (eval mode, teacher forcing);
+    ``progress`` shows the batches done (the evaluation's perplexity phases)."""
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
-    for indices in length_sorted_batches(pair_widths(split), batch_size):
+    batches = length_sorted_batches(pair_widths(split), batch_size)
+    for indices in progress_bar(batches, desc=desc, unit="batch", disable=not progress, mininterval=1.0):
         batch = collate(split, indices).to(device)
         with bf16_autocast(device, autocast):
             logits = model(batch.src, batch.tgt_in)
-        if each_batch is not None:
-            each_batch(indices, batch, logits)
         nll, n = token_nll(logits, batch.tgt_out)
         total += float(nll)
         tokens += int(n)
