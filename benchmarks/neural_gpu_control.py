@@ -342,6 +342,18 @@ def summarize(out: Path, snapshot: Path) -> None:
     print("\n".join(rows))
 
 
+def replay_decay(log: list[dict], check_every: int, factor: float, window: int) -> dict:
+    """The 2015 rule run over a run's ``log.jsonl`` (mean training loss per ``log_every`` steps), checking
+    every ``check_every`` steps: where it would have lowered the lr, had nothing else changed. Exact up to
+    its first decay (the run trained at the lr it logged); an indication after it."""
+    state = lr_decay.plateau_start()
+    for line in log:
+        lr_decay.plateau_record(state, line["loss"])
+        if line["step"] % check_every == 0:
+            lr_decay.plateau_check(state, line["step"], factor, window)
+    return {"decayed_at": state["decayed_at"], "scale": state["scale"]}
+
+
 def differences(base, settings, prefix: str = "") -> list[str]:
     if isinstance(base, dict) and isinstance(settings, dict):
         return [d for k in sorted(set(base) | set(settings))
@@ -360,7 +372,18 @@ def main(argv: list[str] | None = None) -> None:
                          "these settings (e.g. a lower lr): a second training phase")
     ap.add_argument("--summarize", type=Path, metavar="SNAPSHOT",
                     help="only collect every run under --out into SNAPSHOT (runs.json, runs.md)")
+    ap.add_argument("--replay-decay", type=Path, metavar="RUN_DIR",
+                    help="only print where the 2015 rule (decay_factor, decay_window; e.g. --set "
+                         "train.decay_factor=0.98) would have lowered the lr in RUN_DIR's log, checking every "
+                         "50 and every 200 steps")
     args = ap.parse_args(argv)
+    if args.replay_decay:
+        tr = override(load_settings(), args.set)["train"]
+        log = [json.loads(line) for line in (args.replay_decay / "log.jsonl").read_text().splitlines()]
+        for every in (50, 200):  # our check interval and the 2015 code's
+            print(f"checks every {every} steps, ×{tr['decay_factor']} over {tr['decay_window']}:",
+                  replay_decay(log, every, tr["decay_factor"], tr["decay_window"]))
+        return
     if args.summarize:
         summarize(args.out, args.summarize)
         return

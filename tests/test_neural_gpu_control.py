@@ -221,3 +221,12 @@ def test_a_run_settles_through_its_lr_phases_checks_dev_and_tests_the_best_weigh
     again = control.evaluate(model, algorithmic.SymbolVocab(), tests, settings, "add")["3"]
     assert again["sequence_accuracy"] == out["test"]["3"]["sequence_accuracy"]
     assert again["symbol_error"] == out["test"]["3"]["symbol_error"]
+
+
+def test_the_2015_rule_replayed_over_a_log_matches_the_rule_run_check_by_check():
+    losses = [1.0, 0.9, 0.8, 0.95, 0.7, 1.01, 0.5, 1.05]
+    log = [{"step": 50 * (i + 1), "loss": loss} for i, loss in enumerate(losses)]
+    assert control.replay_decay(log, 50, 0.98, 3) == {"decayed_at": [300, 400], "scale": pytest.approx(0.98 ** 2)}
+    # every 200 steps: two checks (the means of four lines each), fewer than the three it compares with
+    assert control.replay_decay(log, 200, 0.98, 3) == {"decayed_at": [], "scale": 1.0}
+    assert control.replay_decay(log, 50, 1.0, 3)["decayed_at"] == []
