@@ -230,3 +230,22 @@ def test_the_2015_rule_replayed_over_a_log_matches_the_rule_run_check_by_check()
     # every 200 steps: two checks (the means of four lines each), fewer than the three it compares with
     assert control.replay_decay(log, 200, 0.98, 3) == {"decayed_at": [], "scale": 1.0}
     assert control.replay_decay(log, 50, 1.0, 3)["decayed_at"] == []
+
+
+def test_the_snapshot_keeps_earlier_runs_whose_folders_are_gone_and_updates_the_rest(tmp_path):
+    snapshot, out = tmp_path / "snap", tmp_path / "out"
+    snapshot.mkdir()
+    earlier = [{"run": "C-old", "finished": True, "changed": [], "curriculum": [], "seed": 1, "steps": 2100,
+                "train_seconds": 1.0, "curriculum_size": 20, "test": {"200": {"pairs": 400, "sequence_accuracy": 0.91}},
+                "stopped": "settled"},
+               {"run": "K-new", "finished": False, "changed": [], "curriculum": [], "steps": 5,
+                "train_seconds": 1.0, "curriculum_size": 3}]
+    (snapshot / "runs.json").write_text(json.dumps(earlier))
+    (out / "K-new").mkdir(parents=True)
+    (out / "K-new" / "log.jsonl").write_text(json.dumps({"step": 50, "seconds": 2.0, "size": 4}) + "\n")
+    control.summarize(out, snapshot)
+    runs = {r["run"]: r for r in json.loads((snapshot / "runs.json").read_text())}
+    assert runs["C-old"]["earlier"] and runs["C-old"]["test"]["200"]["sequence_accuracy"] == 0.91
+    assert "earlier" not in runs["K-new"] and runs["K-new"]["steps"] == 50      # rebuilt from its folder
+    table = (snapshot / "runs.md").read_text()
+    assert "| C-old | (earlier block) - |" in table and "200: 0.9100 (400)" in table
