@@ -310,6 +310,11 @@ class ControlData:
     test_pairs: int = key("distinct held-out test pairs per size", low=1)
     long_test_gate: float = key("test a larger size only while the previous one scored at least this "
                                 "sequence accuracy", low=0, high=1)
+    dev_size: int = key("size of the dev check (held out of training and distinct from every test input)", low=1)
+    dev_pairs: int = key("distinct dev pairs per check (0 = no dev checks)", low=0)
+    dev_every: int = key("steps between dev checks, from the end of settle_steps on (0 = none)", low=0)
+    keep_best: bool = key("test the weights of the best dev check (more right, then fewer symbols wrong), "
+                          "not the last ones")
 
     def problems(self) -> Iterator[tuple[Path, str]]:
         if not self.test_sizes or self.test_sizes != sorted(set(self.test_sizes)):
@@ -327,7 +332,13 @@ class ControlTrain:
     max_steps: int = key("training steps at most", low=1)
     max_minutes: float = key("wall-clock cap per run, minutes (0 = none); a run it stops says so", low=0)
     stop_size: int = key("stop once the curriculum has reached this size ...", low=1)
-    settle_steps: int = key("... and trained this many steps there (0 = run to max_steps)", low=0)
+    settle_steps: int = key("... and trained this many steps there at lr, then each of settle_lrs in turn "
+                            "(all 0/empty = run to max_steps)", low=0)
+    settle_lrs: list[float] = key("the lower learning rates after settle_steps, in order", above=0)
+    settle_phase_steps: int = key("steps at each of settle_lrs", low=1)
+    decay_factor: float = key("the 2015 rule: lr times this at a curriculum check whose training perplexity "
+                              "exceeds the last decay_window checks' (1 = off)", above=0, high=1)
+    decay_window: int = key("checks the 2015 rule compares with", low=1)
     curriculum: ControlCurriculum = key("the length curriculum")
 
 
