@@ -87,8 +87,9 @@ def claim(count: int, root: str | Path, what: str) -> list[int] | None:
         for _, handle in taken:
             handle.close()
         raise NoFreeGpu(f"the job needs {count} GPU(s) but GPU(s) {', '.join(map(str, busy))} of this machine's "
-                        f"{total} are taken by other jobs of this workspace (lock files in {folder}): give "
-                        f"Snakemake at most --resources gpu={total}")
+                        f"{total} are taken by other jobs of this workspace (lock files in {folder}): run "
+                        f"Snakemake with --resources gpu={total} (this machine's GPUs; without it, it starts "
+                        f"every GPU job at once)")
     _held.extend(handle for _, handle in taken)
     indices = [index for index, _ in taken]
     os.environ[VARIABLE] = ",".join(map(str, indices))
