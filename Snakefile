@@ -42,3 +42,9 @@ onsuccess:
     # Only when this run's scale has one (a run asked for a single output may not have built it).
     if Path(f"paper/build/{SCALE}/report.html").is_file():
         print(f"report: paper/build/{SCALE}/report.html (and report.md, Table 1, figures, claims.json beside it)")
+
+
+onerror:
+    # After Ctrl-C, Snakemake's own last words are its job errors: say what happened and what to run.
+    if interrupt.interrupted():
+        print(interrupt.after_interrupt(), file=sys.stderr)

@@ -37,7 +37,7 @@ from activemem import config, models
 from activemem.data import algorithmic
 from activemem.data.algorithmic import SymbolVocab
 from activemem.tokens import EOS, PAD
-from activemem.train import length_curriculum
+from activemem.train import length_curriculum, lr_decay
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,6 +107,41 @@ def test(model, vocab: SymbolVocab, pairs: list[tuple[str, str]], batch_tokens: 
             "symbol_error": wrong_symbols / symbols}
 
 
+def dev_set(data: dict, task: str, banned: set[str]) -> list[tuple[str, str]]:
+    """``dev_pairs`` distinct pairs at ``dev_size``, none of them a test input (so never one the tests
+    score), from their own stream; training never sees them either (they join ``banned``)."""
+    if not data["dev_pairs"]:
+        return []
+    rng, chosen = random.Random(f"control:{data['seed']}:dev:{task}:{data['dev_size']}"), {}
+    while len(chosen) < data["dev_pairs"]:
+        source, target = algorithmic.excluding(rng, task, length_of(task, data["dev_size"]), banned | set(chosen))
+        chosen[source] = target
+    return list(chosen.items())
+
+
+def lr_now(state: dict, tr: dict) -> float:
+    """This step's lr: the settle schedule's, times the 2015 rule's scale."""
+    cur = state["curriculum"]
+    at_top = lr_decay.steps_at_top(cur["grown_at"], cur["length"], tr["stop_size"], state["step"])
+    return lr_decay.settle_lr(tr["lr"], at_top, tr["settle_steps"], tr["settle_lrs"], tr["settle_phase_steps"]) \
+        * state["decay"]["scale"]
+
+
+def dev_due(state: dict, settings: dict) -> bool:
+    """A dev check after this step: every ``dev_every`` steps from the end of the base-lr settle on."""
+    tr, every = settings["train"], settings["data"]["dev_every"]
+    cur = state["curriculum"]
+    at_top = lr_decay.steps_at_top(cur["grown_at"], cur["length"], tr["stop_size"], state["step"])
+    return bool(every and settings["data"]["dev_pairs"]) and at_top is not None \
+        and at_top >= tr["settle_steps"] and (at_top - tr["settle_steps"]) % every == 0
+
+
+def better(new: dict, old: dict | None) -> bool:
+    """Dev order: more sequences right, then fewer symbols wrong; a tie goes to the later (lower-lr) check."""
+    return old is None or (new["sequence_accuracy"], -new["symbol_error"]) >= \
+        (old["sequence_accuracy"], -old["symbol_error"])
+
+
 def train(settings: dict, seed: int, run_dir: Path, init: Path | None = None) -> dict:
     torch.set_num_threads(settings["threads"])
     task, data, tr = settings["task"], settings["data"], settings["train"]
@@ -115,20 +150,25 @@ def train(settings: dict, seed: int, run_dir: Path, init: Path | None = None) ->
     tests = {size: algorithmic.held_out(data["seed"], task, length_of(task, size), data["test_pairs"])
              for size in data["test_sizes"]}
     banned = {s for pairs in tests.values() for s, _ in pairs}
+    dev = dev_set(data, task, banned)
+    banned |= {s for s, _ in dev}
     torch.manual_seed(seed)
     model = build(settings, vocab)
     opt = torch.optim.Adam(model.parameters(), lr=tr["lr"], eps=tr["adam_eps"])
     rng = random.Random(f"control:{seed}")
     cur = tr["curriculum"]
-    state = {"step": 0, "seconds": 0.0, "curriculum": length_curriculum.start(cur["start"])}
+    state = {"step": 0, "seconds": 0.0, "curriculum": length_curriculum.start(cur["start"]),
+             "decay": lr_decay.plateau_start(), "dev": [], "best": None}
     ckpt = run_dir / "checkpoint.pt"
     run_dir.mkdir(parents=True, exist_ok=True)
+    best_weights = None                                 # the weights of the best dev check so far
     if ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
         if same_training(saved["settings"], settings) and saved["seed"] == seed:
             model.load_state_dict(saved["model"])
             opt.load_state_dict(saved["optimizer"])
             state = saved["state"]
+            best_weights = saved.get("best_weights")
             rng.setstate(saved["rng"])
             torch.set_rng_state(saved["torch_rng"])
             print(f"resumed at step {state['step']}", file=sys.stderr)
@@ -136,9 +176,7 @@ def train(settings: dict, seed: int, run_dir: Path, init: Path | None = None) ->
         saved = torch.load(init / "checkpoint.pt", weights_only=False)
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
-        for group in opt.param_groups:
-            group["lr"] = tr["lr"]
-        state = saved["state"]
+        state = {**saved["state"], "decay": lr_decay.plateau_start(), "dev": [], "best": None}
         rng.setstate(saved["rng"])
         print(f"started from {init.name} at step {state['step']}, lr {tr['lr']}", file=sys.stderr)
     log = open(run_dir / "log.jsonl", "a")
@@ -151,6 +189,9 @@ def train(settings: dict, seed: int, run_dir: Path, init: Path | None = None) ->
                                                cur["p_max_of_two"], cur["p_mixed"])
         pairs = [algorithmic.excluding(rng, task, length_of(task, size), banned) for _ in range(tr["batch"])]
         src, tgt = encode(vocab, pairs)
+        lr = lr_now(state, tr)
+        for group in opt.param_groups:
+            group["lr"] = lr
         logits = model(src, tgt, width=src.size(1))
         loss = F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=PAD)
         opt.zero_grad(set_to_none=True)
@@ -160,32 +201,47 @@ def train(settings: dict, seed: int, run_dir: Path, init: Path | None = None) ->
         wrong = int((~sequence_right(logits.detach(), tgt)).sum())
         length_curriculum.record(state["curriculum"], size, wrong, len(pairs))
         window["loss"] += float(loss.detach()); window["wrong"] += wrong; window["seen"] += len(pairs); window["n"] += 1
+        lr_decay.plateau_record(state["decay"], float(loss.detach()))
         if step % cur["every"] == 0:
             length_curriculum.check(state["curriculum"], step, cur["bound"], longest)
+            lr_decay.plateau_check(state["decay"], step, tr["decay_factor"], tr["decay_window"])
+        if dev_due(state, settings):
+            check = {"step": step, "lr": lr, **test(model, vocab, dev, settings["eval_batch_tokens"])}
+            state["dev"].append(check)
+            print(f"dev {data['dev_size']} at step {step}: {check}", file=sys.stderr)
+            if better(check, state["best"]):
+                state["best"] = check
+                best_weights = {k: v.clone() for k, v in model.state_dict().items()}
         if step % settings["log_every"] == 0:
             state["seconds"] = time.perf_counter() - t0
             line = {"step": step, "seconds": round(state["seconds"], 1), "size": state["curriculum"]["length"],
                     "loss": round(window["loss"] / window["n"], 4),
                     "seq_error": round(window["wrong"] / window["seen"], 4),
-                    "curriculum_error": state["curriculum"].get("last_error")}
+                    "curriculum_error": state["curriculum"].get("last_error"), "lr": lr}
             log.write(json.dumps(line) + "\n"); log.flush()
             window = {"loss": 0.0, "wrong": 0, "seen": 0, "n": 0}
         if step % settings["checkpoint_every"] == 0:
             state["seconds"] = time.perf_counter() - t0
             torch.save({"settings": settings, "seed": seed, "model": model.state_dict(),
                         "optimizer": opt.state_dict(), "state": state, "rng": rng.getstate(),
-                        "torch_rng": torch.get_rng_state()}, ckpt.with_suffix(".tmp"))
+                        "torch_rng": torch.get_rng_state(), "best_weights": best_weights}, ckpt.with_suffix(".tmp"))
             ckpt.with_suffix(".tmp").replace(ckpt)
     state["seconds"] = time.perf_counter() - t0
     torch.save({"settings": settings, "seed": seed, "model": model.state_dict(),
                 "optimizer": opt.state_dict(), "state": state, "rng": rng.getstate(),
-                "torch_rng": torch.get_rng_state()}, ckpt)
+                "torch_rng": torch.get_rng_state(), "best_weights": best_weights}, ckpt.with_suffix(".tmp"))
+    ckpt.with_suffix(".tmp").replace(ckpt)
+    tested_step = state["step"]
+    if best_weights is not None and data["keep_best"]:   # test the weights of the best dev check
+        model.load_state_dict(best_weights)
+        tested_step = state["best"]["step"]
     results = evaluate(model, vocab, tests, settings, task)
     stopped = ("settled" if finished(state, tr) else "max_steps" if state["step"] >= tr["max_steps"]
                else "max_minutes")
     out = {"seed": seed, "task": task, "steps": state["step"], "stopped": stopped, "train_seconds": round(state["seconds"], 1),
            "curriculum_size": state["curriculum"]["length"], "grown_at": state["curriculum"]["grown_at"],
-           "parameters": sum(p.numel() for p in model.parameters()), "test": results,
+           "parameters": sum(p.numel() for p in model.parameters()), "test": results, "tested_step": tested_step,
+           "dev_size": data["dev_size"], "dev": state["dev"], "lr_decayed_at": state["decay"]["decayed_at"],
            "held_out_inputs": len(banned), "settings": settings}
     (run_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
@@ -193,7 +249,8 @@ def train(settings: dict, seed: int, run_dir: Path, init: Path | None = None) ->
 
 # Settings that say when to stop or what to test, not how to train: a run resumed with other values of
 # these is the same run, continued (more steps) or tested elsewhere; any other change starts over.
-STOPPING = {("train", "max_steps"), ("train", "max_minutes"), ("train", "settle_steps"), ("data", "test_sizes"),
+# (The settle schedule is training: it sets the lr. ``keep_best`` only picks which weights the tests score.)
+STOPPING = {("train", "max_steps"), ("train", "max_minutes"), ("data", "test_sizes"), ("data", "keep_best"),
             ("data", "long_test_gate"), ("eval_batch_tokens",), ("log_every",), ("checkpoint_every",)}
 
 
@@ -216,10 +273,11 @@ def out_of_time(t0: float, tr: dict) -> bool:
 
 
 def finished(state: dict, tr: dict) -> bool:
-    """Stop once the curriculum has reached the longest size and stayed there ``settle_steps`` steps."""
-    grown = state["curriculum"]["grown_at"]
-    return bool(tr["settle_steps"]) and state["curriculum"]["length"] >= tr["stop_size"] and grown \
-        and state["step"] - grown[-1] >= tr["settle_steps"]
+    """Stop once the curriculum has reached ``stop_size`` and the settle schedule (``settle_steps`` at the
+    base lr, then ``settle_phase_steps`` at each of ``settle_lrs``) is done there."""
+    cur = state["curriculum"]
+    at_top = lr_decay.steps_at_top(cur["grown_at"], cur["length"], tr["stop_size"], state["step"])
+    return lr_decay.settled(at_top, tr["settle_steps"], tr["settle_lrs"], tr["settle_phase_steps"])
 
 
 def evaluate(model, vocab, tests: dict, settings: dict, task: str) -> dict:
@@ -240,9 +298,16 @@ def evaluate(model, vocab, tests: dict, settings: dict, task: str) -> dict:
 
 
 def summarize(out: Path, snapshot: Path) -> None:
-    """Every run under ``out`` (finished or not) into ``snapshot``: ``runs.json`` and ``runs.md``."""
+    """Every run under ``out`` (finished or not) into ``snapshot``: ``runs.json`` and ``runs.md``.
+
+    A run already in the snapshot whose folder is not under ``out`` (made elsewhere, its folder gone) is
+    kept as recorded, marked ``earlier``: its ``changed`` list is against the block as it was then."""
     base = load_settings()
     runs = []
+    here = {p.name for p in out.iterdir() if p.is_dir()}
+    if (snapshot / "runs.json").exists():
+        runs = [{**r, "earlier": True} for r in json.loads((snapshot / "runs.json").read_text())
+                if r["run"] not in here]
     for run_dir in sorted(p for p in out.iterdir() if p.is_dir()):
         log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()] \
             if (run_dir / "log.jsonl").exists() else []
@@ -257,17 +322,36 @@ def summarize(out: Path, snapshot: Path) -> None:
                      **({k: v for k, v in result.items() if k != "settings"} if result else
                         {"steps": log[-1]["step"] if log else 0, "train_seconds": log[-1]["seconds"] if log else 0,
                          "curriculum_size": log[-1]["size"] if log else None})})
+    runs.sort(key=lambda r: r["run"])
     snapshot.mkdir(parents=True, exist_ok=True)
     (snapshot / "runs.json").write_text(json.dumps(runs, indent=1) + "\n")
     rows = ["| run | changed from params.yaml control | seed | steps | train s | size reached | "
-            "seq. acc. per test size (held-out pairs) | stopped |", "|---|---|---|---|---|---|---|---|"]
+            "seq. acc. per test size (held-out pairs) | weights tested (step) | dev checks: step seq. acc. | stopped |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         tests = "; ".join(f"{size}: " + (f"{t['sequence_accuracy']:.4f} ({t['pairs']})" if "pairs" in t else "not run")
                           for size, t in r.get("test", {}).items()) or "no test (stopped early)"
-        rows.append(f"| {r['run']} | {', '.join(r['changed'] or []) or '-'} | {r.get('seed', '')} | {r['steps']} | "
-                    f"{r['train_seconds']} | {r['curriculum_size']} | {tests} | {r.get('stopped', 'killed')} |")
+        changed = ", ".join(r["changed"] or []) or "-"
+        dev = "; ".join(f"{d['step']} {d['sequence_accuracy']:.2f}" for d in r.get("dev", [])) or "-"
+        if dev != "-":
+            dev = f"({r['dev_size']} bits) {dev}"
+        rows.append(f"| {r['run']} | {'(earlier block) ' + changed if r.get('earlier') else changed} | "
+                    f"{r.get('seed', '')} | {r['steps']} | {r['train_seconds']} | {r['curriculum_size']} | {tests} | "
+                    f"{r.get('tested_step', r['steps'])} | {dev} | {r.get('stopped', 'killed')} |")
     (snapshot / "runs.md").write_text("\n".join(rows) + "\n")
     print("\n".join(rows))
+
+
+def replay_decay(log: list[dict], check_every: int, factor: float, window: int) -> dict:
+    """The 2015 rule run over a run's ``log.jsonl`` (mean training loss per ``log_every`` steps), checking
+    every ``check_every`` steps: where it would have lowered the lr, had nothing else changed. Exact up to
+    its first decay (the run trained at the lr it logged); an indication after it."""
+    state = lr_decay.plateau_start()
+    for line in log:
+        lr_decay.plateau_record(state, line["loss"])
+        if line["step"] % check_every == 0:
+            lr_decay.plateau_check(state, line["step"], factor, window)
+    return {"decayed_at": state["decayed_at"], "scale": state["scale"]}
 
 
 def differences(base, settings, prefix: str = "") -> list[str]:
@@ -288,7 +372,18 @@ def main(argv: list[str] | None = None) -> None:
                          "these settings (e.g. a lower lr): a second training phase")
     ap.add_argument("--summarize", type=Path, metavar="SNAPSHOT",
                     help="only collect every run under --out into SNAPSHOT (runs.json, runs.md)")
+    ap.add_argument("--replay-decay", type=Path, metavar="RUN_DIR",
+                    help="only print where the 2015 rule (decay_factor, decay_window; e.g. --set "
+                         "train.decay_factor=0.98) would have lowered the lr in RUN_DIR's log, checking every "
+                         "50 and every 200 steps")
     args = ap.parse_args(argv)
+    if args.replay_decay:
+        tr = override(load_settings(), args.set)["train"]
+        log = [json.loads(line) for line in (args.replay_decay / "log.jsonl").read_text().splitlines()]
+        for every in (50, 200):  # our check interval and the 2015 code's
+            print(f"checks every {every} steps, ×{tr['decay_factor']} over {tr['decay_window']}:",
+                  replay_decay(log, every, tr["decay_factor"], tr["decay_window"]))
+        return
     if args.summarize:
         summarize(args.out, args.summarize)
         return

@@ -199,7 +199,8 @@ def test_a_mirror_serving_other_bytes_gets_advice_that_fits(tmp_path, monkeypatc
             f"downloading it again cannot help; use another mirror") in message
     assert message.endswith(f'{DEV}: {{sha256: "{sha(files[DEV])}", size: {len(files[DEV])}, '
                             f'vouched_by: "<who you are, and why this copy is fine>"}}')
-    assert sorted(p.name for p in (tmp_path / "dl" / "archives").iterdir()) == [NC]  # no dev.tgz(.part)
+    # every archive is obtained before any is refused (the others are kept); no dev.tgz(.part)
+    assert sorted(p.name for p in (tmp_path / "dl" / "archives").iterdir()) == sorted([TEST, NC])
 
 
 def test_a_replaced_archive_is_extracted_afresh(tmp_path, monkeypatch):
@@ -307,3 +308,126 @@ def test_an_extraction_record_is_only_trusted_for_its_own_archive(tmp_path):
     # a second member joins the record; the first stays listed
     extract_once(archive, sha(archive.read_bytes()), ["x/b.en"], target)
     assert sorted(json.loads((target / RECORD).read_text())["members"]) == ["x/a.en", "x/b.en"]
+
+
+# --- issue 32: every unvouched copy in one run, through every route; the file name looked for ------
+
+@pytest.mark.parametrize("route", ["folder", "file mirror", "http mirror"])
+def test_one_run_names_every_unvouched_copy_with_a_line_to_paste_for_each(tmp_path, monkeypatch, capsys, route):
+    """The real published checksums stay for all three archives (News Commentary's size among them), so
+    each test copy differs: one run must refuse all three, each with its SHA-256 and the line to paste,
+    and the three lines pasted (vouched_by filled in) must let the next run through."""
+    files = archives()
+    publish(monkeypatch, files, keep_real=(NC, DEV, TEST))
+    own = own_folder(tmp_path, files)
+    server = LoopbackServer({f"/m/{name}": data for name, data in files.items()})
+    with server:
+        if route == "folder":
+            params = write_params(tmp_path, archives=str(own))
+        else:
+            monkeypatch.setenv("ACTIVEMEM_MIRROR", own.as_uri() if route == "file mirror" else f"{server.url}/m")
+            params = write_params(tmp_path)
+        message = run_refused(params, tmp_path / "raw")
+        said = capsys.readouterr().err
+        assert message == (f"error: 3 archives refused ({NC}, {DEV}, {TEST}): no copy is the published file (or "
+                           f"the one locked) nor vouched for in {tmp_path / 'vouched.yaml'}; each reason and the "
+                           f"lines to paste are above")
+        lines = [f'{name}: {{sha256: "{sha(data)}", size: {len(data)}, '
+                 f'vouched_by: "<who you are, and why this copy is fine>"}}' for name, data in files.items()]
+        for line in lines:
+            assert said.count(line) == 2, line  # at the end of its refusal, and in the block to paste
+        assert "\n".join(lines) in said  # the block: the lines one after another, ready to paste
+        assert not (tmp_path / "raw" / "sources.json").exists() and not (tmp_path / "dl" / "extracted").exists()
+        pasted = "\n".join(line.replace("<who you are, and why this copy is fine>", "T. Ester: test copies")
+                           for line in lines)
+        (tmp_path / "vouched.yaml").write_text(pasted + "\n")
+        listing = run(params, tmp_path / "raw")
+    assert {name: a["verified_by"] for name, a in listing["archives"].items()} == dict.fromkeys(files, "vouched")
+
+
+def test_a_copy_missing_from_the_folder_is_named_with_the_name_looked_for(tmp_path, monkeypatch):
+    """The authors' dev-v2.tgz in data.archives: the error says dev.tgz was looked for, and names the
+    file that looks like it."""
+    files = archives()
+    publish(monkeypatch, files)
+    own = own_folder(tmp_path, {NC: files[NC], TEST: files[TEST], "dev-v2.tgz": files[DEV]})
+    params = write_params(tmp_path, archives=str(own))
+    with LoopbackServer({}) as server:  # the mirror has nothing either
+        monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/m")
+        message = run_refused(params, tmp_path / "raw")
+    assert message.startswith(f"error: {own} (data.archives) has no file named {DEV} (it holds dev-v2.tgz: if that "
+                              f"is this archive, rename it to {DEV}), and {tmp_path / 'dl' / 'archives' / DEV}: "
+                              f"download from {server.url}/m/{DEV} failed: HTTP 404"), message
+    (own / "dev-v2.tgz").rename(own / DEV)
+    assert run(params, tmp_path / "raw")["archives"][DEV]["verified_by"] == "published"
+
+
+# --- issue 32: what a run would use, against what the last download used ------------------------
+
+def test_a_replaced_or_vanished_archive_makes_the_download_stale(tmp_path, monkeypatch):
+    first, second = archives("one"), archives("two")
+    publish(monkeypatch, first)
+    own = own_folder(tmp_path, first)
+    params_file = write_params(tmp_path, archives=str(own))
+    params = load_params(params_file, "news")
+    assert download.changed_archives(params, tmp_path / "raw") is None  # nothing made yet
+    run(params_file, tmp_path / "raw")
+    assert download.current_archives(params) == {name: sha(data) for name, data in sorted(first.items())}
+    assert download.changed_archives(params, tmp_path / "raw") is None
+    # read once: the download stage remembered every digest, so asking again reads no archive
+    monkeypatch.setattr("activemem.data.archives.digests_of", lambda *a: pytest.fail("read an archive again"))
+    assert download.changed_archives(params, tmp_path / "raw") is None
+    monkeypatch.undo()
+    publish(monkeypatch, first)
+    # the same bytes written anew (new inode and times): read again, same digest, not stale
+    (own / NC).unlink()
+    (own / NC).write_bytes(first[NC])
+    assert download.changed_archives(params, tmp_path / "raw") is None
+    # another copy under the same name: stale, whatever its size and times
+    (own / NC).write_bytes(second[NC])
+    assert download.changed_archives(params, tmp_path / "raw") == (
+        f"archive {NC} is not the copy it was made from (sha256 {sha(second[NC])[:12]}…; recorded {sha(first[NC])[:12]}…)")
+    (own / NC).write_bytes(first[NC])
+    # gone from the folder: a download must bring the published bytes, the ones used: not stale
+    (own / DEV).unlink()
+    assert download.changed_archives(params, tmp_path / "raw") is None
+    # ... unless a vouch for another copy lets a download bring either
+    (tmp_path / "vouched.yaml").write_text(f'{DEV}: {{sha256: {"ab" * 32}, size: 5, vouched_by: "test: another"}}\n')
+    assert "archive dev.tgz is not the copy it was made from (no copy at hand" in \
+        download.changed_archives(params, tmp_path / "raw")
+
+
+def test_a_refused_download_leaves_no_listing_behind(tmp_path, monkeypatch):
+    files = archives()
+    publish(monkeypatch, files)
+    own = own_folder(tmp_path, files)
+    params = write_params(tmp_path, archives=str(own))
+    run(params, tmp_path / "raw")
+    (own / NC).write_bytes(archives("two")[NC])  # not the published file, not vouched for
+    run_refused(params, tmp_path / "raw")
+    assert not (tmp_path / "raw" / "sources.json").exists()  # prepare cannot read the old listing
+
+
+def test_the_prepare_report_counts_evaluation_sentences_also_in_training(tmp_path, monkeypatch, capsys):
+    """Issue 32: a user's own archives can put dev or test sentences into training; the prepare report
+    counts them (whole pairs, and English sources with any translation) and the stage warns."""
+    files = archives()
+    en = train_en("one") + b"Hello world .\nGood morning .\n"
+    fr = "".join(f"one phrase {i} .\n" for i in range(30)).encode() + b"Bonjour le monde .\nSalut .\n"
+    files[NC] = make_tgz({"training/news-commentary-v9.fr-en.en": en, "training/news-commentary-v9.fr-en.fr": fr})
+    files[DEV] = make_tgz({"dev/newstest2013.en": b"Hello world .\nGood morning .\nNot in training .\n",
+                           "dev/newstest2013.fr": b"Bonjour le monde .\nBon matin .\nPas vu .\n"})
+    publish(monkeypatch, files)
+    params = write_params(tmp_path, archives=str(own_folder(tmp_path, files)))
+    run(params, tmp_path / "raw")
+    prepare.main(["--params", str(params), "--scale", "news", "--raw", str(tmp_path / "raw"),
+                  "--out", str(tmp_path / "prepared")])
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    assert report["dev"]["overlap_with_train"] == {"pairs": 1, "sources": 2, "sentences": 3, "examples": ["dev.en:1"]}
+    assert report["test"]["overlap_with_train"] == {"pairs": 0, "sources": 0, "sentences": 271, "examples": []}
+    assert "overlap_with_train" not in report["train"]
+    said = capsys.readouterr()
+    assert ("warning: dev: 1 of 3 sentence pairs and 2 English sources are also in the training data (first: "
+            "dev.en:1)") in said.err
+    assert "warning: test" not in said.err
+    assert "dev: read 3, kept 3, dropped {}; also in train: 1 pairs, 2 sources" in said.out

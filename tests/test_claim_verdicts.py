@@ -286,6 +286,8 @@ def test_the_report_says_which_numbers_and_verdicts_moved_against_the_snapshot(t
     report = (tmp_path / "out" / "report.md").read_text()
     assert ("**Against the committed snapshot:** Identical to the committed snapshot (paper/snapshot/demo/): every "
             "number of the table and every verdict.") in report.splitlines()[:4]
+    # "What moved" diffs against the snapshot (not the published table, whose `?` cells differ from any run)
+    assert "### What moved (`diff paper/snapshot/demo/table1.md table1.md`)\n\n```diff\n(no difference)\n```" in report
     # a snapshot where the Extended Neural GPU scored 78.5 BLEU at perplexity 2.10, and one verdict differed
     table1 = (tmp_path / "first" / "table1.md").read_text()
     row = next(line for line in table1.splitlines() if line.startswith("| Extended Neural GPU |"))
@@ -301,6 +303,8 @@ def test_the_report_says_which_numbers_and_verdicts_moved_against_the_snapshot(t
     assert moved.models == ["Extended Neural GPU: Perplexity 2.10 → 2.00 (-0.10), BLEU 78.5 → 80.0 (+1.5)"]
     assert moved.verdicts == [f"extended_matches_attention: inconclusive → {before}"]
     report = (tmp_path / "out" / "report.md").read_text()
+    assert f"-{' | '.join(cells)}\n+{row}\n" in moved.table_diff and moved.table_diff in report
+    assert moved.table_diff.count("\n-") == 1  # only the row that moved
     assert ("Differs from the committed snapshot (paper/snapshot/demo/): numbers moved: Extended Neural GPU: "
             "Perplexity 2.10 → 2.00 (-0.10), BLEU 78.5 → 80.0 (+1.5). verdicts changed: extended_matches_attention: "
             f"inconclusive → {before}.") in report
@@ -314,8 +318,10 @@ def test_a_scale_without_a_snapshot_says_so(tmp_path):
     shutil.copytree(REPO / "paper", paper, ignore=shutil.ignore_patterns("snapshot", "build"))
     result = render(tmp_path, ["extended_neural_gpu", "gru_attention"], paper=paper)
     assert result["snapshot"].folder is None
+    report = (tmp_path / "out" / "report.md").read_text()
     assert ("**Against the committed snapshot:** No committed snapshot of this scale: there is nothing to compare "
-            "these numbers with.") in (tmp_path / "out" / "report.md").read_text()
+            "these numbers with.") in report
+    assert "### What moved (`diff table1.published.md table1.md`)" in report  # then against the published
 
 
 def test_a_long_list_of_moved_rows_is_cut_at_the_top_of_the_report():

@@ -63,7 +63,7 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly(args):
 
 # --- 2. usage lines ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stage", ["download", "prepare", "train", "evaluate", "paper", "settings"])
+@pytest.mark.parametrize("stage", ["download", "prepare", "train", "evaluate", "paper", "settings", "archives"])
 def test_a_stage_usage_names_the_command_typed(capsys, stage):
     assert help_text(capsys, [stage, "--help"]).startswith(f"usage: activemem {stage} [-h] [--params PARAMS]")
     with pytest.raises(SystemExit):  # how both engines run it

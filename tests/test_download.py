@@ -349,16 +349,28 @@ def test_a_broken_archive_is_a_one_line_error_from_the_stage(tmp_path, monkeypat
 
 
 def test_an_archive_other_than_the_published_one_is_refused_by_the_stage(tmp_path, monkeypatch):
-    """A mirror serving a (valid) archive that is not the published WMT'14 file."""
+    """A mirror serving a (valid) archive that is not the published WMT'14 file, of another size than the
+    published one: it is transferred whole and refused with its SHA-256 and the line that vouches for it
+    (issue 32: it was refused before the transfer, with neither)."""
     archive = make_tgz({"training/news-commentary-v9.fr-en.en": b"hello\n",
                         "training/news-commentary-v9.fr-en.fr": b"bonjour\n"})
-    with LoopbackServer({"/m/training-parallel-nc-v9.tgz": archive}) as server:
+    corpora, real = load_manifest()
+    monkeypatch.setattr(download_stage, "load_manifest",  # only News Commentary keeps its published values
+                        lambda: (corpora, {"training-parallel-nc-v9.tgz": real["training-parallel-nc-v9.tgz"]}))
+    others = {"/m/dev.tgz": make_tgz({"dev/newstest2013.en": b"a\n", "dev/newstest2013.fr": b"b\n"}),
+              "/m/test-full.tgz": make_tgz({"test-full/newstest2014-fren-src.en.sgm": b"x\n",
+                                            "test-full/newstest2014-fren-ref.fr.sgm": b"y\n"})}
+    with LoopbackServer({"/m/training-parallel-nc-v9.tgz": archive, **others}) as server:
         monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/m")
         message = run_stage_expecting_exit(tmp_path)
-    assert "training-parallel-nc-v9.tgz: expected 80418416 bytes (published by tensorflow/datasets" in message
-    assert f"announces {len(archive)}" in message
+    sha = hashlib.sha256(archive).hexdigest()
+    assert message.startswith(f"error: {tmp_path / 'dl' / 'archives' / 'training-parallel-nc-v9.tgz'}: not the "
+                              f"published file: expected SHA-256 cb8953f2")
+    assert f"found {sha}, {len(archive)} bytes instead of 80418416" in message
+    assert message.endswith(f'training-parallel-nc-v9.tgz: {{sha256: "{sha}", size: {len(archive)}, '
+                            f'vouched_by: "<who you are, and why this copy is fine>"}}')
     assert not (tmp_path / "dl" / "archives" / "training-parallel-nc-v9.tgz").exists()
-    assert not (tmp_path / "lock.json").exists()
+    assert not (tmp_path / "dl" / "archives" / "training-parallel-nc-v9.tgz.part").exists()
 
 
 def test_mirror_override_fetches_and_extracts_from_the_mirror(tmp_path, monkeypatch):

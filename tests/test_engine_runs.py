@@ -226,3 +226,69 @@ def test_a_killed_snakemake_ends_its_jobs_and_the_readme_recovery_works(tmp_path
         for pid in jobs:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_second_snakemake_is_told_who_runs_and_unlock_cannot_break_the_run(tmp_path):
+    """Issue 33 #6: a second Snakemake beside a running one met IncompleteFilesException (advice:
+    --rerun-incomplete), then LockException (advice: --unlock), and --unlock removed the live run's
+    lock. The project's guard now speaks first, naming the run (engine and pid) and what to do."""
+    root = one_model_copy(tmp_path / "ws")
+    gate = tmp_path / "gate"
+    first = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root,
+                             env=gated_env(tmp_path, "download", gate), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: Path(f"{gate}.waiting").exists(), "the download job", process=first)
+        locks = sorted((root / ".snakemake" / "locks").glob("*"))
+        assert locks  # the first run's own Snakemake lock
+        who = f"snakemake (scale smoke) (pid {first.pid}, since "
+        second = run(root, "snakemake", "--cores", "1", timeout=120)
+        said = second.stdout + second.stderr
+        assert second.returncode != 0 and f"this workspace is in use: {who}" in said, said[-3000:]
+        assert f"`kill -INT {first.pid}`" in said and "IncompleteFilesException" not in said, said[-3000:]
+        unlock = run(root, "snakemake", "--unlock", timeout=120)
+        said = unlock.stdout + unlock.stderr
+        assert unlock.returncode != 0 and f"refusing --unlock: {who}" in said, said[-3000:]
+        assert sorted((root / ".snakemake" / "locks").glob("*")) == locks  # the live run keeps its lock
+        look = run(root, "snakemake", "-n", timeout=120)
+        assert look.returncode == 0 and f"note: {who}" in look.stderr, look.stdout[-2000:] + look.stderr[-2000:]
+        assert first.poll() is None
+    finally:
+        gate.touch()
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+
+
+@pytest.mark.parametrize("how", ["Ctrl-C in its terminal", "kill -INT of Snakemake alone"])
+def test_ctrl_c_of_snakemake_says_what_to_run_and_that_command_goes_on(tmp_path, how):
+    """Issue 33 #7: Ctrl-C left the killed job's output marked incomplete (the same command then asked
+    for --rerun-incomplete), printed event-loop tracebacks when it came while Snakemake planned, and a
+    SIGINT to Snakemake alone waited for the running jobs to end by themselves."""
+    root = one_model_copy(tmp_path / "ws")
+    gate = tmp_path / "gate"
+    snake = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root,
+                             env=gated_env(tmp_path, "download", gate), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: Path(f"{gate}.waiting").exists(), "the download job", process=snake)
+        started = time.monotonic()
+        if how == "Ctrl-C in its terminal":  # the terminal signals its whole foreground process group
+            os.killpg(snake.pid, signal.SIGINT)
+        else:
+            os.kill(snake.pid, signal.SIGINT)
+        out, _ = snake.communicate(timeout=120)
+        assert snake.returncode != 0 and time.monotonic() - started < 60, out[-3000:]
+        assert "Traceback" not in out, out[-3000:]
+        assert ("stopped by Ctrl-C: the jobs that were running were stopped and their unfinished outputs removed; "
+                "finished results are kept. To go on, run the same command again: snakemake --cores 2") in out, out[-3000:]
+        assert not [p for p in (root / ".snakemake" / "incomplete").rglob("*") if p.is_file()]
+        assert not (root / "data/smoke/raw").exists()
+        gate.touch()
+        again = run(root, "snakemake", "--cores", "2", "data/smoke/prepared")  # no --rerun-incomplete
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        assert (root / "data/smoke/prepared/manifest.json").exists()
+    finally:
+        gate.touch()
+        if snake.poll() is None:
+            os.killpg(snake.pid, signal.SIGKILL)
+            snake.wait()

@@ -27,7 +27,8 @@ LAYERS = ["bottom", "data", "models", "settings", "train", "evaluate", "paper", 
 LAYER_OF = {
     "activemem": "bottom",  # the package's own __init__ (its version)
     "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom", "cores": "bottom",
-    "kernels": "bottom",
+    "kernels": "bottom", "interrupt": "bottom", "disk": "bottom",
+    "engines": "bottom",  # which engine runs a stage, and its command to rerun another (reads locking)
     "progress": "bottom",
     "gpus": "bottom",  # which physical GPUs a local job takes (lock files, like locking)
     "lineage": "data",  # what results were made from: file digests (data/store.py), read by train and up

@@ -15,7 +15,7 @@ from activemem import models
 from activemem.models.cgru import CGRU, cutoff_sigmoid
 from activemem.tokens import PAD, RESERVED
 
-from conftest import TINY, VOCAB, random_batch
+from conftest import REPO, TINY, VOCAB, random_batch
 
 
 def build(name, **extra):
@@ -170,6 +170,35 @@ def test_summary_cli_prints_every_model(capsys):
     assert counts["markovian_neural_gpu"] - counts["neural_gpu"] == 100 * 256 + 2 * 256 * 256 + 256
 
 
+def test_summary_counts_at_the_scale_asked(tmp_path, capsys):
+    """With --params, the scale's sizes and vocabulary: the prepared one when prepare has run (726 at the
+    demo, not the 1,000 asked), else the size asked; counted on the meta device, equal to a real build."""
+    import shutil
+
+    from activemem.config import load_params, model_hparams
+    from activemem.models.__main__ import main
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+
+    def counts():
+        main(["--summary", "--params", str(tmp_path / "params.yaml"), "--scale", "demo"])
+        out = capsys.readouterr().out
+        return out.splitlines()[0], {line.split()[0]: int(line.split()[1].replace(",", ""))
+                                     for line in out.splitlines()[1:]}
+
+    header, asked = counts()
+    assert "vocabulary 1,000: prepare.vocab_size" in header
+    (tmp_path / "data" / "demo" / "prepared").mkdir(parents=True)
+    (tmp_path / "data" / "demo" / "prepared" / "manifest.json").write_text('{"vocab_size": 726}')
+    header, made = counts()
+    assert "vocabulary 726: made by the prepare stage" in header
+    # Table 1's demo counts (paper/snapshot/demo) are of this vocabulary
+    assert made["neural_gpu"] == 259_200 and made["extended_neural_gpu"] == 543_168
+    assert asked["neural_gpu"] > made["neural_gpu"]
+    params = load_params(tmp_path / "params.yaml", scale="demo")
+    real = models.build("transformer", 726, **model_hparams(params, "transformer")).num_parameters()
+    assert made["transformer"] == real
+
+
 def test_scheduled_sampling_replaces_the_gold_tape():
     model = build("extended_neural_gpu", dropout=0.0).train()
     src, tgt_in = random_batch(tgt_len=6)
@@ -190,7 +219,7 @@ def test_console_script_dispatches_to_models_and_stages(capsys):
     from activemem import cli
     cli.main(["models", "--summary", "--vocab-size", "50"])
     assert "extended_neural_gpu" in capsys.readouterr().out
-    assert set(cli.stage_names()) == {"settings", "download", "prepare", "train", "evaluate", "paper"}
+    assert set(cli.stage_names()) == {"settings", "archives", "download", "prepare", "train", "evaluate", "paper"}
     with pytest.raises(SystemExit) as stop:
         cli.main(["transmogrify"])
     assert stop.value.code == 2 and "unknown command 'transmogrify'" in capsys.readouterr().err

@@ -156,3 +156,45 @@ def test_a_checkpoint_without_its_training_state_is_one_line_naming_it(prepared,
         "--params", str(tmp_path / "params.yaml"), "--scale", "smoke", "--model", "neural_gpu", "--data",
         str(prepared), "--checkpoint", str(ckpt), "--out", str(tmp_path / "eval"), "--no-progress"])
     assert message == f"error: {ckpt}: checkpoint lacks state: rerun the train stage"
+
+
+# ---- issue 33 #9: a stage stops while the disk still has room, before DVC's own writes meet it ----
+def nearly_full(monkeypatch, free_mb, after_calls: int = 0) -> list:
+    """``shutil.disk_usage`` reports ``free_mb`` MB free (after ``after_calls`` calls that report plenty);
+    returns the paths it was asked about."""
+    asked, real = [], shutil.disk_usage
+
+    def usage(path):
+        asked.append(Path(path))
+        total, used, free = real(path)
+        left = free if len(asked) <= after_calls else free_mb * 2 ** 20
+        return type(real(path))(total, total - left, left)
+
+    monkeypatch.setattr(shutil, "disk_usage", usage)
+    return asked
+
+
+def test_a_stage_stops_before_its_work_when_the_disk_is_nearly_full(tmp_path, monkeypatch):
+    """dvc.lock truncated by a full disk broke every later dvc command: the stage now stops first."""
+    shutil.copy(PARAMS, tmp_path / "params.yaml")
+    asked = nearly_full(monkeypatch, 100)
+    ran = []
+    message = stage_error(lambda argv: ran.append(argv), "paper", ["--params", str(tmp_path / "params.yaml")])
+    assert message == (f"error: {tmp_path}: only 100 MB free on this disk before the paper stage, below "
+                       f"min_free_mb: 2000 (params.yaml): free some space (or lower min_free_mb), then run again")
+    assert ran == [] and asked == [tmp_path]  # the workspace's disk: dvc.lock and DVC's cache are there
+    (tmp_path / "params.yaml").write_text(PARAMS.read_text().replace("\nmin_free_mb: 2000\n", "\nmin_free_mb: 0\n"))
+    run_stage(lambda argv: ran.append(argv), "paper", ["--params", str(tmp_path / "params.yaml")])
+    assert len(ran) == 1  # 0: no check
+
+
+def test_a_training_stops_before_a_checkpoint_when_the_disk_fills(prepared, tmp_path, monkeypatch):
+    shutil.copy(PARAMS, tmp_path / "params.yaml")
+    nearly_full(monkeypatch, 1500, after_calls=1)  # room as the stage starts, then 1500 MB of 2000
+    message = stage_error(train_stage.main, "train", [
+        "--params", str(tmp_path / "params.yaml"), "--scale", "smoke", "--model", "neural_gpu",
+        "--data", str(prepared), "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--no-progress"])
+    assert message == (f"error: {tmp_path / 'work'}: only 1500 MB free on this disk before checkpoint "
+                       f"{tmp_path / 'work' / 'checkpoint.pt'}, below min_free_mb: 2000 (params.yaml): free some "
+                       f"space (or lower min_free_mb), then run again")
+    assert not (tmp_path / "work" / "checkpoint.pt").exists() and not (tmp_path / "out" / "checkpoint.pt").exists()

@@ -317,3 +317,55 @@ def test_a_nan_read_twice_is_no_override():
     assert override_differences({"smoke": {"train": {"lr": nan}}}, {"smoke": {"train": {"lr": nan}}}) == []
     assert override_differences({"smoke": {"train": {"lr": nan}}}, {"smoke": {"train": {"lr": 0.1}}}) == \
         ["smoke.train.lr"]
+
+
+# ---- issue 33 #4: a YAML alias bomb, and messages about huge values -------------------------------
+def alias_bomb(levels: int = 9) -> str:
+    """A flow list of nested anchors, each alias repeated nine times: ``levels`` lines of YAML that
+    expand to 9**levels values."""
+    anchors = ["&a0 [x, x, x, x, x, x, x, x, x]"]
+    anchors += [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "[" + ", ".join(anchors) + "]"
+
+
+BOMB_READER = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # on the unguarded reader: MemoryError, not 4 GB
+from activemem.config import ParamsError, load_params
+try:
+    load_params(sys.argv[1], "smoke")
+except ParamsError as err:
+    print(err)
+"""
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path):
+    path = bad_params(tmp_path, "    lr: 0.003\n", f"    lr: {alias_bomb()}\n")
+    run = subprocess.run([sys.executable, "-c", BOMB_READER, str(path)], capture_output=True, text=True, timeout=60)
+    line = 1 + TEXT[:TEXT.index("    lr: 0.003\n")].count("\n")
+    assert run.stdout.startswith(f"{path}:{line}: the alias *a4 takes the file past 100000 values once aliases "
+                                 f"are expanded"), run.stdout[:500] + run.stderr[-2000:]
+    assert len(run.stdout.splitlines()) == 1 and run.returncode == 0
+
+
+def test_aliases_that_stay_small_are_read_and_one_inside_itself_is_refused(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"a: &x {{lr: 1}}\nb: *x\nc: {{<<: *x, z: 2}}\nd: {alias_bomb(4)}\n")
+    raw = read(path)
+    assert raw["b"] == {"lr": 1} and raw["c"] == {"lr": 1, "z": 2} and len(raw["d"][3]) == 9
+    path.write_text("a: 1\nb: &x [1, *x]\n")
+    with pytest.raises(ParamsError, match=r"p\.yaml:2: the alias \*x stands inside its own anchor"):
+        read(path)
+
+
+def test_a_message_shows_a_huge_value_in_a_few_characters(tmp_path):
+    """A value under the alias bound may still be huge (here 59049 values, or a pasted list): the
+    message names the key and the start of the value, in one short line."""
+    path = bad_params(tmp_path, "    lr: 0.003\n", f"    lr: {alias_bomb(5)}\n    lr_decay: [{', '.join(['7'] * 20000)}]\n")
+    with pytest.raises(ParamsError) as err:
+        load_params(path, "smoke")
+    lines = str(err.value).splitlines()
+    assert any(line.startswith(f"{path}: 'smoke.train.lr' must be a number, got [['x', 'x',") for line in lines), lines
+    assert any(line.endswith("'smoke.train.lr_decay' must be a number, got [7, 7, 7, 7, 7, 7, 7, 7, ...]")
+               for line in lines), lines
+    assert all(len(line) < 300 for line in lines), [len(line) for line in lines]

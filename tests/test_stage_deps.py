@@ -11,7 +11,7 @@ from test_layers import PACKAGE, imported_modules
 
 pytest.importorskip("dvc")
 
-STAGES = ("settings", "download", "prepare", "train", "evaluate", "paper")
+STAGES = ("settings", "archives", "download", "prepare", "train", "evaluate", "paper")
 
 
 def module_file(module: str):

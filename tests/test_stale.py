@@ -9,6 +9,8 @@ copy of the project at the smoke scale, one after another on one workspace (each
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from activemem.train import checkpoint, loop
 from activemem.train.loop import train
 
 from conftest import REPO
+from test_engine_runs import one_model_copy, snapshot
 from test_pipeline import engine_env, repo_copy, snakemake
 
 pytestmark = pytest.mark.slow  # runs the engines end to end: `pytest -m "not slow"` leaves it out
@@ -131,9 +134,34 @@ def test_removing_a_stale_result_makes_the_results_read_from_it_stale(tmp_path, 
     assert lineage.remove_stale(chain) == []  # all current: nothing touched
     assert Path("last.json").exists()
     Path("input.txt").write_text("other data")
+    # a dry run (issue 33 item 1) says the same, the result read from a stale one included, and removes nothing
+    planned = lineage.remove_stale(chain, dry_run=True)
+    assert [line.split(":")[1].strip() for line in planned] == ["middle.json", "last.json"]
+    assert "last.json: middle.json is to be made again: a real run removes it" in planned[1]
+    assert all(line.endswith("this dry run removed nothing") for line in planned)
+    assert all(Path(p).exists() for p in ("middle.json", "middle.out", "last.json"))
     lines = lineage.remove_stale(chain)
     assert [line.split(":")[1].strip() for line in lines] == ["middle.json", "last.json"]
     assert not any(Path(p).exists() for p in ("middle.json", "middle.out", "last.json"))
+
+
+def test_a_file_replaced_beside_its_record_is_refused(tmp_path, monkeypatch):
+    """Issue 33 item 8: hypotheses.txt replaced after its evaluation was read beside that evaluation's
+    numbers, mixing two sources in the claims."""
+    monkeypatch.chdir(tmp_path)
+    Path("hypotheses.txt").write_text("le chat\n")
+    content = {"made_from": {}, lineage.OUTPUTS: lineage.outputs(".", "hypotheses.txt")}
+    Path("evaluation.json").write_text(json.dumps(content))
+    result = lineage.Result(Path("evaluation.json"), [Path("evaluation.json"), Path("hypotheses.txt")])
+    lineage.require_outputs("evaluation.json", content, "rerun the evaluate stage")
+    assert lineage.remove_stale([result], dry_run=True) == []
+    Path("hypotheses.txt").write_text("le chien\n")  # same size, other text
+    with pytest.raises(ValueError, match=r"^hypotheses.txt: not the file written with evaluation.json \(sha256 "
+                                         r".*\): rerun the evaluate stage$"):
+        lineage.require_outputs("evaluation.json", content, "rerun the evaluate stage")
+    assert lineage.remove_stale([result])[0].startswith("stale: evaluation.json: hypotheses.txt changed")
+    with pytest.raises(ValueError, match="does not record the files written beside it"):
+        lineage.require_outputs("evaluation.json", {"made_from": {}}, "rerun the evaluate stage")
 
 
 # --- the engine: Snakemake at the smoke scale ------------------------------------------------------
@@ -150,6 +178,11 @@ def workspace(tmp_path_factory) -> Path:
 
 def run_folder(root: Path, model: str = MODEL) -> Path:
     return root / "results" / "smoke" / model / "seed1"
+
+
+def dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=engine_env(), capture_output=True,
+                          text=True, timeout=600)
 
 
 def stage(root: Path, name: str, *args: str) -> subprocess.CompletedProcess:
@@ -206,7 +239,106 @@ def test_an_edited_prepared_file_is_never_scored_and_is_made_again(workspace):
         "error: data/smoke/prepared/test.fr: changed since the prepare stage wrote it")
     planned = snakemake(workspace, "--dry-run")
     assert "stale: data/smoke/prepared/manifest.json: data/smoke/prepared/test.fr changed" in planned
-    assert "rule prepare:" in planned
+    assert "a real run removes it" in planned and test_fr.exists()  # a dry run removes nothing (issue 33)
     snakemake(workspace)
     assert test_fr.read_bytes() == original
     assert "Nothing to be done" in snakemake(workspace, "--dry-run")
+
+
+# --- issue 33: dry runs, files changed in place, files replaced beside their record ----------------
+# One model (test_engine_runs.one_model_copy): what these need of a run, at a fifth of its cost.
+
+@pytest.fixture(scope="module")
+def one_model(tmp_path_factory) -> Path:
+    pytest.importorskip("snakemake")
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs the project's git checkout")
+    root = one_model_copy(tmp_path_factory.mktemp("one-model"))
+    snakemake(root)
+    return root
+
+
+def flip_a_byte_in_place(path: Path) -> bytes:
+    """Change one byte of ``path`` in place and put its modification time back (size, inode and mtime
+    unchanged: what DVC's state database compares); returns the original content."""
+    original = path.read_bytes()
+    st = path.stat()
+    with open(path, "r+b") as f:
+        f.seek(len(original) // 2)
+        f.write(bytes([original[len(original) // 2] ^ 0xFF]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
+    return original
+
+
+def outputs_snapshot(root: Path) -> dict[str, str]:
+    return snapshot(root, "data", "results", "checkpoints", "paper/build")
+
+
+def test_a_replaced_hypotheses_file_is_refused_then_made_again(one_model):
+    """Item 8: hypotheses.txt replaced after its evaluation reran only the paper stage, which scored the
+    new text beside the old evaluation's numbers (a point estimate outside its own interval), exit 0."""
+    hypotheses = run_folder(one_model) / "hypotheses.txt"
+    original = hypotheses.read_bytes()
+    lines = original.decode().splitlines(keepends=True)
+    hypotheses.write_text("".join([f"le chat {lines[0]}"] + lines[1:]))  # as many lines, one of them edited
+    assert hypotheses.read_bytes() != original
+    scored = stage(one_model, "paper", "--results", "results/smoke", "--data", "data/smoke/prepared",
+                   "--out", "paper/build/smoke")
+    assert scored.returncode == 1, scored.stdout[-2000:] + scored.stderr[-2000:]
+    said = scored.stderr.strip().splitlines()[-1]
+    assert said.startswith(f"error: results/smoke/{MODEL}/seed1/hypotheses.txt: not the file written with "
+                           f"results/smoke/{MODEL}/seed1/evaluation.json (sha256 "), said
+    assert said.endswith(": rerun the evaluate stage"), said
+    out = snakemake(one_model)
+    assert (f"stale: results/smoke/{MODEL}/seed1/evaluation.json: "
+            f"results/smoke/{MODEL}/seed1/hypotheses.txt changed") in out
+    assert hypotheses.read_bytes() == original
+
+
+def test_a_dry_run_removes_nothing_and_says_what_the_run_redoes(one_model):
+    """Items 1 and 3: after one byte of spm.model changed in place (its modification time put back),
+    `snakemake -n` removed the prepared data, every training, evaluation and the paper build."""
+    spm_model = one_model / "data" / "smoke" / "prepared" / "spm.model"
+    original = flip_a_byte_in_place(spm_model)
+    before = outputs_snapshot(one_model)
+    planned = snakemake(one_model, "--dry-run")
+    assert outputs_snapshot(one_model) == before
+    assert "stale: data/smoke/prepared/manifest.json: data/smoke/prepared/spm.model changed (sha256 " in planned
+    # and what the real run redoes: the results read from the prepared data too
+    for record in (f"results/smoke/{MODEL}/seed1/train/summary.json", f"results/smoke/{MODEL}/seed1/evaluation.json",
+                   "paper/build/smoke/made_from.json"):
+        assert f"stale: {record}: " in planned, record
+    assert planned.count("this dry run removed nothing") == 4
+    snakemake(one_model)
+    assert spm_model.read_bytes() == original
+    assert "Nothing to be done" in snakemake(one_model, "--dry-run")
+
+
+def test_dvc_names_the_command_that_repairs_a_file_changed_in_place(tmp_path):
+    """Issue 33 item 3: DVC takes a file of unchanged size and modification time as unchanged, so the
+    evaluate stage's "rerun the prepare stage" was no repair (`dvc repro prepare` does nothing). The
+    stage now gives DVC's command, and following it repairs the file; DVC's dry runs change nothing."""
+    root = one_model_copy(tmp_path)
+    target = f"evaluate@{MODEL}-1"
+    trained = dvc(root, "repro", f"train@{MODEL}-1")
+    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    spm_model = root / "data" / "smoke" / "prepared" / "spm.model"
+    original = flip_a_byte_in_place(spm_model)
+    before = outputs_snapshot(root)
+    status = dvc(root, "status", "--json")
+    assert "prepare" not in json.loads(status.stdout)  # DVC's own view: prepare is up to date
+    assert dvc(root, "repro", "--dry").returncode == 0
+    assert outputs_snapshot(root) == before
+    failed = dvc(root, "repro", target)
+    assert failed.returncode != 0
+    said = next(line for line in (failed.stdout + failed.stderr).splitlines() if line.startswith("error: "))
+    assert said.startswith("error: data/smoke/prepared/spm.model: changed since the prepare stage wrote it"), said
+    repairs = re.findall(r"`([^`]+)`", said)
+    assert repairs == ["dvc repro -f -s prepare", "dvc repro"], said
+    for command in repairs:
+        done = dvc(root, *command.split()[1:])
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert spm_model.read_bytes() == original
+    assert (run_folder(root, MODEL) / "evaluation.json").exists()
+    assert json.loads(dvc(root, "status", "--json").stdout) == {}

@@ -141,6 +141,8 @@ def test_bleu_by_length_partitions_and_matches_sacrebleu_per_bucket():
     hyps = ["le chat noir", "la voiture bleue est ici", "il mange une pomme", "non", "une phrase longue ici"]
     rows = bleu_by_length(sources, hyps, refs, [0, 2, 5, 100])
     assert [r["n"] for r in rows] == [2, 1, 2] and sum(r["n"] for r in rows) == len(sources)
+    # a figure draws each bucket at its sentences' mean length, never at its exclusive lower bound
+    assert [r["mean_words"] for r in rows] == [1.5, 5.0, 7.5]
     by_hand = {
         "1-2": ([0, 3]), "3-5": ([1]), "6-100": ([2, 4]),
     }

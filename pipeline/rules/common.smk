@@ -1,14 +1,61 @@
 # Shared helpers of the Snakemake rules. Every rule runs `python -m activemem.stages.<stage>` with the
 # same arguments as the stage of the same name in dvc.yaml (tests/test_pipeline.py checks this).
 import os
+import sys
 from pathlib import Path
 
 import yaml
 
-from activemem import locking
+from activemem import interrupt, locking
 from snakemake.utils import validate
 
 from activemem.config import ParamsError, load_params, override_differences, read, stage_settings
+
+
+def _asked(*flags):
+    """Whether Snakemake's command line has one of ``flags`` (long ones as written or abbreviated, as
+    argparse takes them; a one-letter one alone or among others, as in ``-np``). Snakemake tells the
+    workflow nothing of its mode while it loads, and this is the one moment to speak before it does."""
+    for word in sys.argv[1:]:
+        for flag in flags:
+            if flag.startswith("--") and len(word) > 4 and flag.startswith(word.split("=")[0]):
+                return True
+            if len(flag) == 2 and word.startswith("-") and not word.startswith("--") and word[1:].isalpha() \
+                    and flag[1] in word[1:]:
+                return True
+    return False
+
+
+# A second Snakemake while a run (ours, or a stage of `dvc repro`) is going: Snakemake's own checks come
+# first and advise --rerun-incomplete (the running jobs' outputs are marked incomplete), then --unlock,
+# which removes the live run's lock. Say what is true before either, from the workspace lock
+# (activemem/locking.py). A dry run only looks: it goes on, told that some jobs it lists are running.
+if workflow.is_main_process:
+    _HELD = locking.workspace_holder()
+    if _HELD is not None:
+        _pid = _HELD.get("pid")
+        _stop = f"Ctrl-C in its terminal, or `kill -INT {_pid}`" if _pid else "Ctrl-C in its terminal"
+        _WHO = locking.describe(_HELD)
+        if _asked("--dry-run", "--dryrun", "-n"):
+            print(f"note: {_WHO} is running in this workspace: some jobs listed below may be its jobs in "
+                  f"progress", file=sys.stderr)
+        elif _asked("--unlock"):
+            raise WorkflowError(
+                f"refusing --unlock: {_WHO} is running in this workspace, and Snakemake's lock is its own, "
+                f"not left over; unlocking would let another run write over its files. Wait for it to end, "
+                f"or stop it first ({_stop}), then run your command again (no --unlock needed)")
+        else:
+            raise WorkflowError(
+                f"this workspace is in use: {_WHO} is running here (held in .activemem/workspace.lock). "
+                f"A second run would take its half-written outputs for its own, and Snakemake's advice "
+                f"(--rerun-incomplete, then --unlock) would break it. Wait for it to end, or stop it first "
+                f"({_stop}), then run your command again")
+
+# Ctrl-C: the running jobs stop as failed jobs do (their outputs and incomplete marks removed), so the
+# same command goes on; one line instead of event-loop tracebacks (activemem/interrupt.py). Local
+# execution only: on a cluster Snakemake's own Ctrl-C cancels the jobs it submitted.
+if workflow.is_main_process:
+    interrupt.install(lambda: workflow.local_exec)
 
 # The stages read params.yaml, never Snakemake's `config`: an override given with --config would
 # rerun jobs that then ignore it. So the one override allowed is `scale` (passed to every stage as
@@ -31,7 +78,6 @@ PLACEHOLDER = "CHANGE-ME"
 
 def _profile_file():
     """The profile file this run reads (--profile, or $SNAKEMAKE_PROFILE), or None."""
-    import sys
     from snakemake.cli import get_profile_dir
 
     args, name = sys.argv[1:], os.environ.get("SNAKEMAKE_PROFILE")
@@ -111,7 +157,8 @@ def code(*parts):
     return files
 
 
-STAGE_CODE = code("stages/_common.py", "config.py", "schema.py", "tokens.py", "atomic.py", "locking.py", "provenance.py",
-                  "cores.py", "kernels.py", "progress.py", "entry.py", "__init__.py", "stages/__init__.py", "data/lines.py")
+STAGE_CODE = code("stages/_common.py", "config.py", "schema.py", "tokens.py", "atomic.py", "locking.py", "disk.py",
+                  "engines.py", "provenance.py", "cores.py", "kernels.py", "progress.py", "entry.py", "__init__.py",
+                  "stages/__init__.py", "data/lines.py")
 # what checking params.yaml imports: the registry and the models' Configs (no torch)
 REGISTRY_CODE = code("models/__init__.py", "models/base.py", "models/configs.py")

@@ -20,7 +20,7 @@ rule download:
 rule prepare:
     input:
         raw=rules.download.output,
-        code=code("stages/prepare.py", "data") + REGISTRY_CODE + STAGE_CODE,
+        code=code("stages/prepare.py", "lineage.py", "data") + REGISTRY_CODE + STAGE_CODE,
     output:
         directory(f"data/{SCALE}/prepared"),
     params:

@@ -5,7 +5,9 @@ rule evaluate:
         code=code("stages/evaluate.py", "lineage.py", "evaluate", "train", "models", "data") + STAGE_CODE,
     output:
         evaluation=f"results/{SCALE}/{{model}}/seed{{seed}}/evaluation.json",
-        metrics=f"results/{SCALE}/{{model}}/seed{{seed}}/metrics.json",
+        # `snakemake --report`: each model's headline numbers, labelled by model and seed
+        metrics=report(f"results/{SCALE}/{{model}}/seed{{seed}}/metrics.json", caption="../report/metrics.rst",
+                       category="Per-model metrics", labels={"model": "{model}", "seed": "{seed}"}),
         hypotheses=f"results/{SCALE}/{{model}}/seed{{seed}}/hypotheses.txt",
         greedy=f"results/{SCALE}/{{model}}/seed{{seed}}/hypotheses.greedy.txt",
         long=f"results/{SCALE}/{{model}}/seed{{seed}}/hypotheses.test_long.txt",

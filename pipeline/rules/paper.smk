@@ -21,10 +21,12 @@ rule paper:
     output:
         report(
             directory(f"paper/build/{SCALE}"),
-            patterns=["{name}.png", "{name}.html", "{name}.md", "{name}.json"],
+            # one pattern, the extension a wildcard of its own, so report.md and report.html get labels of
+            # their own (the extension in the label) instead of two entries both called "report"
+            patterns=["{name}.{ext,png|html|md|json}"],
             caption="../report/paper.rst",
             category="Paper",
-            labels={"file": "{name}"},
+            labels={"file": "{name}.{ext}"},
         ),
     params:
         scale=SCALE,

@@ -21,8 +21,9 @@ from activemem.entry import HelpFormatter, plain, quiet_on_closed_pipe, summary
 
 # The stages in the order a run goes; one missing here is listed after them.
 PIPELINE_ORDER = ["download", "prepare", "train", "evaluate", "paper"]
-# Callable but not listed: `settings` writes the per-stage files that only DVC's DAG reads.
-HIDDEN = {"settings"}
+# Callable but not listed: `settings` writes the per-stage files that only DVC's DAG reads, `archives` the
+# archives' digests DVC's download depends on.
+HIDDEN = {"settings", "archives"}
 
 
 def stage_names() -> list[str]:
@@ -62,11 +63,12 @@ def check_params(argv: list[str]) -> None:
         params = load_params(args.params, args.scale)
     except ParamsError as err:
         sys.exit(f"error: {err}")
-    block = {k: v for k, v in params.items() if k not in ("scale", "model_names", "seeds", "report", "path")}
+    block = {k: v for k, v in params.items()
+             if k not in ("scale", "model_names", "seeds", "min_free_mb", "report", "path")}
     # train.seed is the first of `seeds`, put there by load_params: the file's own key is `seeds`
     block["train"] = {k: v for k, v in block["train"].items() if k != "seed"}
     resolved = {"scale": params["scale"], "models": params["model_names"], "seeds": params["seeds"],
-                params["scale"]: block, "report": params["report"]}
+                "min_free_mb": params["min_free_mb"], params["scale"]: block, "report": params["report"]}
     class Dumper(yaml.SafeDumper):  # mappings one key a line, lists on one line, as in params.yaml
         pass
     Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))

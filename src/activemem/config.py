@@ -37,7 +37,7 @@ import yaml
 
 from activemem import schema
 
-TOP_LEVEL = ("scale", "models", "seeds", "defaults", "report", "control")
+TOP_LEVEL = ("scale", "models", "seeds", "min_free_mb", "defaults", "report", "control")
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeds; a larger one overflows deep inside them  # every other top-level mapping is a scale
 SECTIONS = schema.SECTIONS
 
@@ -53,8 +53,58 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.first = key, line, first
 
 
+class _AliasBomb(Exception):
+    def __init__(self, anchor: str, line: int, values: int | None):
+        super().__init__(anchor, line, values)
+        self.anchor, self.line, self.values = anchor, line, values
+
+
+# How many values (scalars, lists and mappings) params.yaml may hold once its YAML aliases are expanded;
+# the file holds about 1000. Nine nested anchors of nine aliases each make 9**9 values from 20 lines:
+# every reader that walks the expanded data (our checks, Snakemake's config, JSON Schema) would hang on
+# it for minutes, filling gigabytes. Not a setting of params.yaml: it guards the reading of that file.
+MAX_VALUES = 100_000
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """The safe loader, refusing a key written twice in one mapping (plain YAML keeps the last)."""
+    """The safe loader, refusing a key written twice in one mapping (plain YAML keeps the last), an
+    alias inside its own anchor, and aliases that expand the file past ``MAX_VALUES`` values (counted
+    on the composed nodes, before anything is expanded)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._values = 0        # values of the document so far, each alias counted as all it stands for
+        self._sizes: dict[int, int] = {}  # a node's expanded size, by id (nodes live as long as the loader)
+        self._open: set[str] = set()      # anchors whose node is being composed
+
+    def _size(self, node) -> int:
+        if id(node) not in self._sizes:
+            if isinstance(node, yaml.SequenceNode):
+                children = node.value
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            else:
+                children = []
+            self._sizes[id(node)] = 1 + sum(self._size(child) for child in children)
+        return self._sizes[id(node)]
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if not isinstance(event, yaml.AliasEvent):
+            self._values += 1
+            if event.anchor is not None:
+                self._open.add(event.anchor)
+            node = super().compose_node(parent, index)
+            self._open.discard(event.anchor)
+            return node
+        line = event.start_mark.line + 1
+        if event.anchor in self._open:
+            raise _AliasBomb(event.anchor, line, None)
+        node = super().compose_node(parent, index)
+        self._values += self._size(node)
+        if self._values > MAX_VALUES:
+            raise _AliasBomb(event.anchor, line, self._values)
+        return node
 
     def construct_mapping(self, node, deep=False):
         first_line = {}
@@ -87,8 +137,13 @@ def read(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ParamsError(f"{path}: no such params file") from None
     except _DuplicateKey as dup:
-        raise ParamsError(f"{path}:{dup.line}: key {dup.key!r} is written twice in one mapping (first on "
+        raise ParamsError(f"{path}:{dup.line}: key {schema.shown(dup.key)} is written twice in one mapping (first on "
                           f"line {dup.first}); YAML would silently keep the last") from None
+    except _AliasBomb as bomb:
+        what = (f"takes the file past {MAX_VALUES} values once aliases are expanded ({bomb.values} by this line)"
+                if bomb.values else "stands inside its own anchor (a value that contains itself)")
+        raise ParamsError(f"{path}:{bomb.line}: the alias *{bomb.anchor} {what}; write the values out "
+                          f"instead of nesting aliases") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -120,7 +175,7 @@ def own_block(raw: dict, scale: str, seen: tuple[str, ...] = ()) -> Any:
     parent = block["extends"]
     if parent in (scale, *seen) or parent not in scale_names(raw):
         raise ParamsError(f"'{scale}.extends' must name another scale block ({', '.join(scale_names(raw))}), "
-                          f"got {parent!r}" + (" (a cycle)" if parent in seen else ""))
+                          f"got {schema.shown(parent)}" + (" (a cycle)" if parent in seen else ""))
     return merge(own_block(raw, parent, (*seen, scale)), {k: v for k, v in block.items() if k != "extends"})
 
 
@@ -183,33 +238,39 @@ def _check_top_level(raw: dict, problems: schema.Problems) -> None:
         near = _near_top_level(name)
         if name not in TOP_LEVEL and name not in scales:
             # a non-mapping is no scale; `reprot:` or `default:` is a typo, not a new scale
-            problems.append(((str(name),), "is not a known key (not scale, models, seeds, defaults, report, control, or a "
-                                           "scale block)" + (f"; did you mean '{near[0]}'?" if near else "")))
+            problems.append(((str(name),), "is not a known key (not scale, models, seeds, min_free_mb, defaults, "
+                                           "report, control, or a scale block)" + (f"; did you mean '{near[0]}'?" if near else "")))
     if raw.get("scale") not in scales:
-        problems.append((("scale",), f"must name a scale block ({', '.join(scales)}), got {raw.get('scale')!r}"))
+        problems.append((("scale",), f"must name a scale block ({', '.join(scales)}), got {schema.shown(raw.get('scale'))}"))
     models = raw.get("models")
     if not isinstance(models, list) or not models:
-        problems.append((("models",), f"must be a non-empty list of model names, got {models!r}"))
+        problems.append((("models",), f"must be a non-empty list of model names, got {schema.shown(models)}"))
     else:
         for name in models:
             if name not in NAMES:
-                problems.append((("models",), f"names unknown model {name!r}{schema.suggest(str(name), NAMES)}"))
+                problems.append((("models",), f"names unknown model {schema.shown(name)}{schema.suggest(str(name), NAMES)}"))
         if len(set(map(str, models))) < len(models):
-            problems.append((("models",), f"names a model twice: {models!r}"))
+            problems.append((("models",), f"names a model twice: {schema.shown(models)}"))
     seeds = raw.get("seeds")
     if (not isinstance(seeds, list) or not seeds
             or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds)):
         problems.append((("seeds",), f"must be a non-empty list of integers from 0 to {MAX_SEED} (training "
-                                     f"seeds), got {seeds!r}"))
+                                     f"seeds), got {schema.shown(seeds)}"))
     elif len(set(seeds)) < len(seeds):
-        problems.append((("seeds",), f"names a seed twice: {seeds!r}"))
+        problems.append((("seeds",), f"names a seed twice: {schema.shown(seeds)}"))
+    free = raw.get("min_free_mb")
+    if "min_free_mb" not in raw:
+        problems.append((("min_free_mb",), "is missing (the free disk space every stage keeps, MB; 0 = no check)"))
+    elif not isinstance(free, int) or isinstance(free, bool) or not 0 <= free <= schema.LARGEST_INT:
+        problems.append((("min_free_mb",), f"must be a whole number of MB >= 0 (the free disk space every "
+                                           f"stage keeps; 0 = no check), got {schema.shown(free)}"))
     defaults = raw.get("defaults", {})
     if not isinstance(defaults, dict):
-        problems.append((("defaults",), f"must be a mapping of sections ({', '.join(SECTIONS)}), got {defaults!r}"))
+        problems.append((("defaults",), f"must be a mapping of sections ({', '.join(SECTIONS)}), got {schema.shown(defaults)}"))
     elif "data" in defaults:  # by source; checked here too, as a source no scale uses yet is checked nowhere else
         if not isinstance(defaults["data"], dict):
             problems.append((("defaults", "data"), f"must be a mapping of source ({', '.join(schema.DATA_SOURCES)}) "
-                                                   f"to its defaults, got {defaults['data']!r}"))
+                                                   f"to its defaults, got {schema.shown(defaults['data'])}"))
         else:
             for source, block in defaults["data"].items():
                 where = ("defaults", "data", str(source))
@@ -252,10 +313,11 @@ def load_params(path: str | Path = "params.yaml", scale: str | None = None) -> d
     raw = read(path)
     scale = scale or raw.get("scale")
     if scale not in scale_names(raw):
-        raise ParamsError(f"{path}: scale {scale!r} has no block; known scales: {scale_names(raw)}")
+        raise ParamsError(f"{path}: scale {schema.shown(scale)} has no block; known scales: {scale_names(raw)}")
     settings = check(raw, path)
     params = {**schema.plain(settings.scales[scale]), "scale": scale, "model_names": settings.models,
-              "seeds": settings.seeds, "report": schema.plain(settings.report), "path": str(path)}
+              "seeds": settings.seeds, "report": schema.plain(settings.report), "path": str(path),
+              "min_free_mb": raw["min_free_mb"]}
     params["train"] = {**params["train"], "seed": settings.seeds[0]}  # --seed of the train stage replaces it
     return params
 

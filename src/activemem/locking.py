@@ -62,23 +62,38 @@ def _holder(path: Path) -> dict:
         return {}
 
 
-def _describe(info: dict) -> str:
+def describe(info: dict) -> str:
     if not info:
         return "another process"
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("since", 0)))
     return f"{info.get('what', 'a run')} (pid {info.get('pid', '?')}, since {since})"
 
 
-def _flock(path: Path, holder, why: str = ""):
-    """Open ``path`` and ``flock`` it without waiting; a ``Busy`` naming ``holder(path)`` (and ``why``)
+# How long a lock is tried before it counts as held: a moment, so that a Snakemake that only looks
+# whether the workspace is in use (``workspace_holder``) never makes a stage starting just then fail.
+RETRY_SECONDS = 0.5
+
+
+def _try_flock(handle) -> bool:
+    deadline = time.monotonic() + RETRY_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
+def _flock(path: Path, holder):
+    """Open ``path`` and ``flock`` it without waiting (beyond a moment); a ``Busy`` naming ``holder(path)``
     when another process has it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _try_flock(handle):
         handle.close()
-        raise Busy(f"{path} is held by {holder(path)}: {why}wait for it to finish or stop it, then run again") from None
+        raise Busy(f"{path} is held by {holder(path)}; wait for it to finish or stop it, then run again") from None
     return handle
 
 
@@ -92,7 +107,7 @@ def _sign(handle, text: str) -> None:
 
 def acquire(path: str | Path, what: str, token: str | None = None):
     """Take the lock at ``path`` without waiting; returns the open file that holds it (close to release)."""
-    handle = _flock(Path(path), lambda p: _describe(_holder(p)))
+    handle = _flock(Path(path), lambda p: describe(_holder(p)))
     # kept across exec(): the train stage re-executes itself under torchrun while holding the lock
     os.set_inheritable(handle.fileno(), True)
     _sign(handle, json.dumps({"what": what, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
@@ -124,6 +139,12 @@ def _run_info(root: str | Path) -> dict | None:
     return info if token and info.get("token") == token else None
 
 
+def run_holder(root: str | Path = ".") -> dict | None:
+    """What holds the workspace for the run this process belongs to (``what``: ``snakemake (scale …)``
+    or ``stage <name>``, ``pid``, ``host``), None outside a run."""
+    return _run_info(root)
+
+
 def start_run(what: str, root: str | Path = ".") -> object:
     """For a pipeline engine: hold the workspace for this whole process and hand its jobs a token."""
     if _run_info(root) is not None:
@@ -134,20 +155,34 @@ def start_run(what: str, root: str | Path = ".") -> object:
     return handle
 
 
+ENGINES = ("dvc", "snakemake")
+
+
+def command_of(pid: int) -> str | None:
+    """The engine command a process runs, from its command line: ``dvc repro`` or ``snakemake --cores 2``
+    (from the word ``dvc`` or ``snakemake`` on, whether started as ``python -m dvc`` or ``.../bin/dvc``);
+    None where it runs neither or is gone."""
+    try:
+        words = [w.decode(errors="replace") for w in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if w]
+    except OSError:
+        return None
+    start = next((i for i, w in enumerate(words) if Path(w).name in ENGINES), None)
+    return None if start is None else " ".join([Path(words[start]).name, *words[start + 1:]])
+
+
 def _dvc_holder(path: Path) -> str:
-    """Who holds DVC's lock: zc.lockfile writes " <pid>" into it; the pid's command line says which dvc command."""
+    """Who holds DVC's lock: zc.lockfile writes " <pid>" into it, and so does a Snakemake run, which holds
+    it for all of its run (``start_pipeline``); the pid's command line says which command it is."""
     try:
         pid = int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
-        return "a dvc command"
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        words = [w.decode(errors="replace") for w in cmd if w]
-        # "python -m dvc repro" or ".../bin/dvc repro": from the word "dvc" on
-        start = next(i for i, w in enumerate(words) if Path(w).name == "dvc")
-        return f"`{' '.join(['dvc', *words[start + 1:]])}` (pid {pid})"
-    except (OSError, StopIteration):
-        return f"a dvc command (pid {pid})"
+        return "a dvc command: DVC is working in this folder"
+    command = command_of(pid)
+    if command is None:
+        return f"a dvc command (pid {pid}): DVC is working in this folder"
+    if command.startswith("snakemake"):
+        return f"`{command}` (pid {pid}): a Snakemake run holds DVC's lock for all of its run"
+    return f"`{command}` (pid {pid}): DVC is working in this folder"
 
 
 def hold_dvc(root: str | Path = ".") -> object:
@@ -155,7 +190,7 @@ def hold_dvc(root: str | Path = ".") -> object:
     root = Path(root)
     if not (root / ".dvc").is_dir():
         return None
-    handle = _flock(root / DVC_LOCK, _dvc_holder, "DVC is working in this folder; ")
+    handle = _flock(root / DVC_LOCK, _dvc_holder)
     running = _dvc_stages_running(root)
     if running:
         handle.close()
@@ -189,6 +224,20 @@ def _dvc_stages_running(root: Path) -> str | None:
             pass  # alive, another user's
         return f"`{info.get('cmd', 'dvc')}` (pid {info['pid']})"
     return None
+
+
+def workspace_holder(root: str | Path = ".") -> dict | None:
+    """Who holds the workspace now (the lock file's record: ``what``, ``pid``, ``since``; ``describe``
+    words it), where a live process other than this process's own run does; else None. Only looks:
+    the lock is taken for a moment and let go. For Snakemake as it loads the workflow, before its own
+    checks of half-written files and of its lock, whose advice (``--rerun-incomplete``, ``--unlock``) would break a run that is still going."""
+    path = Path(root) / WORKSPACE_LOCK
+    if _run_info(root) is not None or not path.exists():
+        return None
+    with open(path, "a+") as handle:
+        if _try_flock(handle):
+            return None  # closing the file lets go of it
+    return _holder(path)
 
 
 def start_pipeline(what: str, root: str | Path = ".") -> list:

@@ -26,6 +26,7 @@ import difflib
 import functools
 import math
 import operator
+import reprlib
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal, Union, get_args, get_origin, get_type_hints
@@ -34,6 +35,26 @@ Path = tuple[str, ...]           # a key path, e.g. ("demo", "train", "lr")
 Problems = list[tuple[Path, str]]
 INVALID = object()               # a value that failed its check (its problem is already recorded)
 LARGEST_INT = 2 ** 63 - 1        # what torch, numpy and the pipeline's files can hold
+# A message shows at most this much of the value it refuses: a wrong value may be a huge list (a YAML
+# alias expanded, a pasted array), and formatting all of it would hang the check and flood the terminal.
+SHOWN_CHARS = 120
+
+
+def _repr_limits() -> reprlib.Repr:
+    limits = reprlib.Repr()
+    limits.maxlevel, limits.maxlist, limits.maxtuple, limits.maxdict = 3, 8, 8, 6
+    limits.maxstring = limits.maxother = limits.maxlong = SHOWN_CHARS
+    return limits
+
+
+_REPR = _repr_limits()
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` in at most ``SHOWN_CHARS`` characters (``...`` marks what is left out); it visits
+    only the first few items of each level, so it takes no time whatever the value's size."""
+    text = _REPR.repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
 
 
 def key(doc: str, *, low: float | None = None, high: float | None = None, above: float | None = None,
@@ -74,7 +95,7 @@ class DemoData:
             if split not in self.sizes:
                 yield ("clauses", split), f"names no split of data.sizes ({', '.join(self.sizes)})"
             elif len(value) != 2 or value[0] > value[1]:
-                yield ("clauses", split), f"must be [fewest, most] clauses with 1 <= fewest <= most, got {value!r}"
+                yield ("clauses", split), f"must be [fewest, most] clauses with 1 <= fewest <= most, got {shown(value)}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +143,7 @@ class AlgorithmicData:
 
     def problems(self) -> Iterator[tuple[Path, str]]:
         if not self.tasks or len(set(self.tasks)) < len(self.tasks):
-            yield ("tasks",), f"must name at least one task, each once, got {self.tasks!r}"
+            yield ("tasks",), f"must name at least one task, each once, got {shown(self.tasks)}"
         for split in ("train", "dev", "test"):
             if split not in self.sizes:
                 yield ("sizes", split), "is missing"
@@ -130,7 +151,7 @@ class AlgorithmicData:
             if split not in ("train", "dev", "test"):
                 yield ("sizes", split), "is not a split of the algorithmic source (train, dev, test)"
         if not self.test_lengths or self.test_lengths != sorted(set(self.test_lengths)):
-            yield ("test_lengths",), f"must be at least one increasing length, got {self.test_lengths!r}"
+            yield ("test_lengths",), f"must be at least one increasing length, got {shown(self.test_lengths)}"
 
 
 def _tasks() -> tuple[str, ...]:
@@ -224,10 +245,10 @@ class Train:
         if not self.buckets:
             yield ("buckets",), "must list at least one width"
         elif self.buckets != sorted(set(self.buckets)):
-            yield ("buckets",), f"must be strictly increasing, got {self.buckets!r}"
+            yield ("buckets",), f"must be strictly increasing, got {shown(self.buckets)}"
         if self.sampling.start_rate > self.sampling.max_rate:
             yield ("sampling", "start_rate"), f"must be <= max_rate ({self.sampling.max_rate}), " \
-                                              f"got {self.sampling.start_rate!r}"
+                                              f"got {shown(self.sampling.start_rate)}"
 
 
 @dataclass(frozen=True)
@@ -249,7 +270,7 @@ class Evaluate:
 
     def problems(self) -> Iterator[tuple[Path, str]]:
         if len(self.length_buckets) < 2 or self.length_buckets != sorted(set(self.length_buckets)):
-            yield ("length_buckets",), f"must be at least two increasing edges, got {self.length_buckets!r}"
+            yield ("length_buckets",), f"must be at least two increasing edges, got {shown(self.length_buckets)}"
 
 
 @dataclass(frozen=True)
@@ -289,10 +310,15 @@ class ControlData:
     test_pairs: int = key("distinct held-out test pairs per size", low=1)
     long_test_gate: float = key("test a larger size only while the previous one scored at least this "
                                 "sequence accuracy", low=0, high=1)
+    dev_size: int = key("size of the dev check (held out of training and distinct from every test input)", low=1)
+    dev_pairs: int = key("distinct dev pairs per check (0 = no dev checks)", low=0)
+    dev_every: int = key("steps between dev checks, from the end of settle_steps on (0 = none)", low=0)
+    keep_best: bool = key("test the weights of the best dev check (more right, then fewer symbols wrong), "
+                          "not the last ones")
 
     def problems(self) -> Iterator[tuple[Path, str]]:
         if not self.test_sizes or self.test_sizes != sorted(set(self.test_sizes)):
-            yield ("test_sizes",), f"must be at least one increasing size, got {self.test_sizes!r}"
+            yield ("test_sizes",), f"must be at least one increasing size, got {shown(self.test_sizes)}"
 
 
 @dataclass(frozen=True)
@@ -306,7 +332,13 @@ class ControlTrain:
     max_steps: int = key("training steps at most", low=1)
     max_minutes: float = key("wall-clock cap per run, minutes (0 = none); a run it stops says so", low=0)
     stop_size: int = key("stop once the curriculum has reached this size ...", low=1)
-    settle_steps: int = key("... and trained this many steps there (0 = run to max_steps)", low=0)
+    settle_steps: int = key("... and trained this many steps there at lr, then each of settle_lrs in turn "
+                            "(all 0/empty = run to max_steps)", low=0)
+    settle_lrs: list[float] = key("the lower learning rates after settle_steps, in order", above=0)
+    settle_phase_steps: int = key("steps at each of settle_lrs", low=1)
+    decay_factor: float = key("the 2015 rule: lr times this at a curriculum check whose training perplexity "
+                              "exceeds the last decay_window checks' (1 = off)", above=0, high=1)
+    decay_window: int = key("checks the 2015 rule compares with", low=1)
     curriculum: ControlCurriculum = key("the length curriculum")
 
 
@@ -368,37 +400,37 @@ def _out_of_range(value: float, meta: dict) -> str | None:
     if all(passes[op](value, b) for op, b in bounds):
         return None
     if len(bounds) == 1:
-        return f"must be {bounds[0][0]} {bounds[0][1]:g}, got {value!r}"
+        return f"must be {bounds[0][0]} {bounds[0][1]:g}, got {shown(value)}"
     (lo_op, lo), (hi_op, hi) = bounds
     flip = {">=": "<=", ">": "<"}
-    return f"must be between {lo:g} and {hi:g}, got {value!r} ({lo:g} {flip[lo_op]} value {hi_op} {hi:g})"
+    return f"must be between {lo:g} and {hi:g}, got {shown(value)} ({lo:g} {flip[lo_op]} value {hi_op} {hi:g})"
 
 
 def _scalar(tp, value, path: Path, meta: dict, problems: Problems):
     """A non-container value of type ``tp`` (bool, int, float, str or a Literal)."""
     if get_origin(tp) is Literal:
         if value not in get_args(tp):
-            problems.append((path, f"must be one of {', '.join(map(str, get_args(tp)))}, got {value!r}"))
+            problems.append((path, f"must be one of {', '.join(map(str, get_args(tp)))}, got {shown(value)}"))
             return INVALID
         return value
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     kinds = (int, float) if tp is float else (tp,)
     if not isinstance(value, kinds) or (isinstance(value, bool) and tp is not bool):
-        problems.append((path, f"must be {names[tp]}, got {value!r}"))
+        problems.append((path, f"must be {names[tp]}, got {shown(value)}"))
         return INVALID
     if tp is float and not math.isfinite(value):
         # .inf as a learning rate or a length penalty runs, and produces garbage far from here
-        problems.append((path, f"must be a finite number, got {value!r}"))
+        problems.append((path, f"must be a finite number, got {shown(value)}"))
         return INVALID
     if tp is int and abs(value) > LARGEST_INT:
-        problems.append((path, f"must be at most {LARGEST_INT} in size (a 64-bit integer), got {value!r}"))
+        problems.append((path, f"must be at most {LARGEST_INT} in size (a 64-bit integer), got {shown(value)}"))
         return INVALID
     if tp in (int, float) and (wrong := _out_of_range(value, meta)):
         problems.append((path, wrong))
         return INVALID
     allowed = meta["choices"]() if tp is str and meta.get("choices") else None
     if allowed is not None and value not in allowed:
-        problems.append((path, f"must be one of {', '.join(allowed)}, got {value!r}"))
+        problems.append((path, f"must be one of {', '.join(allowed)}, got {shown(value)}"))
         return INVALID
     return value
 
@@ -417,13 +449,13 @@ def check_value(tp, value, path: Path, meta: dict, problems: Problems):
         return check(tp, value, path, problems)
     if origin is list:
         if not isinstance(value, list):
-            problems.append((path, f"must be a list, got {value!r}"))
+            problems.append((path, f"must be a list, got {shown(value)}"))
             return INVALID
         items = [check_value(get_args(tp)[0], v, path, meta, problems) for v in value]
         return INVALID if INVALID in items else items
     if origin is dict:
         if not isinstance(value, dict):
-            problems.append((path, f"must be a mapping, got {value!r}"))
+            problems.append((path, f"must be a mapping, got {shown(value)}"))
             return INVALID
         items = {k: check_value(get_args(tp)[1], v, (*path, str(k)), meta, problems) for k, v in value.items()}
         return INVALID if INVALID in items.values() else items
@@ -443,7 +475,7 @@ def check(cls, value, path: Path, problems: Problems, partial: bool = False, met
     ``key(...)`` metadata (the models' own Config classes)."""
     if not isinstance(value, dict):
         problems.append((path, f"must be a mapping of {', '.join(f.name for f in dataclasses.fields(cls))}, "
-                               f"got {value!r}"))
+                               f"got {shown(value)}"))
         return INVALID
     hints = _type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -473,7 +505,7 @@ def check_scale(block: Any, path: Path, model_names: list[str], problems: Proble
     """One scale block (defaults merged), including each listed model's block and cross-section rules."""
     from activemem.models import NAMES, config_class
     if not isinstance(block, dict):
-        problems.append((path, f"must be a mapping of {', '.join(SECTIONS)}, got {block!r}"))
+        problems.append((path, f"must be a mapping of {', '.join(SECTIONS)}, got {shown(block)}"))
         return INVALID
     before = len(problems)
     for name in block:
@@ -486,7 +518,7 @@ def check_scale(block: Any, path: Path, model_names: list[str], problems: Proble
         return INVALID
     source = block["data"].get("source") if isinstance(block["data"], dict) else "demo"
     if source not in DATA_SOURCES:  # the source decides which keys the data section has
-        problems.append(((*path, "data", "source"), f"must be one of {', '.join(DATA_SOURCES)}, got {source!r}"))
+        problems.append(((*path, "data", "source"), f"must be one of {', '.join(DATA_SOURCES)}, got {shown(source)}"))
         data = INVALID
     else:
         data = check(DATA_SOURCES[source], block["data"], (*path, "data"), problems)
@@ -495,7 +527,7 @@ def check_scale(block: Any, path: Path, model_names: list[str], problems: Proble
     evaluate = check(Evaluate, block["evaluate"], (*path, "evaluate"), problems)
     models = block["models"]
     if not isinstance(models, dict):
-        problems.append(((*path, "models"), f"must be a mapping of model name to its settings, got {models!r}"))
+        problems.append(((*path, "models"), f"must be a mapping of model name to its settings, got {shown(models)}"))
         return INVALID
     for name in model_names:
         if name not in models:
@@ -506,7 +538,7 @@ def check_scale(block: Any, path: Path, model_names: list[str], problems: Proble
             problems.append((where, "is not a registry model" + suggest(str(name), NAMES)))
             continue
         if not isinstance(hparams, dict):
-            problems.append((where, f"must be a mapping of hyper-parameters, got {hparams!r}"))
+            problems.append((where, f"must be a mapping of hyper-parameters, got {shown(hparams)}"))
             continue
         config = {k: v for k, v in hparams.items() if k != "train"}
         cls = config_class(name)

@@ -124,7 +124,7 @@ def params_schema() -> dict:
         "description": "Every setting of the activemem pipeline. Generated from src/activemem/schema.py "
                        "by `python -m activemem.schema_export`; src/activemem/config.py is the authority.",
         "type": "object",
-        "required": ["scale", "models", "seeds", "report"],
+        "required": ["scale", "models", "seeds", "min_free_mb", "report"],
         "properties": {
             "scale": {"type": "string", "description": "the scale block the pipeline runs"},
             "models": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string"},
@@ -132,6 +132,8 @@ def params_schema() -> dict:
             "seeds": {"type": "array", "minItems": 1, "uniqueItems": True,
                       "items": {"type": "integer", "minimum": 0},
                       "description": "training seeds: one training and evaluation per (model, seed)"},
+            "min_free_mb": {"type": "integer", "minimum": 0,
+                            "description": "free disk space (MB) every stage keeps; 0 = no check"},
             "defaults": defaults,
             "report": {"allOf": [report], "required": [f.name for f in dataclasses.fields(schema.Report)]},
             "control": section_schema(schema.Control),

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from activemem import engines
 from activemem.atomic import open_atomic
 from activemem.data.download import sha256_of
 
@@ -169,14 +170,15 @@ def verify_files(folder: str | Path, expected: dict, names) -> None:
     (the prepare stage's ``manifest.json`` ``files``); a replaced or damaged file is a ``ValueError``
     naming it, before any work reads it."""
     folder = Path(folder)
+    rerun = engines.rerun("prepare")  # the command that does it under the engine running this stage
     for name in names:
         path = folder / name
         if name not in expected:
-            raise ValueError(f"{path}: not listed in {folder / 'manifest.json'}: rerun the prepare stage")
+            raise ValueError(f"{path}: not listed in {folder / 'manifest.json'}: {rerun}")
         if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist: rerun the prepare stage")
+            raise FileNotFoundError(f"{path} does not exist: {rerun}")
         actual = file_digest(path)
         if actual != expected[name]:
             raise ValueError(f"{path}: changed since the prepare stage wrote it (sha256 {actual['sha256'][:12]}…, "
                              f"{actual['bytes']} bytes; manifest.json says {expected[name]['sha256'][:12]}…, "
-                             f"{expected[name]['bytes']} bytes): rerun the prepare stage")
+                             f"{expected[name]['bytes']} bytes): {rerun}")

@@ -86,6 +86,9 @@ def evaluate_algorithmic(run, model_name: str, params: dict, data: Path, out: Pa
     write_lines(out / "hypotheses.txt", lines)
     write_lines(out / "hypotheses.greedy.txt", [])
     write_lines(out / "hypotheses.test_long.txt", [])
+    # the hypotheses as written: the paper stage and the workflow refuse them replaced afterwards
+    evaluation[lineage.OUTPUTS] = lineage.outputs(out, "hypotheses.txt", "hypotheses.greedy.txt",
+                                                  "hypotheses.test_long.txt")
     write_json(out / "evaluation.json", evaluation)
     write_json(out / "metrics.json", headline(evaluation))
     return evaluation

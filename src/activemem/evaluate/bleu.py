@@ -86,7 +86,7 @@ def bucket_label(lo: int, hi: int) -> str:
 
 def bleu_by_length(sources: list[str], hypotheses: list[str], references: list[str],
                    edges: list[int]) -> list[dict]:
-    """``[{bucket, lo, hi, n, bleu}]`` for source lengths in ``(edges[i], edges[i+1]]`` words."""
+    """``[{bucket, lo, hi, n, bleu, mean_words}]`` for source lengths in ``(edges[i], edges[i+1]]`` words."""
     if sorted(edges) != list(edges) or len(edges) < 2:
         raise ValueError(f"length bucket edges must be increasing with at least two values, got {edges}")
     check_aligned(references, hypotheses=hypotheses, sources=sources)
@@ -99,5 +99,9 @@ def bleu_by_length(sources: list[str], hypotheses: list[str], references: list[s
         members = [i for i, n in enumerate(lengths) if lo < n <= hi]
         score = (BLEU().corpus_score([hypotheses[i] for i in members], [[references[i] for i in members]]).score
                  if members else None)
-        rows.append({"bucket": bucket_label(lo, hi), "lo": lo, "hi": hi, "n": len(members), "bleu": score})
+        # the mean length of the bucket's sentences: where a figure draws the bucket (its bounds are
+        # exclusive below, and the last one is open-ended: 21-1000 words holds sentences of 21-23)
+        mean_words = round(sum(lengths[i] for i in members) / len(members), 2) if members else None
+        rows.append({"bucket": bucket_label(lo, hi), "lo": lo, "hi": hi, "n": len(members), "bleu": score,
+                     "mean_words": mean_words})
     return rows

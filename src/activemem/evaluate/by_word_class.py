@@ -56,25 +56,39 @@ def piece_classes(pieces: list[str]) -> list[str]:
     return classes
 
 
+class WordClassTally:
+    """The sums behind ``by_word_class``, batch by batch: ``add`` takes a batch's teacher-forced logits."""
+
+    def __init__(self, split: EncodedSplit, vocab: SubwordVocab):
+        self.classes = [piece_classes(vocab.pieces(split.target(i).tolist())) + [END] for i in range(len(split))]
+        self.nll_sum: dict[str, float] = {}
+        self.pieces: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+
+    def add(self, indices, batch, logits: torch.Tensor) -> None:
+        logits = logits.float()
+        nll = F.cross_entropy(logits.transpose(1, 2), batch.tgt_out, ignore_index=PAD, reduction="none").cpu()
+        wrong = (logits.argmax(-1) != batch.tgt_out).cpu()
+        for row, i in enumerate(indices):
+            for position, kind in enumerate(self.classes[i]):
+                self.nll_sum[kind] = self.nll_sum.get(kind, 0.0) + float(nll[row, position])
+                self.pieces[kind] = self.pieces.get(kind, 0) + 1
+                self.errors[kind] = self.errors.get(kind, 0) + int(wrong[row, position])
+
+    def result(self) -> dict:
+        """``{class: {pieces, perplexity, error_rate}}``, classes without pieces left out."""
+        order = [c for c in (*CLASSES, OTHER) if c in self.pieces]
+        return {kind: {"pieces": self.pieces[kind], "perplexity": math.exp(self.nll_sum[kind] / self.pieces[kind]),
+                       "error_rate": self.errors[kind] / self.pieces[kind]} for kind in order}
+
+
 @torch.no_grad()
 def by_word_class(model, split: EncodedSplit, vocab: SubwordVocab, device, batch_size: int) -> dict:
     """``{class: {pieces, perplexity, error_rate}}`` over ``split``'s references (classes without pieces
     are left out), teacher-forced, in eval mode."""
     model.eval()
-    classes = [piece_classes(vocab.pieces(split.target(i).tolist())) + [END] for i in range(len(split))]
-    nll_sum: dict[str, float] = {}
-    pieces: dict[str, int] = {}
-    errors: dict[str, int] = {}
+    tally = WordClassTally(split, vocab)
     for indices in length_sorted_batches(pair_widths(split), batch_size):
         batch = collate(split, indices).to(device)
-        logits = model(batch.src, batch.tgt_in).float()
-        nll = F.cross_entropy(logits.transpose(1, 2), batch.tgt_out, ignore_index=PAD, reduction="none").cpu()
-        wrong = (logits.argmax(-1) != batch.tgt_out).cpu()
-        for row, i in enumerate(indices):
-            for position, kind in enumerate(classes[i]):
-                nll_sum[kind] = nll_sum.get(kind, 0.0) + float(nll[row, position])
-                pieces[kind] = pieces.get(kind, 0) + 1
-                errors[kind] = errors.get(kind, 0) + int(wrong[row, position])
-    order = [c for c in (*CLASSES, OTHER) if c in pieces]
-    return {kind: {"pieces": pieces[kind], "perplexity": math.exp(nll_sum[kind] / pieces[kind]),
-                   "error_rate": errors[kind] / pieces[kind]} for kind in order}
+        tally.add(indices, batch, model(batch.src, batch.tgt_in))
+    return tally.result()

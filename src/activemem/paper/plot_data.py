@@ -4,8 +4,9 @@
 chart per file, one line per model (the ``model`` field), numeric x, and one dash style per revision
 when ``dvc plots diff`` compares commits or experiments. Each file is a JSON list of flat rows:
 
-- ``bleu_by_length.json``: ``{model, words_from, words_to, bucket, sentences, bleu}`` per model and
-  length bucket with a BLEU (Figure 6; ``words_from`` is the x axis, the bucket's first length);
+- ``bleu_by_length.json``: ``{model, words, words_from, words_to, bucket, sentences, bleu}`` per model
+  and length bucket with a BLEU (Figure 6; ``words``, the x axis, is the mean source length of the
+  bucket's sentences; ``words_from``/``words_to`` its first and last length);
 - ``dev_perplexity.json``: ``{model, step, flops, train_seconds, dev_perplexity}`` (the learning curves:
   ``dvc.yaml`` draws dev perplexity against steps, against training FLOPs and against seconds);
 - ``dev_bleu.json``: the same with ``dev_bleu`` (greedy, at the evaluations that measured it);
@@ -24,9 +25,17 @@ from activemem.atomic import write_json
 from activemem.paper.tables import label
 
 
+def bucket_x(row: dict) -> float:
+    """Where a length bucket is drawn: the mean length of its sentences; for an evaluation made before
+    it recorded that, the middle of the bucket's lengths (``lo`` is exclusive: bucket 1-4 has ``lo`` 0)."""
+    if row.get("mean_words") is not None:
+        return row["mean_words"]
+    return (row["lo"] + 1 + row["hi"]) / 2
+
+
 def by_length_rows(series: dict[str, list[dict]]) -> list[dict]:
-    return [{"model": label(name), "words_from": row["lo"], "words_to": row["hi"], "bucket": row["bucket"],
-             "sentences": row["n"], "bleu": row["bleu"]}
+    return [{"model": label(name), "words": bucket_x(row), "words_from": row["lo"] + 1, "words_to": row["hi"],
+             "bucket": row["bucket"], "sentences": row["n"], "bleu": row["bleu"]}
             for name, rows in series.items() for row in rows if row["bleu"] is not None]
 
 

@@ -185,6 +185,20 @@ def data_warnings(inputs: Inputs) -> list[str]:
     return out
 
 
+def empty_translation_warnings(names: list[str], seeds: list[int], hyps: dict) -> list[str]:
+    """A line per run whose test translations (beam search, as scored) include empty ones: a model that
+    learned to stop at once scores near zero for that reason, which its BLEU alone does not say."""
+    out = []
+    for name in names:
+        for seed in seeds:
+            lines = hyps[name][seed]
+            empty = sum(1 for line in lines if not line.strip())
+            if empty:
+                out.append(f"{tables.label(name)} (seed {seed}): {empty:,} of {len(lines):,} test translations are "
+                           f"empty (evaluation.json empty_hypotheses); its scores are those of empty output there.")
+    return out
+
+
 def write_table1(env, inputs: Inputs, published: dict, out: Path, data_note: str) -> dict:
     """Table 1, regenerated (its first note naming the data it ran on, ``run_data.data_note``) and
     published, through one template; their diff; warnings for what the comparison lacks."""
@@ -267,6 +281,7 @@ def report_context(inputs: Inputs, published: dict, table1: dict, claims: list[d
         "scale": inputs.scale, "scale_note": scale_note, "warnings": inputs.warnings,
         "task": published["task"], "published_table": published["table"],
         "table1": table1["regenerated"], "table1_published": table1["published"], "table_diff": table1["diff"],
+        "diff_from": "table1.published.md",
         "side_by_side": tables.side_by_side(table1["regenerated"], table1["published"]),
         "signature": metrics[names[0]].get("sacrebleu_signature", "?"),
         "seeds": inputs.seeds,
@@ -309,6 +324,7 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
     inputs = read_inputs(scale, names, results, data, seeds, patience)
     flat = labelled_runs(inputs.names, seeds, inputs.runs)
     inputs.warnings += provenance.warnings(list(flat), flat) + data_warnings(inputs) + run_data.prepared_data_warnings(data)
+    inputs.warnings += empty_translation_warnings(inputs.names, inputs.seeds, inputs.hyps)
     inputs.warnings += [w for w in [convergence.summary(inputs.names, inputs.runs, seeds)["warning"]] if w]
     published = load_published(paper / "published.yaml")
     env = tables.environment(paper / "templates")
@@ -323,6 +339,10 @@ def build(scale: str, names: list[str], results: Path, data: Path, paper: Path, 
                              run_data.scale_note(scale, comparison, data, source), report_settings, evaluate_settings)
     context["data_name"] = run_data.data_name(source, comparison)
     context["snapshot"] = against.text()
+    if against.folder is not None:  # movement is what differs from the committed snapshot, not from the
+        # published table, whose `?` cells differ from every run's numbers
+        context["table_diff"] = against.table_diff or "(no difference)\n"
+        context["diff_from"] = f"{against.folder}table1.md"
     write_text(out / "report.md", env.get_template("report.md.j2").render(**context))
     html = tables.environment(paper / "templates", autoescape=True).get_template("report.html.j2")
     write_text(out / "report.html", html.render(**context))

@@ -15,6 +15,7 @@ file and the one this run just wrote, so the two are parsed alike. A cell's numb
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class Comparison:
     folder: str | None
     models: list[str] = field(default_factory=list)     # "Neural GPU: BLEU 13.4 → 14.0 (+0.6), …"
     verdicts: list[str] = field(default_factory=list)   # "claim_id: reproduced → inconclusive"
+    table_diff: str = ""                                 # `diff <snapshot>/table1.md table1.md`, unified
 
     @property
     def identical(self) -> bool:
@@ -147,6 +149,10 @@ def compare(paper: Path, scale: str, seeds: list[int], out: Path) -> Comparison:
             old = parse_tables((folder / name).read_text()) if (folder / name).is_file() else {}
             new = parse_tables((out / name).read_text()) if (out / name).is_file() else {}
             result.models += compare_tables(old, new)
+            if (folder / name).is_file() and (out / name).is_file():
+                result.table_diff += "".join(difflib.unified_diff(
+                    (folder / name).read_text().splitlines(True), (out / name).read_text().splitlines(True),
+                    f"{result.folder}{name}", name))
     if (folder / CLAIMS).is_file():
         result.verdicts = compare_claims(json.loads((folder / CLAIMS).read_text()),
                                          json.loads((out / CLAIMS).read_text()))

@@ -9,7 +9,7 @@ import copy
 import sys
 from pathlib import Path
 
-from activemem import gpus, locking
+from activemem import disk, gpus, locking
 from activemem.config import ParamsError, load_params
 from activemem.data.lines import write_lines  # noqa: F401  the stages' one text writer (see lines.py)
 from activemem.entry import HelpFormatter, os_errors_in_one_line, quiet_on_closed_pipe
@@ -51,9 +51,11 @@ def _run_locked(main, name: str, argv: list[str] | None) -> None:
         main() if argv is None else main(argv)
         return
     known = params_args(args)
-    params_or_exit(known)
+    params = params_or_exit(known)
+    root = Path(known.params).resolve().parent
+    disk.check_free(root, params["min_free_mb"], f"the {name} stage")  # before DVC's writes meet a full disk
     try:
-        with locking.workspace(f"stage {name}", root=Path(known.params).resolve().parent):
+        with locking.workspace(f"stage {name}", root=root):
             main() if argv is None else main(argv)
     except locking.Busy as err:
         sys.exit(f"error: {err}")

@@ -51,7 +51,8 @@ from pathlib import Path
 from activemem.atomic import open_atomic, write_json
 from activemem.config import ParamsError
 from activemem.data import algorithmic, demo
-from activemem.data.archives import ArchiveStore
+from activemem.data.archives import ArchiveStore, RefusedCopy
+from activemem.data.digest_memo import DigestMemo
 from activemem.data.download import BadURLError, ChecksumError, ChecksumLock, Retry
 from activemem.data.extract import ArchiveError
 from activemem.data.lines import LineWriter
@@ -59,6 +60,8 @@ from activemem.data.manifest import ManifestError, load_manifest, mirror_from
 from activemem.data.vouched import VouchedError, load_vouched
 from activemem.progress import progress_bar
 from activemem.stages._common import SPLITS, params_or_exit, parser, run_stage
+
+MEMO = "digests.json"  # in data.downloads: the archives' digests, by file status (data/digest_memo.py)
 
 
 def demo_splits(data: dict) -> list[str]:
@@ -141,9 +144,9 @@ def _write_pairs(out: Path, split: str, pairs) -> list[list[str]]:
     return [names]
 
 
-def fetch_wmt(params: dict) -> dict:
-    """Obtain, judge and extract the archives of the scale's corpora; returns sources.json's keys
-    after ``source`` (see the module docstring)."""
+def _wmt_archives(params: dict) -> tuple[ArchiveStore, dict[str, list], dict[str, list[str]], dict]:
+    """The scale's archive store, its archives (file name -> the corpora read from it, in order), the
+    corpora of each split and the manifest's corpora; every setting checked."""
     corpora, checksums = load_manifest()
     where = f"{params.get('path', 'params')}: '{params['scale']}.data"
     data = params["data"]  # checked by schema.Wmt14Data when params.yaml was loaded
@@ -159,7 +162,8 @@ def fetch_wmt(params: dict) -> dict:
     store = ArchiveStore(Path(downloads), ChecksumLock(data["lock"]), checksums, vouches,
                          vouched, Path(own) if own is not None else None,
                          mirror_from(params["data"].get("mirror"), f"{where}.mirror'"),
-                         Retry(data["retries"], data["backoff_seconds"]))
+                         Retry(data["retries"], data["backoff_seconds"]),
+                         memo=DigestMemo(Path(downloads) / MEMO))
     wanted = {"train": data["train"], "dev": [data["dev"]], "test": [data["test"]]}
     by_archive: dict[str, list] = {}  # archive file name -> its corpora (dev.tgz holds two test sets)
     for names in wanted.values():
@@ -169,10 +173,47 @@ def fetch_wmt(params: dict) -> dict:
                                   f"known: {sorted(corpora)}")
             if corpora[name] not in by_archive.setdefault(corpora[name].archive_name, []):
                 by_archive[corpora[name].archive_name].append(corpora[name])
+    return store, by_archive, wanted, corpora
+
+
+def refused_all(refusals: list[RefusedCopy], vouched: Path) -> RefusedCopy:
+    """One error for every copy refused in this run: the only one as it is; several each on a line of
+    their own (printed here), then one summary line with the entries to paste, one per line, above it."""
+    if len(refusals) == 1:
+        return refusals[0]
+    for refusal in refusals:
+        print(f"error: {refusal}", file=sys.stderr)
+    print(f"to vouch for all {len(refusals)} copies, add these lines to {vouched} and fill in each vouched_by:",
+          file=sys.stderr)
+    for refusal in refusals:
+        print(refusal.paste, file=sys.stderr)
+    names = ", ".join(r.name for r in refusals)
+    return RefusedCopy(f"{len(refusals)} archives refused ({names}): no copy is the published file (or the "
+                       f"one locked) nor vouched for in {vouched}; each reason and the lines to paste are above",
+                       names, "\n".join(r.paste for r in refusals))
+
+
+def fetch_wmt(params: dict) -> dict:
+    """Obtain, judge and extract the archives of the scale's corpora; returns sources.json's keys
+    after ``source`` (see the module docstring). Every archive is obtained and judged before any is
+    refused or extracted, so that one run names every copy that needs a vouch."""
+    store, by_archive, wanted, corpora = _wmt_archives(params)
+    accepted, refusals = {}, []
+    for archive_name, users in by_archive.items():
+        try:
+            accepted[archive_name] = store.obtain(archive_name, users[0].url, [m for c in users for m in (c.en, c.fr)])
+        except RefusedCopy as refusal:
+            refusals.append(refusal)
+        except Exception:
+            for refusal in refusals:  # said before the error that stops the run, not lost with it
+                print(f"error: {refusal}", file=sys.stderr)
+            raise
+    if refusals:
+        raise refused_all(refusals, store.vouched_path)
     paths, files, archives = {}, {}, {}
     for archive_name, users in by_archive.items():
         members = [m for c in users for m in (c.en, c.fr)]
-        archive = store.obtain(archive_name, users[0].url, members)
+        archive = accepted[archive_name]
         for member, digest in store.extract(archive, members).items():
             paths[member, archive_name] = f"extracted/{archive.key}/{member}"
             files[paths[member, archive_name]] = digest
@@ -181,8 +222,36 @@ def fetch_wmt(params: dict) -> dict:
                                   "corpora": [c.name for c in users]}
     splits = {split: [[paths[c.en, c.archive_name], paths[c.fr, c.archive_name]]
                       for c in (corpora[n] for n in names)] for split, names in wanted.items()}
-    return {"downloads": downloads, "splits": splits, "files": dict(sorted(files.items())),
+    return {"downloads": params["data"]["downloads"], "splits": splits, "files": dict(sorted(files.items())),
             "archives": archives}
+
+
+def current_archives(params: dict) -> dict[str, str | None]:
+    """The SHA-256 of each archive a download would use now (``ArchiveStore.current_sha256``), by file
+    name; {} for a scale that downloads nothing. Reads an archive only when its digest is not
+    remembered (``data/digest_memo.py``)."""
+    if params["data"]["source"] != "wmt14":
+        return {}
+    store, by_archive, _, _ = _wmt_archives(params)
+    return {name: store.current_sha256(name) for name in sorted(by_archive)}
+
+
+def changed_archives(params: dict, raw: Path) -> str | None:
+    """Why the download stage's output ``raw`` no longer matches the archives a run would use (an
+    archive replaced, or gone with no way to download the same bytes), or None."""
+    listing_file = raw / "sources.json"
+    try:
+        used = json.loads(listing_file.read_text()).get("archives") or {}
+    except (OSError, ValueError, AttributeError):
+        return None  # not made yet, or unreadable: the engines and the prepare stage say so
+    now = current_archives(params)
+    for name, sha256 in now.items():
+        before = (used.get(name) or {}).get("sha256")
+        if sha256 != before:
+            got = f"sha256 {sha256[:12]}…" if sha256 else "no copy at hand and no single digest a download must have"
+            return (f"archive {name} is not the copy it was made from ({got}; recorded "
+                    f"{str(before)[:12]}…)")
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -192,6 +261,8 @@ def main(argv: list[str] | None = None) -> None:
     params = params_or_exit(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # the listing of an earlier run goes first: a run refused below must not leave it for prepare
+    (out / "sources.json").unlink(missing_ok=True)
     try:
         source = params["data"]["source"]  # demo, wmt14 or algorithmic: schema.DATA_SOURCES
         if source == "algorithmic":

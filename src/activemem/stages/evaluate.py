@@ -20,7 +20,8 @@ paper's Table 1 number), ``bleu_greedy`` (None when ``evaluate.greedy`` is off),
 token, teacher-forced), ``perplexity_per_word``, ``dev`` (the same for dev), ``sacrebleu_signature``,
 ``bleu_by_length`` (list of ``{bucket, lo, hi, n, bleu}``), ``parameters``, ``train_steps``,
 ``train_seconds``, ``decode_sentences_per_s``, ``train_max_steps``, ``truncated`` (training cut by
-``max_minutes``) and ``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash).
+``max_minutes``), ``provenance`` (commit, dirty tree, versions, device, threads, seed, params hash) and
+``outputs`` (size and SHA-256 of each hypotheses file written beside it, ``activemem/lineage.py``).
 
 Memory width (Neural GPU family): ``width`` (``search``: the authors' decode at every bucket width
 from |src| to 2·|src|+8, over the training buckets, best length-normalised score; or ``fixed``)
@@ -60,6 +61,15 @@ and settings: ``{split, bleu, bleu_multi_ref, multi_ref_signature, references, a
 bleu_by_length, sentences, perplexity, length_ratio}``; None when the scale has no such split. Its
 beam hypotheses go to ``hypotheses.test_long.txt`` (empty then).
 
+Empty translations: ``empty_hypotheses`` ``{beam, fixed_width, greedy}`` counts the empty test hypotheses of
+each decoding (None where it did not run), ``extrapolation.empty_hypotheses`` those of ``test_long``; a
+warning says so when the beam search gave any (they are scored as empty output).
+
+Resuming: each decoded batch and each perplexity is saved as it is computed in ``<out>/.evaluate.partial/``
+(``evaluate/resume.py``); the same evaluation started again after a kill reuses them, so only what was
+unfinished is computed again, and ends with the numbers of an uninterrupted run. The folder is removed
+once the outputs are written. Every phase (decoding, test and dev perplexity) shows its progress.
+
 The algorithmic tasks (``data.source: algorithmic``) are scored by sequence accuracy and per-symbol
 errors per (task, length) split instead: ``evaluate/algorithmic.py`` describes those outputs.
 """
@@ -74,7 +84,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from activemem import lineage
+from activemem import engines, lineage
 from activemem.atomic import write_json
 from activemem.config import ParamsError, train_settings
 from activemem.data.lines import DataError, read_lines
@@ -85,7 +95,8 @@ from activemem.evaluate.algorithmic import evaluate_algorithmic
 from activemem.evaluate.by_word_class import by_word_class
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within, subset_bleu
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
-from activemem.evaluate.translate import has_memory_width, translate
+from activemem.evaluate.resume import Resume
+from activemem.evaluate.translate import empty_count, has_memory_width, translate
 from activemem.provenance import provenance
 from activemem.stages._common import (claim_gpus, missing_input, params_or_exit, parser, require_folder, run_stage,
                                       write_lines)
@@ -95,11 +106,17 @@ from activemem.train.device import check_cpu_kernels, implied_device, pick_devic
 from activemem.train.loop import selected
 from activemem.train.nll import perplexities, split_nll
 
+PARTIAL = ".evaluate.partial"  # in --out: what an unfinished evaluation computed (evaluate/resume.py)
 
-def split_perplexity(model, encoded: EncodedSplit, targets: list[str], device, batch_size: int) -> dict:
-    """Teacher-forced perplexity of ``encoded``; ``targets`` (its French lines) give the word count."""
-    nll, tokens = split_nll(model, encoded, device, batch_size)
-    return perplexities(nll, tokens, sum(len(line.split()) for line in targets))
+
+def split_perplexity(model, encoded: EncodedSplit, targets: list[str], device, batch_size: int,
+                     desc: str = "perplexity", progress: bool = False, resume: Resume | None = None) -> dict:
+    """Teacher-forced perplexity of ``encoded``; ``targets`` (its French lines) give the word count.
+    With ``resume``, a result saved by an earlier run of the same evaluation is reused (phase ``desc``)."""
+    def compute() -> dict:
+        nll, tokens = split_nll(model, encoded, device, batch_size, progress=progress, desc=desc)
+        return perplexities(nll, tokens, sum(len(line.split()) for line in targets))
+    return resume.result(desc, compute) if resume is not None else compute()
 
 
 def wider_than_trained(encoded, hypotheses: list[str], references: list[str], widest: int) -> dict:
@@ -162,15 +179,17 @@ def written_by_training(checkpoint: Path) -> dict:
     written = json.loads(summary.read_text()).get("checkpoint") if summary.exists() else None
     if written is not None and written != digest:
         raise CheckpointError(f"{checkpoint}: not the checkpoint its training wrote (sha256 {digest['sha256'][:12]}…; "
-                              f"{summary} says {written.get('sha256', '?')[:12]}…): rerun the train stage")
+                              f"{summary} says {written.get('sha256', '?')[:12]}…): "
+                              f"{engines.rerun('train', engines.dvc_item())}")
     return digest
 
 
-def decode_test(run: Trained, split, vocab, ev: dict, name: str, progress: bool) -> dict:
+def decode_test(run: Trained, split, vocab, ev: dict, name: str, progress: bool, resume: Resume | None = None) -> dict:
     """The test split decoded: beam (Table 1), the fixed-width ablation (Neural GPU family) and greedy
-    (when ``evaluate.greedy``)."""
+    (when ``evaluate.greedy``); each batch saved in ``resume`` as it is decoded."""
     decode = {k: ev[k] for k in ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset", "width")}
     decode["trained_widths"] = run.settings["buckets"]  # the width search tries the widths it trained at
+    decode["resume"] = resume
     beam, stats = translate(run.model, split.encoded, vocab, run.device, beam_size=ev["beam_size"],
                             desc=f"{name} beam", progress=progress, **decode)
     fixed = None  # where width means nothing (GRU+Attention) there is no ablation
@@ -198,8 +217,10 @@ def extrapolation_scores(run: Trained, data: Path, manifest: dict, vocab, ev: di
     return {"split": EXTRAPOLATION_SPLIT, "bleu": scores["bleu"], **multi_reference_scores(beam, long),
             "bleu_by_length": bleu_by_length(long.sources, beam, long.references, ev["length_buckets"]),
             "sentences": len(beam), "sentences_total": long.total, "length_ratio": scores["length_ratio"],
-            "perplexity": split_perplexity(run.model, long.encoded, long.references, run.device,
-                                           ev["batch_size"])["perplexity"]}, beam
+            "empty_hypotheses": empty_count(beam),
+            "perplexity": split_perplexity(run.model, long.encoded, long.references, run.device, ev["batch_size"],
+                                           f"{name} {EXTRAPOLATION_SPLIT} perplexity", progress,
+                                           decode["resume"])["perplexity"]}, beam
 
 
 def headline(evaluation: dict) -> dict:
@@ -224,15 +245,25 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
                                     data, out, progress, made_from)
     manifest = checked_inputs(data)
     run = load_trained(model_name, checkpoint, params["scale"])
+    # what a killed evaluation already decoded, reused only by the very same evaluation (evaluate/resume.py)
+    resume = Resume(out / PARTIAL, {"model": model_name, "made_from": made_from, "evaluate": ev,
+                                    "train_config": run.settings, "device": run.device.type, "threads": run.threads,
+                                    "torch": torch.__version__})
     vocab = SubwordVocab(data / "spm.model")
     # every stream of the split, aligned or refused before any decoding (split at "\n" only)
     test = load_split(data, manifest, "test", ev["max_sentences"])
-    decoded = decode_test(run, test, vocab, ev, model_name, progress)
+    decoded = decode_test(run, test, vocab, ev, model_name, progress, resume)
     beam, references = decoded["beam"], test.references
     scores = corpus_scores(beam, references)
-    test_ppl = split_perplexity(run.model, test.encoded, references, run.device, ev["batch_size"])
+    test_ppl = split_perplexity(run.model, test.encoded, references, run.device, ev["batch_size"],
+                                f"{model_name} test perplexity", progress, resume)
     dev_ppl = split_perplexity(run.model, EncodedSplit(data, "dev"), read_lines(data / "dev.fr"), run.device,
-                               ev["batch_size"])
+                               ev["batch_size"], f"{model_name} dev perplexity", progress, resume)
+    empty = {kind: empty_count(hyps) if hyps is not None else None
+             for kind, hyps in (("beam", beam), ("fixed_width", decoded["fixed"]), ("greedy", decoded["greedy"]))}
+    if empty["beam"]:
+        print(f"warning: {model_name}: {empty['beam']} of {len(beam)} test translations (beam search) are empty "
+              f"and are scored as such (evaluation.json empty_hypotheses)", file=sys.stderr)
     longest_train = manifest["longest_train_source"]["words"]
     within_ratio, within_n = length_ratio_within(test.sources, beam, references, longest_train)
     wide = wider_than_trained(test.encoded, beam, references, max(run.settings["buckets"]))
@@ -242,6 +273,9 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
               f"(evaluation.json wider_than_trained)", file=sys.stderr)
     extrapolation, long_beam = extrapolation_scores(run, data, manifest, vocab, ev, decoded["decode"], model_name,
                                                     progress)
+    if extrapolation and extrapolation["empty_hypotheses"]:
+        print(f"warning: {model_name}: {extrapolation['empty_hypotheses']} of {len(long_beam)} {EXTRAPOLATION_SPLIT} "
+              f"translations are empty (evaluation.json extrapolation.empty_hypotheses)", file=sys.stderr)
     # where the gap is (the demo grammar knows every word's class; WMT's text does not)
     classes = (by_word_class(run.model, test.encoded, vocab, run.device, ev["batch_size"])
                if params["data"]["source"] == "demo" else None)
@@ -268,6 +302,8 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
         "parameters": run.model.num_parameters(), "train_steps": state["step"],
         "train_seconds": state["seconds"], "decode_sentences_per_s": decoded["stats"]["sentences_per_s"],
         "test_sentences": len(references), "test_sentences_total": test.total,
+        # hypotheses that are empty (a model that learned to stop at once), by decoding; None: not decoded
+        "empty_hypotheses": empty,
         "max_sentences": ev["max_sentences"],
         "train_max_steps": run.settings["max_steps"],
         # why training stopped, and the point whose weights were scored (train.select) with its cost
@@ -284,8 +320,15 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     write_lines(out / "hypotheses.txt", beam)
     write_lines(out / "hypotheses.greedy.txt", decoded["greedy"] or [])
     write_lines(out / f"hypotheses.{EXTRAPOLATION_SPLIT}.txt", long_beam)
+    # the hypotheses as written: the paper stage and the workflow refuse them replaced afterwards
+    evaluation[lineage.OUTPUTS] = lineage.outputs(out, "hypotheses.txt", "hypotheses.greedy.txt",
+                                                  f"hypotheses.{EXTRAPOLATION_SPLIT}.txt")
     write_json(out / "evaluation.json", evaluation)
     write_json(out / "metrics.json", headline(evaluation))
+    if resume.reused:
+        print(f"{model_name}: resumed: {resume.reused} batches and results taken from the killed run's "
+              f"{out / PARTIAL}", file=sys.stderr)
+    resume.finish()
     return evaluation
 
 

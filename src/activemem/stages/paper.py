@@ -15,9 +15,10 @@ opens with what moved against the committed snapshot of its scale (``<paper>/sna
 ``<scale>-<k>seeds`` for k seeds; ``activemem/paper/snapshot_diff.py``): which models' numbers and which
 verdicts, or that nothing did, or that the scale has no snapshot.
 
-Nothing stale is read: the test text is checked against the prepare stage's ``manifest.json``, and
-each evaluation against the checkpoint and data it records it was made from (``activemem/lineage.py``)
-before any number is used; ``made_from.json`` records every file read, for the workflow's own check.
+Nothing stale is read: the test text is checked against the prepare stage's ``manifest.json``, each
+evaluation against the checkpoint and data it records it was made from, and each run's hypotheses
+against the digests its ``evaluation.json`` records (``activemem/lineage.py``), before any number is
+used; ``made_from.json`` records every file read, for the workflow's own check.
 
 It renders exactly the models of ``params.yaml`` ``models``; warnings (uncommitted edits, models
 from different code or settings, truncated training, a model without a published row, a test set
@@ -37,7 +38,7 @@ import json
 import sys
 from pathlib import Path
 
-from activemem import lineage
+from activemem import engines, lineage
 from activemem.atomic import write_json
 from activemem.config import preset_comparison, train_settings
 from activemem.data.store import verify_files
@@ -63,7 +64,10 @@ def verified_inputs(results: Path, data: Path, names: list[str], seeds: list[int
     for name in names:
         for seed in seeds:
             folder = results / run_folder(name, seed)
-            lineage.require_made_from(folder / "evaluation.json", load_metrics(folder / "evaluation.json").get(lineage.KEY))
+            evaluation = load_metrics(folder / "evaluation.json")
+            lineage.require_made_from(folder / "evaluation.json", evaluation.get(lineage.KEY))
+            # hypotheses edited or copied in after the evaluation would be scored beside its numbers
+            lineage.require_outputs(folder / "evaluation.json", evaluation, engines.rerun("evaluate", f"{name}-{seed}"))
             read += [folder / "evaluation.json", *(folder / f for f in RUN_FILES if (folder / f).exists())]
     return lineage.made_from(*read)
 

@@ -25,6 +25,10 @@ Memory does not grow with the corpus: every step streams (``data/encode.py``). T
    given, ``activemem/cores.py``), drop training pairs wider than ``prepare.max_width``, write the text
    and the arrays as they come.
 
+``report.json`` also holds, for each evaluation split, ``overlap_with_train`` (``data/overlap.py``): how many
+of its sentence pairs and English sources also occur in the kept training pairs, of how many, and the first
+lines that do; the stage warns when any do.
+
 Each phase's wall time and peak memory are printed (and written as JSON with ``--stats FILE``).
 
 ``manifest.json``: ``vocab_size`` (and ``vocab_size_asked``: sentencepiece gives fewer pieces than
@@ -33,8 +37,9 @@ asked when the text cannot fill them, and the stage warns); ``pairs`` (kept, per
 for the demo); ``noun_phrases`` (per split with records, its ``.np.jsonl``); ``longest_train_source``
 (``words`` and ``subwords`` of the longest kept training source, the bound of "within training
 length"); ``threads`` (used by sentencepiece, whose model records it); ``archives`` (WMT: each archive
-the text came from and what vouched for it, from ``sources.json``); and ``files`` (size and SHA-256
-of every output).
+the text came from and what vouched for it, from ``sources.json``); ``files`` (size and SHA-256
+of every output); and ``made_from`` (size and SHA-256 of the ``sources.json`` read, ``activemem/lineage.py``:
+the Snakemake workflow removes prepared data whose listing is gone or changed, as after a refused download).
 
 The algorithmic tasks (``sources.json`` ``source: algorithmic``) take another path: no cleaning, no
 sub-word model, every split encoded with the fixed symbol vocabulary (``data/symbols.py``, which
@@ -51,12 +56,14 @@ from pathlib import Path
 
 import numpy as np
 
+from activemem import lineage
 from activemem.atomic import open_atomic, write_json
 from activemem.config import ParamsError
 from activemem.cores import capped_threads
 from activemem.data.clean import SplitReport, clean_pairs
 from activemem.data.encode import encode_chunk, text_chunks
 from activemem.data.lines import LineWriter, numbered_lines, read_lines
+from activemem.data.overlap import overlap_with_train
 from activemem.data.phases import Phases
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import SplitWriter, encoded_files, file_digest, verify_files
@@ -227,6 +234,13 @@ def prepare(params: dict, raw: Path, out: Path, phases: Phases | None = None) ->
         shutil.rmtree(staging, ignore_errors=True)
     references, records, extras = copy_evaluation_extras(listing, raw, out, splits, reports)
     report = {split: reports[split].as_dict() for split in splits}
+    for split, shared in overlap_with_train(out, splits[1:]).items():
+        report[split]["overlap_with_train"] = shared
+        if shared["pairs"] or shared["sources"]:
+            print(f"warning: {split}: {shared['pairs']} of {shared['sentences']} sentence pairs and {shared['sources']} "
+                  f"English sources are also in the training data (first: {', '.join(shared['examples'])}): scores "
+                  f"on {split} are partly of sentences the models trained on (report.json overlap_with_train)",
+                  file=sys.stderr)
     write_json(out / "report.json", report)
     written += ["train.en", "train.fr", "spm.model", "spm.vocab", *extras, "report.json",
                 *(name for split in splits for name in encoded_files(split))]
@@ -234,7 +248,10 @@ def prepare(params: dict, raw: Path, out: Path, phases: Phases | None = None) ->
                 "pairs": {s: reports[s].kept for s in splits},
                 "references": references, "noun_phrases": records, "longest_train_source": longest,
                 "threads": threads, **({"archives": listing["archives"]} if "archives" in listing else {}),
-                "files": {name: file_digest(out / name) for name in sorted(written)}}
+                "files": {name: file_digest(out / name) for name in sorted(written)},
+                # the download's listing this was made from: gone or changed (a refused or another
+                # download), the prepared data is stale (the workflow removes it when it loads)
+                lineage.KEY: lineage.made_from(raw / "sources.json")}
     write_json(out / "manifest.json", manifest)
     return report
 
@@ -261,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
         held = r.get("held_out")
         extra = (f"; {held['held_out']} distinct held-out inputs of {held['distinct_inputs']} at this length"
                  if held else "")
+        shared = r.get("overlap_with_train")
+        extra += f"; also in train: {shared['pairs']} pairs, {shared['sources']} sources" if shared else ""
         print(f"{split}: read {r['read']}, kept {r['kept']}, dropped {r['dropped']}{extra}")
 
 

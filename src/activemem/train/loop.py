@@ -60,7 +60,7 @@ from typing import Callable, Iterator
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from activemem import lineage, models
+from activemem import disk, lineage, models
 from activemem.atomic import copy_file, open_atomic, open_named, write_json
 from activemem.config import dev_bleu_decoding, model_hparams, train_settings
 from activemem.data.batching import Batch, BucketBatcher
@@ -184,6 +184,7 @@ class Run:
     flop_meter: FlopMeter | None = None  # FLOPs per batch shape (train/flops.py)
     best_model: dict | None = None     # the weights of the best dev perplexity so far (CPU copies)
     dev_scorer: DevScorer | None = None
+    min_free_mb: int = 0      # free disk a checkpoint must leave (params.yaml min_free_mb; activemem/disk.py)
 
     @property
     def autocast(self) -> bool:
@@ -275,7 +276,7 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
     settings = {**dataclasses.asdict(cfg), "dev_bleu_decoding": dev_bleu_decoding(params, model_name)}
     identity = run_identity(model_name, dataclasses.asdict(model.config), settings, manifest["files"])
     return Run(model_name, cfg, manifest, data_dir, work_dir, device, dist, train_split, dev_split, model, optimizer,
-               identity, _fresh_state(cfg), flop_meter=FlopMeter(model))
+               identity, _fresh_state(cfg), flop_meter=FlopMeter(model), min_free_mb=params.get("min_free_mb", 0))
 
 
 def _use_device(cfg: TrainConfig, scale: str, gpus: int) -> tuple[torch.device, distributed.Dist, int]:
@@ -537,6 +538,8 @@ def _save_checkpoint(run: Run) -> None:
     """Everything needed to continue bit for bit (main process only; written atomically)."""
     if not run.dist.main:
         return
+    # a training fills the disk over days: stop with one line while the last checkpoint is whole
+    disk.check_free(run.work_dir, run.min_free_mb, f"checkpoint {run.checkpoint_path}")
     rng = {"torch": torch.get_rng_state()}
     if run.device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state()

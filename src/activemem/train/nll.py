@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from activemem.data.batching import collate, length_sorted_batches, pair_widths
 from activemem.data.store import EncodedSplit
+from activemem.progress import progress_bar
 from activemem.tokens import PAD
 from activemem.train.device import bf16_autocast
 
@@ -37,12 +38,15 @@ def token_nll(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
 
 
 @torch.no_grad()
-def split_nll(model, split: EncodedSplit, device, batch_size: int, autocast: bool = False) -> tuple[float, int]:
-    """Total NLL (nats) and token count of ``split`` under ``model`` (eval mode, teacher forcing)."""
+def split_nll(model, split: EncodedSplit, device, batch_size: int, autocast: bool = False,
+              progress: bool = False, desc: str = "perplexity") -> tuple[float, int]:
+    """Total NLL (nats) and token count of ``split`` under ``model`` (eval mode, teacher forcing);
+    ``progress`` shows the batches done (the evaluation's perplexity phases)."""
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
-    for indices in length_sorted_batches(pair_widths(split), batch_size):
+    batches = length_sorted_batches(pair_widths(split), batch_size)
+    for indices in progress_bar(batches, desc=desc, unit="batch", disable=not progress, mininterval=1.0):
         batch = collate(split, indices).to(device)
         with bf16_autocast(device, autocast):
             logits = model(batch.src, batch.tgt_in)
