@@ -19,15 +19,17 @@ rewritten after every part, so the check always ends and leaves what it measured
    counts them (``FlopCounterMode`` on the CPU at a small batch, scaled: matrix products and
    convolutions only), so the achieved FLOP/s, as a share of the device's dense bf16 peak (``PEAKS``
    or ``--peak-tflops``), is a floor.
-4. ``torchrun``: with two or more GPUs, the train stage at the smoke scale with ``train.gpus: 2`` (the
-   stage hands itself to torchrun, one process per GPU) in the same workspace; both ranks must finish
-   and summary.json must say world size 2.
+4. ``torchrun``: with two or more GPUs, the train stage of every model (``--models``: those) at the smoke
+   scale with ``train.gpus: 2`` (the stage hands itself to torchrun, one process per GPU) in the same
+   workspace, one model after another; both ranks must finish and each summary.json must say world
+   size 2.
 5. ``compile``: part 3 again under ``torch.compile`` (the trainer's ``train.compile``), last because
    compiling the unrolled memory steps can take minutes; each model gets its share of what is left.
 
 Exit status: 0 when no part failed (a part stopped by its timeout or skipped for want of budget is
-reported, not failed); 1 otherwise. Without CUDA the check says so, writes a JSON saying
-``"cuda": false`` and exits 0. ``--device cpu`` rehearses the whole check on a CPU (give it
+reported, not failed); 1 otherwise. Without a usable CUDA device (none, a CPU-only torch, a driver
+older than torch's CUDA) the check says why in one line, writes a JSON saying ``"cuda": false`` and
+exits 1: it checked nothing. ``--device cpu`` rehearses the whole check on a CPU (give it
 ``--preset smoke`` or a small ``--batch``): the numbers mean nothing, the code paths are the GPU day's.
 """
 
@@ -52,6 +54,7 @@ import torch
 import yaml
 
 from activemem.config import ParamsError, load_params, model_hparams, read
+from activemem.train.device import cuda_problem
 
 import paper_cost  # noqa: E402  (benchmarks/ is the script's directory, so on sys.path)
 
@@ -78,7 +81,7 @@ PEAKS = [
 BUDGET_MIN = 9.0
 # Per process. smoke: the whole DAG took 3 minutes on a busy 2-core CPU; it is launch-bound there as on
 # a GPU. steps: CUDA start-up, a FLOP count on the CPU (about 30 s for the paper's Extended Neural GPU on
-# 2 cores) and 13 steps. torchrun: two processes start CUDA and NCCL, then 6 smoke steps. compile: inductor
+# 2 cores) and 13 steps. torchrun, per model: two processes start CUDA and NCCL, then 6 smoke steps. compile: inductor
 # on the unrolled memory steps; a model that needs longer is reported as stopped, not waited for.
 TIMEOUT_S = {"smoke": 300, "steps": 120, "torchrun": 150, "compile": 180}
 MIN_START_S = 15         # a process is not started with less budget than this left: it could not finish
@@ -427,23 +430,33 @@ class Check:
                 if result["status"] != "ok":
                     self.record("torchrun", {**result, "detail": f"{stage} stage: {result.get('detail')}"})
                     return
-        model = params["model_names"][0]
-        out = ws / "torchrun" / model
-        self.say(f"torchrun: train stage, {model}, smoke scale, train.gpus 2 (the stage starts torchrun)")
-        result = run_logged([sys.executable, "-m", "activemem.stages.train", "--params", "params_torchrun.yaml",
-                             "--scale", "smoke", "--model", model, "--data", str(data), "--out", str(out),
-                             "--no-progress"], self.logs / "torchrun.log", self.budget.timeout(TIMEOUT_S["torchrun"]),
-                            ws, env)
-        result["seconds"] = time.monotonic() - start
-        if result["status"] == "ok":
-            summary = json.loads((out / "summary.json").read_text())
-            if summary["world_size"] != 2 or summary["device"] != self.args.device:
-                result.update(status="failed", detail=f"summary.json: world size {summary['world_size']}, "
-                                                      f"device {summary['device']}")
-            else:
-                result["detail"] = (f"2 ranks on {self.args.device}: {summary['steps']} steps, "
-                                    f"dev perplexity {summary['final_dev_perplexity']:.1f}")
-        self.record("torchrun", result)
+        # every model, each in a torchrun of its own: DDP meets each model's parameters (unused ones
+        # included) and each model's decoding state only here
+        names = self.args.models or params["model_names"]
+        results = {}
+        for i, model in enumerate(names):
+            out = ws / "torchrun" / model
+            self.say(f"torchrun: train stage, {model}, smoke scale, train.gpus 2 (the stage starts torchrun)")
+            result = run_logged([sys.executable, "-m", "activemem.stages.train", "--params", "params_torchrun.yaml",
+                                 "--scale", "smoke", "--model", model, "--data", str(data), "--out", str(out),
+                                 "--no-progress"], self.logs / f"torchrun_{model}.log",
+                                self.budget.timeout(TIMEOUT_S["torchrun"], len(names) - i), ws, env)
+            if result["status"] == "ok":
+                summary = json.loads((out / "summary.json").read_text())
+                if summary["world_size"] != 2 or summary["device"] != self.args.device:
+                    result.update(status="failed", detail=f"summary.json: world size {summary['world_size']}, "
+                                                          f"device {summary['device']}")
+                else:
+                    result["detail"] = (f"{summary['steps']} steps, dev perplexity "
+                                        f"{summary['final_dev_perplexity']:.1f}")
+            results[model] = result
+            self.say(f"torchrun: {model}: {result['status']}" + (f": {result['detail']}" if result.get("detail") else ""))
+        statuses = [r["status"] for r in results.values()]
+        status = "failed" if "failed" in statuses else "ok" if all(s == "ok" for s in statuses) else "partial"
+        self.record("torchrun", {"status": status, "seconds": time.monotonic() - start,
+                                 "detail": f"2 ranks on {self.args.device}: " + ", ".join(
+                                     f"{m} {r['status']}" for m, r in results.items()),
+                                 "models": results})
 
     def finish(self) -> int:
         if self.workspace is not None and not self.args.keep_workspace:
@@ -467,13 +480,14 @@ def _driver() -> str | None:
 
 
 def no_cuda(out: Path) -> int:
-    build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-    reason = (f"No CUDA device: torch {torch.__version__} ({build}) sees none, so nothing was checked. "
-              "Run this on a machine with a GPU (or with --device cpu to rehearse the check).")
-    print(f"gpu_check: {reason}")
+    """Asked to check a GPU where CUDA does not work: say why (torch's CUDA build, the driver), write a
+    report saying ``"cuda": false``, and fail: a check that found no GPU has checked nothing."""
+    reason = (f"No usable CUDA device, so nothing was checked: {cuda_problem()}. Run this on a machine "
+              "with a GPU (or with --device cpu to rehearse the check).")
+    print(f"gpu_check: {reason}", file=sys.stderr)
     save({"cuda": False, "torch": torch.__version__, "torch_cuda": torch.version.cuda, "reason": reason}, out)
-    print(f"gpu_check: wrote {out / 'gpu_check.json'} and {out / 'gpu_check.md'}")
-    return 0
+    print(f"gpu_check: wrote {out / 'gpu_check.json'} and {out / 'gpu_check.md'}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -502,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
                         ("--peak-tflops", args.peak_tflops), ("--budget-min", args.budget_min)):
         if value is not None and value <= 0 and not (name == "--warmup" and value == 0):
             p.error(f"{name} must be positive, got {value}")
-    if args.device == "cuda" and not torch.cuda.is_available():
+    if args.device == "cuda" and cuda_problem():
         return no_cuda(Path(args.out))
     check = Check(args)
     check.device()

@@ -157,15 +157,49 @@ def gpu_check():
     return load("gpu_check", "gpu_check.py")
 
 
-def test_gpu_check_without_cuda_says_so_and_exits_0(tmp_path):
+def test_gpu_check_without_cuda_says_why_and_fails(tmp_path):
+    """Asked to check a GPU where there is none, the check names torch's CUDA build and the driver and
+    exits 1 (it used to exit 0: a script that checked nothing looked like a passed check)."""
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}          # no GPU even where one is installed
     run = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_check.py"), "--out", str(tmp_path)],
                          capture_output=True, text=True, env=env)
-    assert run.returncode == 0, run.stderr
-    assert "No CUDA device" in run.stdout
+    assert run.returncode == 1, run.stderr
+    line = run.stderr.splitlines()[0]
+    assert line.startswith("gpu_check: No usable CUDA device, so nothing was checked: CUDA is not usable: ")
+    assert f"torch {torch.__version__} is" in line
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["cuda"] is False and report["torch"] == torch.__version__
-    assert "No CUDA device" in (tmp_path / "gpu_check.md").read_text()
+    assert "No usable CUDA device" in (tmp_path / "gpu_check.md").read_text()
+
+
+def test_the_torchrun_part_trains_every_model(gpu_check, tmp_path, monkeypatch):
+    """Each model of the smoke scale is trained by two ranks (each its own train stage handed to
+    torchrun), not only the first: every run's command is recorded here, the summaries are faked."""
+    ran = []
+
+    def run_logged(cmd, log, timeout, cwd=None, env=None):
+        ran.append(cmd)
+        if "activemem.stages.train" in cmd:
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True)
+            (out / "summary.json").write_text(json.dumps({"world_size": 2, "device": "cpu", "steps": 6,
+                                                          "final_dev_perplexity": 9.0}))
+        return {"status": "ok", "rc": 0, "seconds": 1.0, "log": str(log)}
+
+    monkeypatch.setattr(gpu_check, "run_logged", run_logged)
+    check = gpu_check.Check(gpu_check.argparse.Namespace(
+        out=str(tmp_path / "out"), params=str(REPO / "params.yaml"), budget_min=9.0, device="cpu", warmup=0,
+        steps=1, models=None, keep_workspace=False, peak_tflops=None))
+    check.device()                 # always reported first (a CPU rehearsal's)
+    try:
+        check.torchrun()
+    finally:
+        if check.workspace is not None:
+            gpu_check.shutil.rmtree(check.workspace, ignore_errors=True)
+    trained = [cmd[cmd.index("--model") + 1] for cmd in ran if "activemem.stages.train" in cmd]
+    assert trained == load_params(REPO / "params.yaml", "smoke")["model_names"]
+    part = check.report["parts"][-1]
+    assert part["part"] == "torchrun" and part["status"] == "ok" and sorted(part["models"]) == sorted(trained)
 
 
 @pytest.mark.parametrize("name,label,tflops", [

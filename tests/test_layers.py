@@ -1,6 +1,6 @@
 """The package's layers only look down: no module imports from a layer above its own.
 
-    bottom (tokens, atomic, locking, provenance, cores, progress) → data → models → settings (config,
+    bottom (tokens, atomic, locking, provenance, cores, progress, gpus) → data → models → settings (config,
     schema: they check params.yaml against the model registry and the corpus list) → train → evaluate
     → paper → top (stages, cli, entry, and every package's ``__main__``: command-line entry points)
 
@@ -30,6 +30,7 @@ LAYER_OF = {
     "kernels": "bottom", "interrupt": "bottom", "disk": "bottom",
     "engines": "bottom",  # which engine runs a stage, and its command to rerun another (reads locking)
     "progress": "bottom",
+    "gpus": "bottom",  # which physical GPUs a local job takes (lock files, like locking)
     "lineage": "data",  # what results were made from: file digests (data/store.py), read by train and up
     "config": "settings", "schema": "settings", "schema_export": "settings",
     "data": "data", "models": "models", "train": "train", "evaluate": "evaluate", "paper": "paper",

@@ -219,6 +219,31 @@ def fill_in_profile(root: Path, partition: str, gpu_partition: str) -> None:
     config.write_text(text)
 
 
+def test_a_profile_with_placeholders_is_refused_when_the_workflow_loads(tmp_path):
+    """The profile as shipped: a dry run stops at once, naming the file and every key to fill in (it
+    used to plan every job, and a real run would have sent CHANGE-ME to sbatch); half filled in, it
+    names what is left."""
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]'")
+    root = repo_copy(tmp_path, "smoke")
+
+    def refusal() -> str:
+        out = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "pipeline/profiles/slurm",
+                              "--config", "scale=smoke", "--dry-run"], cwd=root, env=engine_env(),
+                             capture_output=True, text=True)
+        assert out.returncode != 0, out.stdout[-2000:]
+        return next(line for line in (out.stdout + out.stderr).splitlines() if "placeholder" in line)
+
+    assert refusal() == (
+        "pipeline/profiles/slurm/config.yaml: default-resources: slurm_account, default-resources: "
+        "slurm_partition, set-resources: train: slurm_partition, set-resources: evaluate: slurm_partition "
+        "still hold the placeholder CHANGE-ME: fill in your cluster's account and partitions (on a cluster "
+        "without accounts, delete the slurm_account line), as pipeline/profiles/README.md says")
+    config = root / "pipeline/profiles/slurm/config.yaml"
+    config.write_text(config.read_text().replace('"CHANGE-ME"', '"cpu-part"'))
+    assert refusal().startswith("pipeline/profiles/slurm/config.yaml: set-resources: train: slurm_partition, "
+                                "set-resources: evaluate: slurm_partition still hold the placeholder")
+
+
 def snapshot_env(root: Path) -> dict:
     """The pipeline's environment, with the stages imported from the copy's own ``src`` (ahead of the
     editable install): the two runs, minutes apart, then run the same code even while the working
@@ -378,6 +403,10 @@ def test_slurm_gpu_jobs_ask_for_the_presets_gpus_and_torchrun_starts_one_process
 
     monkeypatch.setattr(train_stage.os, "execv", execv)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
+    # the GPUs SLURM gave the job (a job asking for GPUs where CUDA does not work stops before torchrun)
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: preset["gpus"])
     monkeypatch.chdir(root)
     (root / "data/paper/prepared").mkdir(parents=True)  # the stage checks its input folder before handing over
     with pytest.raises(SystemExit):

@@ -1,5 +1,6 @@
 # Shared helpers of the Snakemake rules. Every rule runs `python -m activemem.stages.<stage>` with the
 # same arguments as the stage of the same name in dvc.yaml (tests/test_pipeline.py checks this).
+import os
 import sys
 from pathlib import Path
 
@@ -68,6 +69,46 @@ if _OVERRIDES:
     raise WorkflowError(
         f"--config changes {', '.join(_OVERRIDES)}, but the stages read params.yaml and would not see it: "
         f"edit params.yaml instead (both engines read it); only --config scale=<name> is passed on")
+
+# The SLURM profile (pipeline/profiles/slurm) ships with placeholders where a cluster's account and
+# partitions go. Snakemake would hand them to sbatch as they are, and a dry run shows nothing wrong, so
+# a resource still holding one stops the workflow when it loads, naming the profile file and each key.
+PLACEHOLDER = "CHANGE-ME"
+
+
+def _profile_file():
+    """The profile file this run reads (--profile, or $SNAKEMAKE_PROFILE), or None."""
+    from snakemake.cli import get_profile_dir
+
+    args, name = sys.argv[1:], os.environ.get("SNAKEMAKE_PROFILE")
+    for i, arg in enumerate(args):
+        if arg == "--profile" and i + 1 < len(args):
+            name = args[i + 1]
+        elif arg.startswith("--profile="):
+            name = arg.partition("=")[2]
+    found = get_profile_dir(name) if name and name != "none" else None
+    return os.path.relpath(found[1]) if found else None
+
+
+def _placeholders():
+    """Each resource key whose value is still the profile's placeholder, as the profile spells it."""
+    settings = workflow.resource_settings
+    value = lambda res: str(getattr(res, "raw", res))
+    keys = [f"default-resources: {name}" for name, res in (settings.default_resources or {}).items()
+            if PLACEHOLDER in value(res)]
+    keys += [f"set-resources: {rule}: {name}" for rule, mapping in settings.overwrite_resources.items()
+             for name, res in mapping.items() if PLACEHOLDER in value(res)]
+    return keys
+
+
+_UNFILLED = _placeholders()
+if _UNFILLED:
+    raise WorkflowError(
+        f"{_profile_file() or 'the profile (or command line)'}: {', '.join(_UNFILLED)} still "
+        f"{'hold' if len(_UNFILLED) > 1 else 'holds'} the placeholder {PLACEHOLDER}: fill in your cluster's account "
+        f"and partitions (on a cluster without accounts, delete the slurm_account line), as "
+        f"pipeline/profiles/README.md says"
+    )
 
 SCALE = config["scale"]
 # Checks all of params.yaml when the workflow loads: a bad value fails here, naming its key path.

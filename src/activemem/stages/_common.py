@@ -9,7 +9,7 @@ import copy
 import sys
 from pathlib import Path
 
-from activemem import disk, locking
+from activemem import disk, gpus, locking
 from activemem.config import ParamsError, load_params
 from activemem.data.lines import write_lines  # noqa: F401  the stages' one text writer (see lines.py)
 from activemem.entry import HelpFormatter, os_errors_in_one_line, quiet_on_closed_pipe
@@ -130,4 +130,13 @@ def params_or_exit(args) -> dict:
     try:
         return copy.deepcopy(_cached(args))  # a stage may change its copy (--seed)
     except ParamsError as err:
+        sys.exit(f"error: {err}")
+
+
+def claim_gpus(args, count: int, what: str) -> list[int] | None:
+    """This job's own ``count`` GPUs of the machine (``activemem/gpus.py``: ``CUDA_VISIBLE_DEVICES`` set
+    to them, lock files in the workspace of ``--params``), or exit with one line when too few are free."""
+    try:
+        return gpus.claim(count, Path(args.params).resolve().parent, what)
+    except gpus.NoFreeGpu as err:
         sys.exit(f"error: {err}")

@@ -86,7 +86,7 @@ import torch
 
 from activemem import engines, lineage
 from activemem.atomic import write_json
-from activemem.config import ParamsError
+from activemem.config import ParamsError, train_settings
 from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
 from activemem.data.vocab import SubwordVocab
@@ -98,10 +98,11 @@ from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi
 from activemem.evaluate.resume import Resume
 from activemem.evaluate.translate import empty_count, has_memory_width, translate
 from activemem.provenance import provenance
-from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage, write_lines
+from activemem.stages._common import (claim_gpus, missing_input, params_or_exit, parser, require_folder, run_stage,
+                                      write_lines)
 from activemem.train.checkpoint import CheckpointError, build_model
 from activemem.train.checkpoint import load as load_checkpoint
-from activemem.train.device import check_cpu_kernels, pick_device, use_threads
+from activemem.train.device import check_cpu_kernels, implied_device, pick_device, use_threads
 from activemem.train.loop import selected
 from activemem.train.nll import perplexities, split_nll
 
@@ -341,6 +342,10 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     params = params_or_exit(args)
     require_folder(args.data, "prepare", "--data")
+    # the one GPU the evaluate rule asks Snakemake for: its own, not a training job's
+    gpus = min(params["train"]["gpus"], 1)
+    if implied_device(train_settings(params, args.model)["device"], gpus) != "cpu":
+        claim_gpus(args, gpus, f"evaluating {args.model}")
     try:
         with torch.no_grad():
             m = evaluate(args.model, params, Path(args.data), Path(args.checkpoint), Path(args.out),

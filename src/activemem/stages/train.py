@@ -27,11 +27,31 @@ import os
 import sys
 from pathlib import Path
 
-from activemem.config import ParamsError
+from activemem.config import ParamsError, train_settings
 from activemem.evaluate.dev_bleu import greedy_dev_bleu
 from activemem.locking import Busy
-from activemem.stages._common import missing_input, params_or_exit, parser, require_folder, run_stage
+from activemem.stages._common import claim_gpus, missing_input, params_or_exit, parser, require_folder, run_stage
+from activemem.train.device import implied_device, pick_device, require_gpus
 from activemem.train.loop import NonFiniteLoss, train
+
+
+def launch(args, params: dict, gpus: int, argv: list[str] | None) -> None:
+    """Before any training: the job's own GPUs of the machine, then whether CUDA works with them (one
+    line if not, before any rank starts); with more than one GPU, hand over to torchrun, which starts
+    and watches one process per GPU (this process becomes it: the GPU locks stay with it)."""
+    device = train_settings(params, args.model)["device"]
+    if implied_device(device, gpus) != "cpu":  # (a CPU rehearsal of several ranks takes no GPU)
+        claim_gpus(args, gpus, f"training {args.model} seed {params['train']['seed']}")
+    setting = f"{params['scale']}.train"
+    try:
+        if pick_device(device, gpus, setting).type == "cuda":
+            require_gpus(max(gpus, 1), setting)
+    except ParamsError as err:
+        sys.exit(f"error: {args.params}: {err}")
+    if gpus > 1:
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+                    "-m", "activemem.stages.train", *(argv if argv is not None else sys.argv[1:])]
+        os.execv(sys.executable, launcher)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,12 +72,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"error: --seed must be >= 0, got {args.seed}")
         params["train"]["seed"] = args.seed
     require_folder(args.data, "prepare", "--data")
-    gpus = params["train"].get("gpus", 0)
-    if isinstance(gpus, int) and gpus > 1 and "LOCAL_RANK" not in os.environ:
-        # hand over to torchrun: it starts and watches one process per GPU
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
-                    "-m", "activemem.stages.train", *(argv if argv is not None else sys.argv[1:])]
-        os.execv(sys.executable, launcher)
+    gpus = params["train"]["gpus"]
+    if "LOCAL_RANK" not in os.environ:  # the job's launcher, not one of torchrun's ranks
+        launch(args, params, gpus, argv)
     try:
         # dev BLEU for the learning curves, where the scale asks for it (decoding is the evaluate package's)
         scorer = greedy_dev_bleu(Path(args.data), params["evaluate"]) if params["train"]["dev_bleu"]["every"] else None

@@ -8,6 +8,8 @@ measured on the kind of device, with the thread count, that it was trained with.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from contextlib import AbstractContextManager
 
@@ -18,13 +20,77 @@ from activemem.config import ParamsError
 from activemem.cores import capped_threads
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` is CUDA when a GPU is visible, else the CPU; asking for ``cuda`` without one fails."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ParamsError("train.device is 'cuda' but no CUDA device is available")
-    return torch.device(name)
+def implied_device(name: str, gpus: int) -> str:
+    """``train.device`` as a job runs it: ``auto`` means CUDA when the scale asks for GPUs
+    (``train.gpus`` > 0), so a job sized for GPUs that lands where CUDA does not work stops instead of
+    training on the CPU for days inside a GPU allocation; with ``gpus: 0``, ``auto`` stays ``auto``."""
+    return "cuda" if name == "auto" and gpus > 0 else name
+
+
+def _nvidia_driver() -> str | None:
+    """The NVIDIA driver's version as ``nvidia-smi`` reports it, or None (no tool, no driver)."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = out.stdout.split()
+    return lines[0] if out.returncode == 0 and lines else None
+
+
+def cuda_problem() -> str | None:
+    """Why CUDA cannot be used here, in one line naming torch's CUDA build and the driver (None: it can).
+
+    ``torch.cuda.is_available()`` only says False; initialising CUDA says why (no driver, a driver
+    older than the CUDA that torch was built for, no device), so it is asked here, after the fact."""
+    if torch.cuda.is_available():
+        return None
+    build = (f"torch {torch.__version__} is built for CUDA {torch.version.cuda}" if torch.version.cuda else
+             f"torch {torch.__version__} is a CPU-only build (torch.version.cuda is None)")
+    driver = _nvidia_driver()
+    parts = [build, f"NVIDIA driver {driver}" if driver else "no NVIDIA driver answers (nvidia-smi)"]
+    if torch.version.cuda:
+        try:
+            torch.cuda.init()
+            parts.append("torch sees no CUDA device")
+        except Exception as err:  # noqa: BLE001  torch's own reason is the useful part, whatever its type
+            reason = " ".join(str(err).split())
+            parts.append(f"torch says: {reason[:300]}")
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None:
+        parts.append(f"CUDA_VISIBLE_DEVICES={hidden!r}")
+    fix = ("install a torch build for this driver's CUDA (setup.sh: TORCH_SPEC) or update the driver"
+           if torch.version.cuda else "install a CUDA build of torch (setup.sh: TORCH_SPEC)")
+    return f"CUDA is not usable: {'; '.join(parts)}: {fix}"
+
+
+def pick_device(name: str, gpus: int = 0, setting: str = "train") -> torch.device:
+    """The device of ``train.device`` (``implied_device``): ``auto`` is CUDA when a GPU is visible,
+    else the CPU; asking for CUDA (``cuda``, or ``gpus`` > 0) where it cannot be used fails with
+    ``cuda_problem``'s line. ``setting`` is the key path of the train block in messages."""
+    implied = implied_device(name, gpus)
+    if implied == "auto":
+        implied = "cuda" if torch.cuda.is_available() else "cpu"
+    if implied == "cuda":
+        problem = cuda_problem()
+        if problem:
+            why = (f"{setting}.gpus is {gpus}, so the job runs on CUDA" if gpus > 0
+                   else f"{setting}.device is 'cuda'")
+            raise ParamsError(f"{why}, but {problem}; to train on the CPU instead set {setting}.device: cpu")
+    return torch.device(implied)
+
+
+def require_gpus(count: int, setting: str = "train") -> None:
+    """Fail in one line when fewer than ``count`` CUDA devices are visible (torchrun would start a rank
+    for each and the extra ones would fail deep inside ``torch.cuda.set_device``)."""
+    seen = torch.cuda.device_count()
+    if seen < count:
+        hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise ParamsError(f"{setting}.gpus is {count} but only {seen} GPU(s) are visible"
+                          + (f" (CUDA_VISIBLE_DEVICES={hidden!r})" if hidden is not None else "")
+                          + f": give the job {count} GPUs or lower {setting}.gpus")
 
 
 def use_threads(threads: int, setting: str = "train.threads") -> int:

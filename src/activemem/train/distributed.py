@@ -33,6 +33,19 @@ class Dist:
         dist.all_reduce(t)
         return t.cpu().tolist()
 
+    def from_main(self, value):
+        """Rank 0's ``value`` on every rank (``value`` itself in a single process).
+
+        What decides the run's course from a number a rank measured itself (the dev perplexity, the
+        clock) is decided by rank 0 alone and sent to the others: with non-deterministic kernels the
+        ranks' own numbers can differ, and a rank that stopped alone would leave the others waiting in
+        their next collective until the timeout."""
+        if self.world == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()

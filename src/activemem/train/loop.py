@@ -39,7 +39,10 @@ numbers are reported) marks a run it cuts short as ``truncated`` in every summar
 
 With ``world`` DDP processes every rank takes its share of the same global batch and each rank's loss
 is weighted by its share of the batch's tokens, so the averaged gradient is exactly the gradient of
-the global token-mean loss: N processes follow the trajectory of one.
+the global token-mean loss: N processes follow the trajectory of one. What a run decides from a number
+it measures (the learning-rate decay, the best weights, the patience and clock stops) is decided by
+rank 0 and sent to every rank (``dev_decision``, ``Dist.from_main``), and a non-finite loss on any rank
+stops them all: ranks never part ways.
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ from activemem.locking import exclusive
 from activemem.progress import progress_bar
 from activemem.provenance import provenance
 from activemem.train import checkpoint, curriculum, distributed
-from activemem.train.device import (bf16_autocast, check_cpu_kernels, pick_device, use_deterministic_kernels,
-                                    use_threads, uses_bf16)
+from activemem.train.device import (bf16_autocast, check_cpu_kernels, implied_device, pick_device,
+                                    use_deterministic_kernels, use_threads, uses_bf16)
 from activemem.train.fingerprint import differences, run_identity
 from activemem.train.flops import FlopMeter
 from activemem.train.loss import smoothed_loss
@@ -126,6 +129,9 @@ class TrainConfig:
     @classmethod
     def from_params(cls, params: dict, model_name: str) -> "TrainConfig":
         merged = train_settings(params, model_name)  # params["train"]["seed"]: --seed or the first of seeds
+        # `auto` with GPUs asked for is CUDA (device.implied_device): the checkpoint then says so, and its
+        # evaluation, like its training, refuses to run on a CPU in its place
+        merged["device"] = implied_device(merged["device"], merged["gpus"])
         return cls(**{f.name: merged[f.name] for f in dataclasses.fields(cls)})
 
     def lr_now(self, state: dict) -> float:
@@ -250,12 +256,13 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
     manifest = json.loads((data_dir / "manifest.json").read_text())
     # the data this run reads must be the data the fingerprint names
     verify_files(data_dir, manifest["files"], encoded_files("train") + encoded_files("dev"))
-    device, dist, threads = _use_device(cfg, params["scale"])
+    gpus = train_settings(params, model_name)["gpus"]
+    device, dist, threads = _use_device(cfg, params["scale"], gpus)
     cfg = dataclasses.replace(cfg, threads=threads)  # the count used: part of the run's identity on a CPU
-    gpus = params["train"]["gpus"]
     if gpus and device.type == "cpu" and dist.main:
-        print(f"warning: the {params['scale']} scale is sized for {gpus} GPU(s) (train.gpus) but no GPU is "
-              f"visible: training on the CPU, {threads} thread(s) per process; one step of its models takes "
+        # only where asked for (train.device: cpu): `auto` with GPUs is CUDA or an error
+        print(f"warning: the {params['scale']} scale is sized for {gpus} GPU(s) (train.gpus) but train.device "
+              f"is cpu: training on the CPU, {threads} thread(s) per process; one step of its models takes "
               f"seconds to minutes there (`python benchmarks/models.py --preset {params['scale']}` measures it)",
               file=sys.stderr)
     train_split = EncodedSplit(data_dir, "train")
@@ -272,10 +279,10 @@ def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run
                identity, _fresh_state(cfg), flop_meter=FlopMeter(model), min_free_mb=params.get("min_free_mb", 0))
 
 
-def _use_device(cfg: TrainConfig, scale: str) -> tuple[torch.device, distributed.Dist, int]:
+def _use_device(cfg: TrainConfig, scale: str, gpus: int) -> tuple[torch.device, distributed.Dist, int]:
     """The device of this process (under torchrun: its own GPU), with the preset's threads (at most the
     cores given: the count used is returned) and kernels."""
-    device = pick_device(cfg.device)
+    device = pick_device(cfg.device, gpus, f"{scale}.train")
     threads = use_threads(cfg.threads, f"{scale}.train.threads")
     use_deterministic_kernels(cfg.deterministic)
     dist = distributed.init(device.type)
@@ -372,7 +379,8 @@ def _run_steps(run: Run, stream: Iterator[tuple[int, int, Batch]], progress: boo
     stop_reason = "max_steps"
     run.model.train()
     while state["step"] < cfg.max_steps:
-        if cfg.max_minutes and time.perf_counter() - started > 60 * cfg.max_minutes:
+        # the clock of rank 0 decides for every rank: ranks that stopped one step apart would hang
+        if cfg.max_minutes and run.dist.from_main(time.perf_counter() - started > 60 * cfg.max_minutes):
             stop_reason = "max_minutes"
             break
         epoch, position, batch = next(stream)
@@ -414,8 +422,14 @@ def _optimisation_step(run: Run, epoch: int, position: int, batch: Batch) -> Ste
     with bf16_autocast(run.device, run.autocast):
         logits = run.net(batch.src, batch.tgt_in)
     loss = smoothed_loss(logits, batch.tgt_out, cfg.label_smoothing)
-    if not torch.isfinite(loss):
-        raise NonFiniteLoss(f"{run.model_name}: non-finite loss {loss.item()} at step {state['step'] + 1} "
+    bad = not torch.isfinite(loss)
+    if dist.world > 1:
+        # every rank stops together when any rank's loss is not finite (one collective more per step):
+        # a rank that raised alone would leave the others waiting in the gradients' all-reduce
+        bad = dist.all_sum(float(bad))[0] > 0
+    if bad:
+        where = f" {loss.item()}" if dist.world == 1 else f" on a rank (rank {dist.rank}'s: {loss.item()})"
+        raise NonFiniteLoss(f"{run.model_name}: non-finite loss{where} at step {state['step'] + 1} "
                             f"(epoch {epoch}, batch {position}, pairs {batch.indices[:8].tolist()}…); "
                             f"nothing is saved after a non-finite loss: {run.checkpoint_path} is left as it was")
     run.optimizer.zero_grad(set_to_none=True)
@@ -455,44 +469,63 @@ def _log_step(run: Run, step: StepResult, epoch: int, window_tokens: float, wind
     return now
 
 
+def dev_decision(state: dict, ppl: float, cfg: TrainConfig) -> dict:
+    """What one dev perplexity decides, given the run's state before it: the learning-rate decay on a
+    plateau, whether these are the best weights so far, and patience (its count, and whether to stop).
+    Under DDP rank 0 decides from its own perplexity and every rank applies the same decision."""
+    history = state["dev_history"] + [ppl]
+    # patience counts the evaluations since the last improvement by at least `min_improvement` of the
+    # perplexity it improved on: a run creeping down by 0.1% per evaluation has converged at this resolution
+    improved = ppl < state.get("patience_reference", math.inf) * (1 - cfg.min_improvement)
+    waited = 0 if improved else state["evals_without_improvement"] + 1
+    return {"dev_perplexity": ppl, "decay": plateau_decay(history, cfg.plateau_window),
+            "best": ppl < state["best_dev_perplexity"], "patience_reference": ppl if improved else None,
+            "evals_without_improvement": waited, "stop": cfg.patience > 0 and waited >= cfg.patience}
+
+
 def _evaluate_dev(run: Run) -> bool:
-    """Dev perplexity (and dev BLEU where asked), the learning-rate decay on a plateau, the best weights so
-    far, and patience; True when patience is exhausted."""
+    """Dev perplexity (and dev BLEU where asked), then what it decides (``dev_decision``): the learning-rate
+    decay on a plateau, the best weights so far, and patience; True when patience is exhausted.
+
+    Under DDP every rank measures (so that all of them reach the next collective together, as before
+    any evaluation), but rank 0's numbers and decision are sent to all (``Dist.from_main``): ranks that
+    decided from their own numbers could decay or stop at different evaluations."""
     cfg, state = run.cfg, run.state
     began = time.perf_counter()
     point = {"step": state["step"], "flops": state["flops"],
              "train_seconds": state["seconds"] - state["measuring_seconds"]}
     nll, tokens = split_nll(run.model, run.dev_split, run.device, cfg.eval_batch_size, autocast=run.autocast)
     ppl = perplexity(nll, tokens)
+    bleu = _dev_bleu(run, len(state["dev_history"]) + 1)
+    decision = run.dist.from_main({**dev_decision(state, ppl, cfg), "dev_bleu": bleu})
+    ppl = decision["dev_perplexity"]
     state["dev_history"].append(ppl)
     state["last_eval_step"] = state["step"]
     state["last"] = {**point, "dev_perplexity": ppl}
-    bleu = _dev_bleu(run)
-    if plateau_decay(state["dev_history"], cfg.plateau_window):
+    if decision["decay"]:
         state["lr_scale"] *= cfg.lr_decay
-    if ppl < state["best_dev_perplexity"]:
+    if decision["best"]:
         # the weights evaluation scores with `select: best`, kept in every checkpoint from here on
         state["best_dev_perplexity"] = ppl
         state["best"] = state["last"]
         run.best_model = {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()}
-    # patience counts the evaluations since the last improvement by at least `min_improvement` of the
-    # perplexity it improved on: a run creeping down by 0.1% per evaluation has converged at this resolution
-    if ppl < state.get("patience_reference", math.inf) * (1 - cfg.min_improvement):
-        state["patience_reference"], state["evals_without_improvement"] = ppl, 0
-    else:
-        state["evals_without_improvement"] += 1
+    if decision["patience_reference"] is not None:
+        state["patience_reference"] = decision["patience_reference"]
+    state["evals_without_improvement"] = decision["evals_without_improvement"]
     if run.dist.main:
+        bleu = decision["dev_bleu"]
         _append(run.dev_log_path, DEV_FIELDS, {**point, "dev_perplexity": ppl, "dev_bleu": "" if bleu is None else bleu,
                                                "lr": cfg.lr_now(state)})
     state["measuring_seconds"] += time.perf_counter() - began
-    return cfg.patience > 0 and state["evals_without_improvement"] >= cfg.patience
+    return decision["stop"]
 
 
-def _dev_bleu(run: Run) -> float | None:
-    """Greedy BLEU on the first dev sentences at every ``dev_bleu.every``-th evaluation (None elsewhere).
-    The random number generators are forked, so the run's numbers do not depend on whether it is measured."""
+def _dev_bleu(run: Run, evaluation: int) -> float | None:
+    """Greedy BLEU on the first dev sentences at every ``dev_bleu.every``-th dev evaluation (``evaluation``
+    counts from 1; None elsewhere). The random number generators are forked, so the run's numbers do not
+    depend on whether it is measured."""
     every = run.cfg.dev_bleu["every"]
-    if not (every and run.dev_scorer and len(run.state["dev_history"]) % every == 0):
+    if not (every and run.dev_scorer and evaluation % every == 0):
         return None
     was_training = run.model.training
     with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
