@@ -341,4 +341,5 @@ def test_dvc_names_the_command_that_repairs_a_file_changed_in_place(tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert spm_model.read_bytes() == original
     assert (run_folder(root, MODEL) / "evaluation.json").exists()
-    assert json.loads(dvc(root, "status", "--json").stdout) == {}
+    # up to date but for the archives stage, which always runs (issue 32: a replaced archive is noticed)
+    assert json.loads(dvc(root, "status", "--json").stdout) in ({}, {"archives": ["always changed"]})

@@ -158,7 +158,7 @@ def code(*parts):
 
 
 STAGE_CODE = code("stages/_common.py", "config.py", "schema.py", "tokens.py", "atomic.py", "locking.py", "disk.py",
-                  "engines.py", "provenance.py", "cores.py", "kernels.py", "progress.py", "entry.py", "__init__.py",
+                  "gpus.py", "engines.py", "provenance.py", "cores.py", "kernels.py", "progress.py", "entry.py", "__init__.py",
                   "stages/__init__.py", "data/lines.py")
 # what checking params.yaml imports: the registry and the models' Configs (no torch)
 REGISTRY_CODE = code("models/__init__.py", "models/base.py", "models/configs.py")
