@@ -228,17 +228,28 @@ def test_a_killed_snakemake_ends_its_jobs_and_the_readme_recovery_works(tmp_path
                 os.kill(pid, signal.SIGKILL)
 
 
+def snakemake_held_at_download(root: Path, tmp_path: Path, gate: Path) -> subprocess.Popen:
+    """A Snakemake run of ``root`` (its own session), returned once its download job waits at ``gate``."""
+    snake = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root,
+                             env=gated_env(tmp_path, "download", gate), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: Path(f"{gate}.waiting").exists(), "the download job", process=snake)
+    except BaseException:
+        os.killpg(snake.pid, signal.SIGKILL)
+        snake.wait()
+        raise
+    return snake
+
+
 def test_a_second_snakemake_is_told_who_runs_and_unlock_cannot_break_the_run(tmp_path):
     """Issue 33 #6: a second Snakemake beside a running one met IncompleteFilesException (advice:
     --rerun-incomplete), then LockException (advice: --unlock), and --unlock removed the live run's
     lock. The project's guard now speaks first, naming the run (engine and pid) and what to do."""
     root = one_model_copy(tmp_path / "ws")
     gate = tmp_path / "gate"
-    first = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root,
-                             env=gated_env(tmp_path, "download", gate), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    first = snakemake_held_at_download(root, tmp_path, gate)
     try:
-        wait_for(lambda: Path(f"{gate}.waiting").exists(), "the download job", process=first)
         locks = sorted((root / ".snakemake" / "locks").glob("*"))
         assert locks  # the first run's own Snakemake lock
         who = f"snakemake (scale smoke) (pid {first.pid}, since "
@@ -266,11 +277,8 @@ def test_ctrl_c_of_snakemake_says_what_to_run_and_that_command_goes_on(tmp_path,
     SIGINT to Snakemake alone waited for the running jobs to end by themselves."""
     root = one_model_copy(tmp_path / "ws")
     gate = tmp_path / "gate"
-    snake = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=root,
-                             env=gated_env(tmp_path, "download", gate), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    snake = snakemake_held_at_download(root, tmp_path, gate)
     try:
-        wait_for(lambda: Path(f"{gate}.waiting").exists(), "the download job", process=snake)
         started = time.monotonic()
         if how == "Ctrl-C in its terminal":  # the terminal signals its whole foreground process group
             os.killpg(snake.pid, signal.SIGINT)

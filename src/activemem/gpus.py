@@ -38,18 +38,25 @@ class NoFreeGpu(RuntimeError):
     """Fewer GPUs are free (or exist) than a job needs; the message says which and what to do."""
 
 
-def machine_gpus() -> int | None:
-    """The number of NVIDIA GPUs ``nvidia-smi`` lists, or None when it is missing or fails."""
+def nvidia_smi(field: str) -> list[str] | None:
+    """``field`` of every GPU as ``nvidia-smi --query-gpu`` lists it (one value per GPU), or None when
+    the tool is missing or fails. It does not start CUDA, so asking leaves the process free to choose."""
     if shutil.which("nvidia-smi") is None:
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"],
                              capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0:
         return None
-    return len([line for line in out.stdout.splitlines() if line.strip()])
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+def machine_gpus() -> int | None:
+    """The number of NVIDIA GPUs ``nvidia-smi`` lists, or None when it is missing or fails."""
+    listed = nvidia_smi("index")
+    return None if listed is None else len(listed)
 
 
 def chosen_elsewhere() -> str | None:

@@ -8,14 +8,13 @@ measured on the kind of device, with the thread count, that it was trained with.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from contextlib import AbstractContextManager
 
 import torch
 
 from activemem import kernels
+from activemem.gpus import nvidia_smi
 from activemem.config import ParamsError
 from activemem.cores import capped_threads
 
@@ -29,15 +28,8 @@ def implied_device(name: str, gpus: int) -> str:
 
 def _nvidia_driver() -> str | None:
     """The NVIDIA driver's version as ``nvidia-smi`` reports it, or None (no tool, no driver)."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = out.stdout.split()
-    return lines[0] if out.returncode == 0 and lines else None
+    versions = nvidia_smi("driver_version")
+    return versions[0] if versions else None
 
 
 def cuda_problem() -> str | None:
