@@ -2,7 +2,7 @@
 
 Each test holds one rough edge fixed: ``activemem --help | head`` ends quietly; every usage line
 names the command that was typed; help shows no reStructuredText markup; ``python -m activemem`` is
-``activemem``; the DVC-only ``settings`` stage is callable but not listed; a missing input folder
+``activemem``; the DVC-only ``archives`` stage is callable but not listed; a missing input folder
 names the stage that makes it; a damaged checkpoint's reason is whole and on one line; progress
 in a log file is whole lines, not carriage-return bars; sentencepiece and archive checks say what
 they are doing. (That both engines end by naming the report is tests/test_pipeline.py's, which runs them.)
@@ -63,7 +63,7 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly(args):
 
 # --- 2. usage lines ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stage", ["download", "prepare", "train", "evaluate", "paper", "settings", "archives"])
+@pytest.mark.parametrize("stage", ["download", "prepare", "train", "evaluate", "paper", "archives"])
 def test_a_stage_usage_names_the_command_typed(capsys, stage):
     assert help_text(capsys, [stage, "--help"]).startswith(f"usage: activemem {stage} [-h] [--params PARAMS]")
     with pytest.raises(SystemExit):  # how both engines run it
@@ -110,12 +110,12 @@ def test_python_dash_m_activemem_is_the_activemem_command(capsys):
 
 # --- 5. the listing -------------------------------------------------------------------------------
 
-def test_the_listing_shows_user_commands_in_run_order_and_hides_settings(capsys):
+def test_the_listing_shows_user_commands_in_run_order_and_hides_archives(capsys):
     text = help_text(capsys, ["--help"])
     listed = [line.split()[0] for line in text.split("commands:\n")[1].split("\n\n")[0].splitlines()]
     assert listed == LISTED
-    assert "settings" in cli.stage_names()  # still a command: DVC's dvc.yaml runs it
-    assert help_text(capsys, ["settings", "--help"]).startswith("usage: activemem settings")
+    assert "archives" in cli.stage_names()  # still a command: DVC's dvc.yaml runs it
+    assert help_text(capsys, ["archives", "--help"]).startswith("usage: activemem archives")
 
 
 # --- 6. missing input folders ---------------------------------------------------------------------

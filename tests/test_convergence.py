@@ -150,7 +150,7 @@ def test_the_classes_partition_the_teacher_forced_perplexity(prepared):
     assert OTHER not in classes and all(0 <= c["error_rate"] <= 1 for c in classes.values())
 
 
-# ---- a scale that extends another -------------------------------------------------------------------
+# ---- a scale made from another (`<<: *demo`) ---------------------------------------------------------------
 def test_the_converged_scale_is_the_demo_but_for_its_training_stop():
     raw = read(PARAMS)
     demo_scale, converged = resolve(raw, "demo"), resolve(raw, "converged")
@@ -158,13 +158,6 @@ def test_the_converged_scale_is_the_demo_but_for_its_training_stop():
     changed = {k for k in converged["train"] if converged["train"][k] != demo_scale["train"].get(k)}
     assert {"patience", "select", "max_steps"} <= changed
     assert converged["train"]["select"] == "best" and converged["train"]["patience"] > 0
-
-
-def test_extends_must_name_another_scale(tmp_path):
-    text = PARAMS.read_text().replace("extends: demo", "extends: converged")
-    (tmp_path / "params.yaml").write_text(text)
-    with pytest.raises(ParamsError, match="'converged.extends' must name another scale block"):
-        load_params(tmp_path / "params.yaml", "converged")
 
 
 def test_a_claim_budget_says_a_run_stopped_by_patience_and_where_it_was_scored():

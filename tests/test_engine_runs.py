@@ -154,7 +154,7 @@ def test_snakemake_during_a_dvc_run_stops_before_its_first_job(tmp_path, dvc_is)
             return dvc.stdout.readline().strip() == "held"
     else:  # a real `dvc repro`, its first stage's command held before Python starts
         dvc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=root,
-                               env=gated_env(tmp_path, "settings", gate), stdout=subprocess.PIPE,
+                               env=gated_env(tmp_path, "archives", gate), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
         def ready() -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conftest import REPO
 
-PACKAGE = REPO / "src" / "activemem"
+from activemem.imports import PACKAGE, imported_modules, module_name
 
 LAYERS = ["bottom", "data", "models", "settings", "train", "evaluate", "paper", "top"]
 
@@ -28,11 +28,13 @@ LAYER_OF = {
     "activemem": "bottom",  # the package's own __init__ (its version)
     "tokens": "bottom", "atomic": "bottom", "locking": "bottom", "provenance": "bottom", "cores": "bottom",
     "kernels": "bottom", "interrupt": "bottom", "disk": "bottom",
+    "imports": "bottom",  # which package files a module runs (ast only): the stages' code dependencies
     "engines": "bottom",  # which engine runs a stage, and its command to rerun another (reads locking)
     "progress": "bottom",
     "gpus": "bottom",  # which physical GPUs a local job takes (lock files, like locking)
     "lineage": "data",  # what results were made from: file digests (data/store.py), read by train and up
     "config": "settings", "schema": "settings", "schema_export": "settings",
+    "dag": "settings",  # the stage table: the settings each stage reads are schema key paths
     "data": "data", "models": "models", "train": "train", "evaluate": "evaluate", "paper": "paper",
     "stages": "top", "cli": "top", "entry": "top", "__main__": "top",
 }
@@ -41,13 +43,6 @@ LAYER_OF = {
 # module) as written in the source. Remove an entry when its import goes: the last test below fails
 # while an entry here matches no import any more.
 ALLOWED_UPWARD: set[tuple[str, str]] = set()
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
 
 
 def layer(module: str) -> str:
@@ -60,47 +55,13 @@ def layer(module: str) -> str:
     return LAYER_OF[part]
 
 
-def is_part(name: str) -> bool:
-    """Whether ``activemem.<name>`` is a module or subpackage (not a name defined in ``__init__``)."""
-    return (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").is_file()
-
-
-def imported_modules(path: Path) -> list[tuple[int, str]]:
-    """(line, module) of every ``activemem`` import in the file, wherever it stands in the file."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    own_package = module_name(path).split(".")
-    if path.name != "__init__.py":
-        own_package.pop()
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: from the importing module's own package, level - 1 up
-                base = own_package[:len(own_package) - (node.level - 1)]
-                module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                module = node.module or ""
-            if module == "activemem":
-                # ``from activemem import models`` imports the subpackage ``activemem.models``
-                found += [(node.lineno, f"activemem.{alias.name}" if is_part(alias.name) else module)
-                          for alias in node.names]
-            else:
-                found.append((node.lineno, module))
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None))
-              == "import_module" and node.args and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)):
-            found.append((node.lineno, node.args[0].value))
-    return [(line, module) for line, module in found if module.split(".")[0] == "activemem"]
-
-
 def upward_imports() -> list[tuple[Path, int, str, str]]:
     """(file, line, importing module, imported module) of every import from a layer above."""
     upward = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        importer = module_name(path)
+        importer = module_name(path, PACKAGE)
         rank = LAYERS.index(layer(importer))
-        for line, module in imported_modules(path):
+        for line, module in imported_modules(path, PACKAGE):
             if LAYERS.index(layer(module)) > rank:
                 upward.append((path, line, importer, module))
     return upward

@@ -219,7 +219,7 @@ def test_console_script_dispatches_to_models_and_stages(capsys):
     from activemem import cli
     cli.main(["models", "--summary", "--vocab-size", "50"])
     assert "extended_neural_gpu" in capsys.readouterr().out
-    assert set(cli.stage_names()) == {"settings", "archives", "download", "prepare", "train", "evaluate", "paper"}
+    assert set(cli.stage_names()) == {"archives", "download", "prepare", "train", "evaluate", "paper"}
     with pytest.raises(SystemExit) as stop:
         cli.main(["transmogrify"])
     assert stop.value.code == 2 and "unknown command 'transmogrify'" in capsys.readouterr().err

@@ -119,14 +119,14 @@ def honouring_modes() -> list[str]:
 def test_a_read_only_output_folder_is_one_line_from_the_stage_command(tmp_path):
     """What DVC runs (the stage command) used to end with a PermissionError traceback."""
     shutil.copy(PARAMS, tmp_path / "params.yaml")
-    out = tmp_path / "data" / "smoke" / "settings"
+    out = tmp_path / "data" / "smoke"
     out.mkdir(parents=True)
     out.chmod(0o555)
-    stage = subprocess.run([*honouring_modes(), sys.executable, "-m", "activemem.stages.settings", "--params",
-                            "params.yaml", "--scale", "smoke", "--out", "data/smoke/settings"], cwd=tmp_path,
+    stage = subprocess.run([*honouring_modes(), sys.executable, "-m", "activemem.stages.archives", "--params",
+                            "params.yaml", "--scale", "smoke", "--out", "data/smoke/archives.json"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=120)
     assert stage.returncode != 0
-    assert re.fullmatch(r"error: data/smoke/settings/\S+\.json: Permission denied\n", stage.stderr), stage.stderr
+    assert re.fullmatch(r"error: data/smoke/\S+: Permission denied\n", stage.stderr), stage.stderr
 
 
 @pytest.mark.slow

@@ -265,14 +265,17 @@ def test_check_params_prints_the_resolved_scale_as_a_params_file(tmp_path, capsy
     assert exit_.value.code == f"error: {bad}: {BY_ID['bad choice'][3]}"
 
 
-def test_checking_params_and_building_stage_settings_never_import_torch():
+def test_checking_params_and_reading_stage_settings_never_import_torch():
     # Both engines check params.yaml when they build the DAG; importing torch there would cost more
     # than the rest of a no-op run (models/configs.py holds the hyper-parameters apart from torch).
     code = ("import sys\n"
-            "from activemem.config import load_params, stage_settings\n"
-            "from activemem import models, paper\n"
+            "from activemem.config import load_params, read\n"
+            "from activemem import dag, models, paper\n"
             f"for scale in {sorted(scale_names(read(REPO / 'params.yaml')))!r}:\n"
-            f"    stage_settings(load_params({str(REPO / 'params.yaml')!r}, scale))\n"
+            f"    load_params({str(REPO / 'params.yaml')!r}, scale)\n"
+            "    for stage in dag.STAGES:\n"
+            f"        dag.settings_values(read({str(REPO / 'params.yaml')!r}), stage.name, scale, 'neural_gpu')\n"
+            "        dag.code_digest(stage.name)\n"
             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

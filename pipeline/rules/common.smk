@@ -9,7 +9,8 @@ import yaml
 from activemem import interrupt, locking
 from snakemake.utils import validate
 
-from activemem.config import ParamsError, load_params, override_differences, read, stage_settings
+from activemem import dag
+from activemem.config import ParamsError, load_params, override_differences, read
 
 
 def _asked(*flags):
@@ -127,10 +128,17 @@ SEEDS = PARAMS["seeds"]  # one training and evaluation per (model, seed): result
 
 wildcard_constraints:
     seed=r"\d+",
-# What each job reads, as its `params:`: Snakemake reruns a job when its entry changes. The same
-# entries are the DVC stages' settings files (activemem/stages/settings.py), so both engines rerun
-# exactly the stages whose resolved settings changed.
-SETTINGS = stage_settings(PARAMS)
+# What each job reads, as its `params:` (Snakemake reruns a job when an entry changes): the values of the
+# params.yaml key paths its stage reads and a digest of the code it runs, from the stage table
+# (activemem/dag.py) that dvc.yaml is generated from, so both engines rerun the same stages.
+RAW = read("params.yaml")
+
+
+def settings(stage):
+    """The rule's `settings` param: a function of the job's wildcards where the stage runs per model."""
+    if dag.BY_NAME[stage].per_run:
+        return lambda w: dag.settings_values(RAW, stage, SCALE, w.model)
+    return dag.settings_values(RAW, stage, SCALE)
 
 
 onstart:
@@ -142,23 +150,3 @@ onstart:
         _WORKSPACE_LOCKS = locking.start_pipeline(f"snakemake (scale {SCALE})")
     except locking.Busy as err:
         raise WorkflowError(str(err)) from None
-
-
-def code(*parts):
-    """The files of the named package parts (a stage reruns when its code changes); byte-code caches
-    are left out, as .dvcignore leaves them out for DVC."""
-    files = []
-    for part in parts:
-        path = Path("src/activemem") / part
-        if path.is_dir():
-            files += sorted(str(p) for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-        else:
-            files.append(str(path))
-    return files
-
-
-STAGE_CODE = code("stages/_common.py", "config.py", "schema.py", "tokens.py", "atomic.py", "locking.py", "disk.py",
-                  "gpus.py", "engines.py", "provenance.py", "cores.py", "kernels.py", "progress.py", "entry.py", "__init__.py",
-                  "stages/__init__.py", "data/lines.py")
-# what checking params.yaml imports: the registry and the models' Configs (no torch)
-REGISTRY_CODE = code("models/__init__.py", "models/base.py", "models/configs.py")

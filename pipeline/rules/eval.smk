@@ -2,7 +2,6 @@ rule evaluate:
     input:
         train=f"results/{SCALE}/{{model}}/seed{{seed}}/train",
         data=rules.prepare.output,
-        code=code("stages/evaluate.py", "lineage.py", "evaluate", "train", "models", "data") + STAGE_CODE,
     output:
         evaluation=f"results/{SCALE}/{{model}}/seed{{seed}}/evaluation.json",
         # `snakemake --report`: each model's headline numbers, labelled by model and seed
@@ -13,7 +12,8 @@ rule evaluate:
         long=f"results/{SCALE}/{{model}}/seed{{seed}}/hypotheses.test_long.txt",
     params:
         scale=SCALE,
-        settings=lambda w: SETTINGS[f"evaluate@{w.model}"],
+        settings=settings("evaluate"),
+        code=dag.code_digest("evaluate"),
     # The preset fixes the thread count (it shapes the numbers on CPU); Snakemake only schedules it.
     threads: S["train"]["threads"]
     # Decoding uses one GPU (if the preset has any): a local `--resources gpu=N` slot, or
@@ -28,6 +28,4 @@ rule evaluate:
     benchmark:
         f"logs/{SCALE}/evaluate/{{model}}-seed{{seed}}.benchmark.tsv",
     shell:
-        "python -m activemem.stages.evaluate --params params.yaml --scale {params.scale} "
-        "--model {wildcards.model} --data {input.data} --checkpoint {input.train}/checkpoint.pt "
-        "--out results/{params.scale}/{wildcards.model}/seed{wildcards.seed} 2>&1 | tee {log}"
+        dag.shell("evaluate")

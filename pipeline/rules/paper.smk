@@ -14,9 +14,6 @@ rule paper:
         # the committed snapshots the report compares its numbers with (activemem/paper/snapshot_diff.py): the
         # whole folder, as DVC has it, since a scale may have no snapshot and DVC cannot depend on a missing path
         snapshot=sorted(str(p) for p in Path("paper/snapshot").rglob("*") if p.is_file()),
-        # what the stage imports: models for the registry (names, styles) and the Configs (a WMT scale's
-        # preset comparison); evaluate and data for scoring and reading the references
-        code=code("stages/paper.py", "lineage.py", "paper", "evaluate", "data", "models") + STAGE_CODE,
     # `snakemake --report report.zip`: the report, Table 1, the figures and the claims (caption: pipeline/report)
     output:
         report(
@@ -30,7 +27,8 @@ rule paper:
         ),
     params:
         scale=SCALE,
-        settings=SETTINGS["paper"],
+        settings=settings("paper"),
+        code=dag.code_digest("paper"),
     conda:
         "../envs/activemem.yaml"  # with --use-conda; the README's commands run in the current environment
     # kept: the stage's output (shown on the terminal too), Snakemake's measure of the job
@@ -39,5 +37,4 @@ rule paper:
     benchmark:
         f"logs/{SCALE}/paper.benchmark.tsv",
     shell:
-        "python -m activemem.stages.paper --params params.yaml --scale {params.scale} "
-        "--results results/{params.scale} --data {input.data} --paper paper --out {output} 2>&1 | tee {log}"
+        dag.shell("paper")

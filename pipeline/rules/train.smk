@@ -1,13 +1,13 @@
 rule train:
     input:
         data=rules.prepare.output,
-        code=code("stages/train.py", "lineage.py", "train", "evaluate", "models", "data") + STAGE_CODE,
     output:
         directory(f"results/{SCALE}/{{model}}/seed{{seed}}/train"),
     params:
         scale=SCALE,
         # the values this model's training reads: a change reruns this model only
-        settings=lambda w: SETTINGS[f"train@{w.model}"],
+        settings=settings("train"),
+        code=dag.code_digest("train"),
     # The preset fixes the thread count (it shapes the numbers on CPU); Snakemake only schedules it.
     threads: S["train"]["threads"]
     # Locally, `gpu` is counted against `snakemake --resources gpu=N`; on SLURM the executor plugin
@@ -26,6 +26,4 @@ rule train:
     benchmark:
         f"logs/{SCALE}/train/{{model}}-seed{{seed}}.benchmark.tsv",
     shell:
-        "python -m activemem.stages.train --params params.yaml --scale {params.scale} "
-        "--model {wildcards.model} --seed {wildcards.seed} --data {input.data} --out {output} "
-        "--work checkpoints/{params.scale}/{wildcards.model}/seed{wildcards.seed} 2>&1 | tee {log}"
+        dag.shell("train")

@@ -21,9 +21,8 @@ from activemem.entry import HelpFormatter, plain, quiet_on_closed_pipe, summary
 
 # The stages in the order a run goes; one missing here is listed after them.
 PIPELINE_ORDER = ["download", "prepare", "train", "evaluate", "paper"]
-# Callable but not listed: `settings` writes the per-stage files that only DVC's DAG reads, `archives` the
-# archives' digests DVC's download depends on.
-HIDDEN = {"settings", "archives"}
+# Callable but not listed: `archives` writes the archives' digests DVC's download depends on.
+HIDDEN = {"archives"}
 
 
 def stage_names() -> list[str]:

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from activemem import schema
+from activemem.dag import DEV_BLEU_DECODING, missing_keys
 
 TOP_LEVEL = ("scale", "models", "seeds", "min_free_mb", "defaults", "report", "control")
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeds; a larger one overflows deep inside them  # every other top-level mapping is a scale
@@ -166,24 +167,13 @@ def _source(block: Any) -> Any:
     return data.get("source") if isinstance(data, dict) else None
 
 
-def own_block(raw: dict, scale: str, seen: tuple[str, ...] = ()) -> Any:
-    """A scale's block, merged over the block it names in ``extends`` (if any, recursively): a scale that
-    differs from another in a few keys lists only those."""
-    block = raw[scale]
-    if not isinstance(block, dict) or "extends" not in block:
-        return block
-    parent = block["extends"]
-    if parent in (scale, *seen) or parent not in scale_names(raw):
-        raise ParamsError(f"'{scale}.extends' must name another scale block ({', '.join(scale_names(raw))}), "
-                          f"got {schema.shown(parent)}" + (" (a cycle)" if parent in seen else ""))
-    return merge(own_block(raw, parent, (*seen, scale)), {k: v for k, v in block.items() if k != "extends"})
-
-
 def resolve(raw: dict, scale: str) -> Any:
-    """A scale's block (``own_block``: with the scale it extends) merged over ``defaults``. ``defaults.data``
+    """A scale's block merged over ``defaults``. Its sections take their defaults through YAML merge keys
+    (``<<: *train``), so that DVC, which reads the file as written, sees every setting (``activemem/dag.py``);
+    this merge then only fills in the sub-mappings a scale overrides in part (``sampling``). ``defaults.data``
     is keyed by source (demo, wmt14): the sources have different keys, so a scale's ``data`` merges over
     the defaults of its own source."""
-    block = own_block(raw, scale)
+    block = raw[scale]
     defaults = raw.get("defaults") if isinstance(raw.get("defaults"), dict) else {}
     base = {k: v for k, v in defaults.items() if k != "data"}
     by_source = defaults.get("data")
@@ -295,6 +285,23 @@ def check(raw: dict, path: str | Path) -> Settings:
             from activemem.models import config_class
             schema.check(config_class("neural_gpu"), control.model, ("control", "model"), problems,
                          partial=True, meta=schema.model_range)
+    if not problems:  # a key path DVC tracks must be written in the file, not filled in by merge()
+        for name in scale_names(raw):
+            lacking: dict[tuple[str, ...], dict[str, set]] = {}
+            for key, stage in missing_keys(raw, name, models):
+                if "." not in key:  # a top-level block
+                    problems.append(((key,), f"is missing, and the {stage} stage reads it"))
+                    continue
+                *section, leaf = key.split(".")
+                found = lacking.setdefault(tuple(section), {"keys": set(), "stages": set()})
+                found["keys"].add(leaf)
+                found["stages"].add(stage)
+            for section, found in lacking.items():
+                problems.append((section, f"lacks {', '.join(sorted(found['keys']))}, which the "
+                                 f"{', '.join(sorted(found['stages']))} stage{'s' if len(found['stages']) > 1 else ''} "
+                                 f"read: both engines track a stage's settings by their key paths as written in the "
+                                 f"file (activemem/dag.py), so begin it with `<<: *{section[-1]}` to take the "
+                                 f"defaults, or set them there"))
     if problems:
         lines = []
         for parts, text in problems:
@@ -322,50 +329,13 @@ def load_params(path: str | Path = "params.yaml", scale: str | None = None) -> d
     return params
 
 
-# What a cluster needs to place a job, not what the job computes: a change reruns nothing.
-SCHEDULING = ("mem_mb", "runtime_min")
-
-
-def without_scheduling(section: dict) -> dict:
-    return {k: v for k, v in section.items() if k not in SCHEDULING}
-
-
-# `evaluate` settings only the paper stage reads (its paired bootstrap): changing them re-decodes nothing
-PAPER_ONLY_EVALUATE = ("bootstrap_resamples", "seed")
-# `evaluate` settings the train stage decodes its dev BLEU with (evaluate/dev_bleu.py)
-DEV_BLEU_DECODING = ("batch_size", "length_penalty", "max_len_ratio", "max_len_offset")
-
-
 def dev_bleu_decoding(params: dict, name: str) -> dict | None:
     """The decoding settings model ``name``'s training measures dev BLEU with; None when it measures none
-    (``train.dev_bleu.every`` 0). Part of the train stage's key and of the run's fingerprint, so the
-    learning curves are never those of another decoding."""
+    (``train.dev_bleu.every`` 0). Part of the run's fingerprint, so the learning curves are never those of
+    another decoding (the train stage's tracked settings hold them: activemem/dag.py)."""
     if not train_settings(params, name)["dev_bleu"]["every"]:
         return None
     return {k: params["evaluate"][k] for k in DEV_BLEU_DECODING}
-
-
-def stage_settings(params: dict) -> dict[str, Any]:
-    """The settings each stage reads, keyed like its DVC stage (``train@<model>``): a stage reruns when
-    its entry changes. Snakemake puts the entry under the rule's ``params:``; DVC depends on the file the
-    ``settings`` stage writes for it (``activemem/stages/settings.py``)."""
-    ev = params["evaluate"]
-    out: dict[str, Any] = {"download": params["data"], "prepare": without_scheduling(params["prepare"])}
-    # An evaluation decodes with the checkpoint's own device, threads and kernels (its train key has them)
-    # and leaves the bootstrap to the paper stage; the algorithmic scores carry their Wilson intervals.
-    evaluation: list[Any] = [{k: v for k, v in ev.items() if k not in PAPER_ONLY_EVALUATE}]
-    if params["data"].get("source") == "algorithmic":
-        evaluation.append(params["report"]["significance_level"])
-    for name in params["model_names"]:
-        out[f"train@{name}"] = [without_scheduling(params["train"]), params["models"][name],
-                                params["prepare"]["max_width"], dev_bleu_decoding(params, name)]
-        out[f"evaluate@{name}"] = evaluation
-    out["paper"] = [params["model_names"], params["seeds"], params["report"], ev["bootstrap_resamples"], ev["seed"],
-                    ev["width"]]
-    comparison = preset_comparison(params)
-    if comparison is not None:  # a WMT scale's report names its corpora and how it differs from the preset
-        out["paper"].append(comparison)
-    return out
 
 
 # ---- a WMT scale against the paper preset (the report's scale note) ------------------------------

@@ -99,10 +99,9 @@ def scale_schema() -> dict:
     data = {"anyOf": [section_schema(cls) for cls in schema.DATA_SOURCES.values()],
             "description": "the corpus; its keys depend on `source`"}
     return {"type": "object", "additionalProperties": False,
-            "description": "a scale block: only what differs from `defaults`",
-            "properties": {"extends": {"type": "string",
-                                       "description": "another scale block this one is merged over"},
-                           "data": data, "prepare": section_schema(schema.Prepare),
+            "description": "a scale block: each section takes `defaults` through a YAML merge key "
+                           "(`<<: *train`) and sets what differs",
+            "properties": {"data": data, "prepare": section_schema(schema.Prepare),
                            "train": section_schema(schema.Train), "models": models_schema(),
                            "evaluate": section_schema(schema.Evaluate)}}
 
@@ -111,7 +110,7 @@ def params_schema() -> dict:
     DEFS.clear()
     scale = scale_schema()
     defaults = {**scale, "description": "what most scales share; `data` is keyed by source",
-                "properties": {**{k: v for k, v in scale["properties"].items() if k != "extends"},
+                "properties": {**scale["properties"],
                                "data": {"type": "object", "additionalProperties": False,
                                         "properties": {source: section_schema(cls)
                                                        for source, cls in schema.DATA_SOURCES.items()}}}}

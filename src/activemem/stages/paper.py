@@ -24,8 +24,8 @@ It renders exactly the models of ``params.yaml`` ``models``; warnings (uncommitt
 from different code or settings, truncated training, a model without a published row, a test set
 cut by ``evaluate.max_sentences``, test sentences wider than any trained width) go to stderr and
 open the report. A WMT'14 scale's report opens with its corpora, the pairs kept and every setting
-that differs from the ``paper`` preset (``config.preset_comparison``, also in this stage's entry of
-``config.stage_settings``, so both engines rerun the stage when it changes).
+that differs from the ``paper`` preset (``config.preset_comparison``; the stage tracks the scale, its
+defaults and the preset in ``activemem/dag.py``, so both engines rerun it when the note would change).
 
 The algorithmic scale (``data.source: algorithmic``) has no Table 1 and no BLEU: a table per task,
 accuracy against length and its own claims (``<paper>/claims.algorithmic.yaml``), see
