@@ -37,4 +37,11 @@ text, n = re.subn(r"\n# WARNING: The following packages were not pinned(.*\n)*# 
                   "\n# torch: not here; setup.sh installs requirements/torch.txt (torch==2.13.0) on its own\n", text)
 assert n == 1, "requirements/lock.sh: pip-compile's note about torch has changed"
 lock.write_text(text)
+# The job environment's stamp (pipeline/envs/activemem.yaml says why): a new lock, a new environment
+import hashlib
+env = Path("pipeline/envs/activemem.yaml")
+stamp = hashlib.sha256(lock.read_bytes() + Path("requirements/torch.txt").read_bytes()).hexdigest()[:16]
+env_text, n = re.subn(r"^# lock: sha256 \S+$", f"# lock: sha256 {stamp}", env.read_text(), flags=re.M)
+assert n == 1, f"requirements/lock.sh: no '# lock: sha256' line in {env}"
+env.write_text(env_text)
 PY

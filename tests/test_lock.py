@@ -1,5 +1,6 @@
-"""The one locked environment: requirements/lock.txt pins what pyproject.toml asks for, and torch is
-2.13.0 wherever a file names it (setup.sh, requirements/torch.txt, environment.yml, the lock).
+"""The one locked environment: requirements/lock.txt pins what pyproject.toml asks for, torch is 2.13.0
+wherever a file names it (setup.sh, requirements/torch.txt, the lock), and the two conda environments
+(environment.yml, pipeline/envs/activemem.yaml) install activemem with the lock and that pin as constraints.
 
 Offline and fast: the files are read, nothing is installed. ``bash setup.sh`` is what installs from
 them (and ``pip check`` at its end checks the installed set).
@@ -7,10 +8,12 @@ them (and ``pip check`` at its end checks the installed set).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -112,7 +115,6 @@ def test_torch_is_2_13_0_wherever_a_file_names_it():
     for name in ("setup.sh", "environment.yml", "requirements/torch.txt", "requirements/lock.txt"):
         pins = torch_pins(read(name))
         assert pins and set(pins) == {"2.13.0"}, f"{name}: torch=={pins}"
-    assert "-r requirements/lock.txt" in read("environment.yml")  # the conda environment installs the lock
 
 
 def test_the_check_finds_a_missing_a_stale_and_an_unhashed_pin():
@@ -133,19 +135,63 @@ def test_the_check_finds_a_missing_a_stale_and_an_unhashed_pin():
     assert torch_pins("pip install torch==2.12.1 # not torch==2.13.0+cpu") == ["2.12.1", "2.13.0+cpu"]
 
 
-def test_the_conda_env_of_the_pipeline_jobs_pins_the_locked_versions():
-    """pipeline/envs/activemem.yaml (the rules' `conda:`) installs the project's own dependencies at the
-    lock's versions, torch at 2.13.0, and activemem itself."""
+def conda_env(name: str) -> tuple[list[str], list[str]]:
+    """The conda packages and the pip lines of a conda environment file."""
     import yaml
-    env = yaml.safe_load((REPO / "pipeline/envs/activemem.yaml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    pins = {canonicalize_name(Requirement(line).name): Requirement(line).specifier
-            for line in pip if not line.startswith("-")}
-    locked = locked_pins((REPO / "requirements/lock.txt").read_text())
-    wanted = {canonicalize_name(Requirement(d).name)
-              for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
-    assert set(pins) == wanted
-    for name, spec in pins.items():
-        version = TORCH if name == "torch" else locked[name][0]
-        assert str(spec) == f"=={version}", (name, spec)
-    assert "-e ../.." in pip and "python=3.11" in env["dependencies"]
+    deps = yaml.safe_load(read(name))["dependencies"]
+    return [d for d in deps if isinstance(d, str)], next(d["pip"] for d in deps if isinstance(d, dict))
+
+
+def conda_env_problems(name: str, root: str, extras: list[str]) -> list[str]:
+    """What keeps the conda environment file ``name`` from installing what setup.sh installs, one line
+    each: Python 3.11 and pip from conda, then activemem editable from ``root`` (the project root as
+    seen from the folder conda runs pip in) with ``extras``, its dependencies taken from pyproject.toml
+    and constrained to the lock's versions and hashes and torch's pin."""
+    conda, pip = conda_env(name)
+    requires = tomllib.loads(read("pyproject.toml"))["project"]["requires-python"]
+    problems = []
+    if sorted(conda) != ["pip>=26.3", "python=3.11"]:  # pip 26.3: the first to check hashed constraints
+        problems.append(f"{name}: conda installs {conda}, not python=3.11 and pip>=26.3")
+    if not SpecifierSet(requires).contains("3.11"):
+        problems.append(f"{name}: python=3.11, outside pyproject.toml's requires-python {requires}")
+    editable = f"-e {root}" + (f"[{','.join(extras)}]" if extras else "")
+    prefix = "" if root == "." else root + "/"
+    for line in ("--no-require-hashes", f"-c {prefix}requirements/torch.txt", f"-c {prefix}requirements/lock.txt",
+                 editable):
+        if line not in pip:
+            problems.append(f"{name}: no pip line {line!r}")
+    named = [line for line in pip if not line.startswith("-")]
+    if named:  # pyproject.toml names the packages, the lock their versions: a third list would drift
+        problems.append(f"{name}: pip installs {named} by name")
+    return problems
+
+
+def test_environment_yml_installs_what_setup_sh_installs():
+    """Python 3.11, the lock (its extras: engines, SLURM, pytest), torch 2.13.0 and activemem editable.
+    Conda runs pip in the file's folder, the project root."""
+    assert conda_env_problems("environment.yml", ".", locked_extras(read("requirements/lock.sh"))) == []
+    # the CPU build by default: the header says how to get a CUDA one
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in conda_env("environment.yml")[1]
+
+
+def test_the_conda_env_of_the_pipeline_jobs_installs_activemem_with_the_lock():
+    """pipeline/envs/activemem.yaml (the rules' `conda:`): activemem and its own dependencies, no extras,
+    and PyPI's torch (the CUDA build on Linux: a job on a GPU node must find CUDA)."""
+    name = "pipeline/envs/activemem.yaml"
+    assert conda_env_problems(name, "../..", []) == []
+    assert not [line for line in conda_env(name)[1] if "index-url" in line]
+    # ../.. is the project root both from pipeline/envs/ and from .snakemake/conda/, where Snakemake
+    # copies the file before conda runs pip beside it
+    for folder in ("pipeline/envs", ".snakemake/conda"):
+        assert (REPO / folder / "../..").resolve() == REPO.resolve()
+
+
+def test_the_job_environment_changes_with_the_lock():
+    """Snakemake reuses a job environment while the file's text is unchanged, and its pip lines only name
+    the lock: the stamp line (requirements/lock.sh writes it) carries the lock and torch's pin into it."""
+    stamp = hashlib.sha256((REPO / "requirements/lock.txt").read_bytes()
+                           + (REPO / "requirements/torch.txt").read_bytes()).hexdigest()[:16]
+    lines = re.findall(r"^# lock: sha256 .*$", read("pipeline/envs/activemem.yaml"), re.M)
+    assert lines == [f"# lock: sha256 {stamp}"], (
+        f"pipeline/envs/activemem.yaml: after a change to requirements/lock.txt or requirements/torch.txt its "
+        f"line must read '# lock: sha256 {stamp}' (requirements/lock.sh writes it)")

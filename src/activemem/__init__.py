@@ -2,12 +2,33 @@
 
 Sub-packages, in the order the pipeline uses them:
 
-- ``activemem.data``     downloads WMT'14 En-Fr (or generates the demo corpus), cleans, tokenises, batches
-- ``activemem.models``   the four models of the paper behind one registry (``activemem.models.build``)
-- ``activemem.train``    one training loop for every model (CPU, one GPU, ``torchrun``)
-- ``activemem.evaluate`` perplexity, decoding, BLEU and BLEU by sentence length
-- ``activemem.paper``    Table 1, the BLEU-by-length figure, the claims check and the report
-- ``activemem.stages``   the pipeline's entry points, ``python -m activemem.stages.<stage>``
+- ``data/``            WMT'14 En-Fr, the demo corpus or the algorithmic tasks: fetched, cleaned, encoded, batched
+- ``models/``          every model behind one registry (``activemem.models.build``)
+- ``train/``           one training loop for every model (CPU, one GPU, ``torchrun``)
+- ``evaluate/``        perplexity, decoding, BLEU and BLEU by sentence length, and the diagnostics
+- ``paper/``           Table 1, the figures, the claims check and the report
+- ``stages/``          the pipeline's entry points, ``python -m activemem.stages.<stage>``
+
+Modules, lowest layer first (``tests/test_layers.py``):
+
+- ``tokens.py``        the reserved token ids shared by the sub-word model, the batcher and every model
+- ``atomic.py``        atomic file writes: a private temporary file beside the target, then a rename
+- ``locking.py``       locks that make two runs in one workspace fail fast instead of interleaving
+- ``provenance.py``    where a number came from: source hash, settings, library versions, machine
+- ``cores.py``         how many CPU cores a job was given, so that it never runs more threads
+- ``kernels.py``       which CPU kernels torch runs: the machine's own, or one pinned instruction set
+- ``interrupt.py``     Ctrl-C of a Snakemake run: one true line, and a plain rerun that goes on
+- ``disk.py``          free disk space: a stage stops with one line before the disk fills
+- ``engines.py``       which engine runs a stage, and the command that reruns another stage under it
+- ``progress.py``      progress of long loops: a tqdm bar on a terminal, plain lines in a log file
+- ``gpus.py``          which physical GPUs a local job uses: one lock file per GPU
+- ``lineage.py``       what each result was made from (``made_from``), checked by whatever reads it
+- ``config.py``        ``params.yaml`` read, each scale merged over ``defaults``, all of it checked first
+- ``schema.py``        the schema of ``params.yaml``: every key's type, allowed values and meaning
+- ``schema_export.py`` ``params.yaml``'s JSON Schema, generated from ``schema.py``
+- ``cli.py``           the ``activemem`` command: a sub-command per stage, ``models``, ``check-params``
+- ``entry.py``         what every command-line entry point shares: readable help, a quiet end on a closed pipe
+- ``__main__.py``      ``python -m activemem``: the ``activemem`` command
 """
 
 __version__ = "0.1.0"

@@ -15,6 +15,8 @@ the tables. Files, one idea each:
 - ``base.py``                 what every model shares (``TranslationModel``)
 - ``decoding.py``             greedy and beam search shared by all of them
 - ``width_search.py``         the authors' decode-time width search (Neural GPU family), batched
+- ``transformer/``            the Transformer baseline beyond the paper (a package: see below)
+- ``__main__.py``             ``python -m activemem.models --summary``: every model's parameter count
 
 Where a model's facts live:
 

@@ -7,6 +7,8 @@ A Transformer (attention without recurrence, Vaswani et al. 2017, which names th
 GPU among its convolutional predecessors) is the attention model a reader today holds active memory
 against, so we run one beside the others, sized to the Extended Neural GPU's parameter count at
 every scale (``params.yaml``).
+
+- ``model.py``  the model: a pre-norm encoder-decoder with sinusoidal positions
 """
 
 from __future__ import annotations
