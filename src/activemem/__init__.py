@@ -22,10 +22,12 @@ Modules, lowest layer first (``tests/test_layers.py``):
 - ``engines.py``       which engine runs a stage, and the command that reruns another stage under it
 - ``progress.py``      progress of long loops: a tqdm bar on a terminal, plain lines in a log file
 - ``gpus.py``          which physical GPUs a local job uses: one lock file per GPU
+- ``imports.py``       which package files a module runs (its import closure, parsed): each stage's code
 - ``lineage.py``       what each result was made from (``made_from``), checked by whatever reads it
-- ``config.py``        ``params.yaml`` read, each scale merged over ``defaults``, all of it checked first
+- ``config.py``        ``params.yaml`` read (scale sections merge ``defaults`` by YAML merge keys), all checked first
 - ``schema.py``        the schema of ``params.yaml``: every key's type, allowed values and meaning
 - ``schema_export.py`` ``params.yaml``'s JSON Schema, generated from ``schema.py``
+- ``dag.py``           the DAG declared once: each stage's command, files, settings read and code; dvc.yaml
 - ``cli.py``           the ``activemem`` command: a sub-command per stage, ``models``, ``check-params``
 - ``entry.py``         what every command-line entry point shares: readable help, a quiet end on a closed pipe
 - ``__main__.py``      ``python -m activemem``: the ``activemem`` command

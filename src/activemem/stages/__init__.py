@@ -5,7 +5,6 @@ command lines; every path comes in as an argument and every setting from ``param
 
 - ``download.py``  ``download``: fetch WMT'14 En-Fr, or generate the demo corpus or the algorithmic tasks
 - ``archives.py``  ``archives`` (DVC only): the SHA-256 of every archive the download stage would use now
-- ``settings.py``  ``settings`` (DVC only): the resolved settings each stage reads, one JSON file per stage
 - ``prepare.py``   ``prepare``: clean every split, train the sub-word model, encode, report what was dropped
 - ``train.py``     ``train``: one registry model trained on the prepared data (resumes by itself)
 - ``evaluate.py``  ``evaluate``: perplexity, decoding, BLEU, chrF and BLEU by length for one model
