@@ -52,7 +52,7 @@ def check_params(argv: list[str]) -> None:
     YAML, itself a valid params file; a bad file is a one-line error per problem and exit status 1."""
     import yaml
 
-    from activemem.config import ParamsError, load_params
+    from activemem.config import PRESET, ParamsError, load_params, read
     p = argparse.ArgumentParser(prog="activemem check-params", description=check_params.__doc__,
                                 formatter_class=HelpFormatter)
     p.add_argument("--params", default="params.yaml", help="the params file (default params.yaml)")
@@ -62,14 +62,23 @@ def check_params(argv: list[str]) -> None:
         params = load_params(args.params, args.scale)
     except ParamsError as err:
         sys.exit(f"error: {err}")
-    block = {k: v for k, v in params.items()
-             if k not in ("scale", "model_names", "seeds", "min_free_mb", "report", "path")}
-    # train.seed is the first of `seeds`, put there by load_params: the file's own key is `seeds`
-    block["train"] = {k: v for k, v in block["train"].items() if k != "seed"}
+    def block(scale_params: dict) -> dict:
+        block = {k: v for k, v in scale_params.items()
+                 if k not in ("scale", "model_names", "seeds", "min_free_mb", "report", "path")}
+        # train.seed is the first of `seeds`, put there by load_params: the file's own key is `seeds`
+        block["train"] = {k: v for k, v in block["train"].items() if k != "seed"}
+        return block
+    # `defaults` and the paper preset as well: both engines track keys of them (activemem/dag.py)
+    raw = read(args.params)
     resolved = {"scale": params["scale"], "models": params["model_names"], "seeds": params["seeds"],
-                "min_free_mb": params["min_free_mb"], params["scale"]: block, "report": params["report"]}
+                "min_free_mb": params["min_free_mb"], "defaults": raw["defaults"],
+                params["scale"]: block(params), "report": params["report"]}
+    if params["scale"] != PRESET:
+        resolved[PRESET] = block(load_params(args.params, PRESET))
+
     class Dumper(yaml.SafeDumper):  # mappings one key a line, lists on one line, as in params.yaml
-        pass
+        def ignore_aliases(self, data):  # each value written out, not as an alias of the merge it came from
+            return True
     Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
     print(f"# {args.params}, scale {params['scale']}: every setting, defaults merged")
     print(yaml.dump(resolved, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=110), end="")

@@ -212,13 +212,28 @@ def _has(node: Any, parts: tuple[str, ...]) -> bool:
     return True
 
 
+def _get(node: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        node = node[part]
+    return node
+
+
 def _where(raw: dict, parts: tuple[str, ...]) -> str:
-    """The key path as written in the file: a resolved value that came from ``defaults`` is named there."""
+    """The key path as written in the file: a resolved value that came from ``defaults``, or through a
+    YAML merge key from another block (``<<: *train``, ``<<: *demo``), is named where it is written.
+    A merged value is the very object of the block it came from (the YAML loader builds each node once),
+    so the first block in the file holding that object is where it is written."""
     scale, rest = parts[0], parts[1:]
-    if scale in TOP_LEVEL or not rest or _has(raw[scale], rest):
+    if scale in TOP_LEVEL or not rest:
         return ".".join(parts)
-    written = ("defaults", "data", str(_source(raw[scale])), *rest[1:]) if rest[0] == "data" else ("defaults", *rest)
-    return ".".join(written if _has(raw, written) else parts)
+    default = ("defaults", "data", str(_source(raw[scale])), *rest[1:]) if rest[0] == "data" else ("defaults", *rest)
+    if not _has(raw[scale], rest):  # filled in by merge(): a sub-mapping's key the scale leaves out
+        return ".".join(default if _has(raw, default) else parts)
+    value = _get(raw[scale], rest)
+    for candidate in (default, *((name, *rest) for name in scale_names(raw))):
+        if _has(raw, candidate) and _get(raw, candidate) is value:
+            return ".".join(candidate)
+    return ".".join(parts)
 
 
 def _check_top_level(raw: dict, problems: schema.Problems) -> None:

@@ -133,7 +133,7 @@ BY_NAME = {stage.name: stage for stage in STAGES}
 
 # ---- the values Snakemake compares ------------------------------------------------------------------
 def key_paths(stage: str, scale: str, model: str | None = None) -> list[str]:
-    return [key.format(scale=scale, model=model) for key in BY_NAME[stage].settings]
+    return list(dict.fromkeys(key.format(scale=scale, model=model) for key in BY_NAME[stage].settings))
 
 
 def value_at(raw: dict, path: str) -> Any:

@@ -23,6 +23,7 @@ from activemem.config import ParamsError
 from activemem.data.download import BadURLError
 from activemem.data.manifest import ManifestError
 from activemem.data.vouched import VouchedError
+from activemem.entry import one_line
 from activemem.stages._common import params_or_exit, parser, run_stage
 from activemem.stages.download import current_archives
 
@@ -44,8 +45,10 @@ def main(argv: list[str] | None = None) -> None:
     params = params_or_exit(args)
     try:
         record = write_archives(params, Path(args.out))
-    except (ParamsError, ManifestError, VouchedError, BadURLError, OSError) as err:
+    except (ParamsError, ManifestError, VouchedError, BadURLError) as err:
         sys.exit(f"error: {err}")
+    except OSError as err:  # a read-only or full folder: the file and the reason, in one line
+        sys.exit(f"error: {one_line(err)}")
     print(f"{args.out}: {len(record['archives'])} archives", file=sys.stderr)
 
 
