@@ -18,7 +18,6 @@ from torch.utils.checkpoint import checkpoint
 
 import baseline_decoding as decoding  # frozen too, so the old decode is timed as it was
 from activemem.models.base import TranslationModel
-from activemem.models.configs import make_config
 from activemem.tokens import PAD
 
 def cutoff_sigmoid(x: torch.Tensor, cutoff: float = 1.2) -> torch.Tensor:
@@ -245,4 +244,4 @@ class ExtendedNeuralGPU(ActiveMemoryModel):
 
 def build(vocab_size: int, **hparams) -> ExtendedNeuralGPU:
     """The old Extended Neural GPU, built like ``models.build("extended_neural_gpu", ...)``."""
-    return ExtendedNeuralGPU(vocab_size, make_config(ActiveMemoryConfig, hparams, "baseline_extended"))
+    return ExtendedNeuralGPU(vocab_size, ActiveMemoryConfig(**hparams))

@@ -21,7 +21,7 @@ from activemem import gpus, locking
 from activemem.config import load_params
 from activemem.stages import evaluate as evaluate_stage
 from activemem.stages import train as train_stage
-from activemem.train.loop import TrainConfig
+from activemem.train.loop import run_config
 
 from conftest import REPO
 
@@ -70,11 +70,11 @@ def train_args(params: Path, data: Path, out: Path) -> list[str]:
 
 def test_gpus_make_auto_mean_cuda_in_the_runs_settings(tmp_path):
     asked = load_params(params_file(tmp_path, gpus=2, device="auto"), "smoke")
-    assert TrainConfig.from_params(asked, "gru_attention").device == "cuda"
+    assert run_config(asked, "gru_attention").device == "cuda"
     none = load_params(params_file(tmp_path, gpus=0, device="auto"), "smoke")
-    assert TrainConfig.from_params(none, "gru_attention").device == "auto"      # no GPUs: wherever it runs
+    assert run_config(none, "gru_attention").device == "auto"      # no GPUs: wherever it runs
     rehearsal = load_params(params_file(tmp_path, gpus=2, device="cpu"), "smoke")
-    assert TrainConfig.from_params(rehearsal, "gru_attention").device == "cpu"  # asked for: CPU ranks
+    assert run_config(rehearsal, "gru_attention").device == "cpu"  # asked for: CPU ranks
 
 
 def test_a_gpu_job_where_the_driver_is_too_old_fails_in_one_line(machine, prepared, monkeypatch, capsys):

@@ -7,8 +7,11 @@ Snakemake loads the DAG.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from activemem import cli
-from activemem.config import ParamsError, check, load_params, read, resolve, scale_names
+from activemem import cli, schema
+from activemem.config import ParamsError, check, load_params, read, resolve, scale_names, train_config
 
 from conftest import REPO
 
@@ -372,3 +375,70 @@ def test_a_message_shows_a_huge_value_in_a_few_characters(tmp_path):
     assert any(line.endswith("'smoke.train.lr_decay' must be a number, got [7, 7, 7, 7, 7, 7, 7, 7, ...]")
                for line in lines), lines
     assert all(len(line) < 300 for line in lines), [len(line) for line in lines]
+
+
+# ---- each setting declared and checked once (issue 31) ------------------------------------------
+def test_the_train_settings_are_declared_once_in_the_schema():
+    """``schema.Train`` is the one declaration of the ``train`` settings, from params.yaml to the training
+    loop, which takes the checked object as it is (``loop.run_config``). A class elsewhere declaring more
+    than a quarter of its fields is a second declaration that drifts from it (loop.py's ``TrainConfig``
+    repeated 26 of them with looser types). A few shared names are other settings (``control.train.lr``)."""
+    train = {f.name for f in dataclasses.fields(schema.Train)}
+    repeats = []
+    for path in sorted([*(REPO / "src").rglob("*.py"), *(REPO / "benchmarks").rglob("*.py")]):
+        if path == REPO / "src/activemem/schema.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef):
+                declared = {s.target.id for s in node.body
+                            if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+                if len(declared & train) > len(train) // 4:
+                    repeats.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} declares "
+                                   f"{len(declared & train)} of schema.Train's {len(train)} fields")
+    assert not repeats, repeats
+
+
+def test_a_models_train_settings_are_the_checked_schema_train_with_its_overrides():
+    settings = check(read(PARAMS), PARAMS)
+    shared = settings.scales["algorithmic"].train
+    params = load_params(PARAMS, "algorithmic")
+    assert train_config(params, "neural_gpu") == shared  # the same typed object the check made
+    own = train_config(params, "gru_attention")          # models.gru_attention.train: {max_steps: 3600}
+    assert own == dataclasses.replace(shared, max_steps=3600) and own.max_steps != shared.max_steps
+    assert isinstance(own.sampling, schema.Sampling) and isinstance(own.dev_bleu, schema.DevBleu)
+    params["train"]["lr"] = -1.0  # settings changed after loading are held to the same rules
+    with pytest.raises(ParamsError, match=rf"^{re.escape(str(PARAMS))}: 'algorithmic.train.lr' must be > 0, got -1.0$"):
+        train_config(params, "neural_gpu")
+
+
+SMOKE_GRU = "    gru_attention: {embedding_dim: 8, hidden: 8, attention_dim: 8}"
+SMOKE_NGPU = "    neural_gpu: {maps: 8, height: 2}"
+MODEL_SIZE_CASES = [
+    ("zero maps", SMOKE_NGPU, "    neural_gpu: {maps: 0, height: 2}", "'smoke.models.neural_gpu.maps' must be >= 1, got 0"),
+    ("negative dropout", SMOKE_GRU, SMOKE_GRU[:-1] + ", dropout: -0.1}",
+     "'smoke.models.gru_attention.dropout' must be between 0 and 1, got -0.1 (0 <= value < 1)"),
+    ("a size as text", SMOKE_NGPU, "    neural_gpu: {maps: '8', height: 2}",
+     "'smoke.models.neural_gpu.maps' must be an integer, got '8'"),
+    ("unknown size", SMOKE_NGPU, "    neural_gpu: {mapz: 8, height: 2}",
+     "'smoke.models.neural_gpu.mapz' is not a known key (did you mean 'maps'?)"),
+    ("its Config's own rule", "    transformer: {d_model: 8, heads: 2, layers: 3, ffn: 64}",
+     "    transformer: {d_model: 9, heads: 1, layers: 3, ffn: 64}",
+     "'smoke.models.transformer.d_model' must be even (sinusoidal positions come in sine/cosine pairs), got 9"),
+]
+
+
+@pytest.mark.parametrize("name,old,new,expected", MODEL_SIZE_CASES, ids=[c[0] for c in MODEL_SIZE_CASES])
+def test_a_bad_model_size_is_reported_once_by_the_schema_with_its_key_path(tmp_path, name, old, new, expected):
+    """The schema is the one check of a model's sizes (``models.build`` takes them as given): one line,
+    naming the file and the key path, from loading params.yaml and from the train stage before any work."""
+    from activemem.stages import train as train_stage
+    path = bad_params(tmp_path, old, new)
+    with pytest.raises(ParamsError) as err:
+        load_params(path, "smoke")
+    assert str(err.value) == f"{path}: {expected}"
+    model = expected.split(".")[2]
+    with pytest.raises(SystemExit) as stop:
+        train_stage.main(["--params", str(path), "--scale", "smoke", "--model", model,
+                          "--data", str(tmp_path / "none"), "--out", str(tmp_path / "out")])
+    assert stop.value.code == f"error: {path}: {expected}"
+    assert not (tmp_path / "out").exists()

@@ -22,6 +22,7 @@ from activemem.config import ParamsError, load_params
 from activemem.data.lines import read_lines
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, subset_bleu
 from activemem.evaluate.references import load_split
+from activemem.schema import Curriculum
 from activemem.stages import evaluate
 from activemem.train import checkpoint, loop
 from activemem.train.loop import NonFiniteLoss, train
@@ -370,7 +371,7 @@ def test_length_curriculum_admits_only_short_buckets_and_widens_on_low_perplexit
     with pytest.raises(ValueError, match="no batch of bucket widths"):
         next(batcher.iterate(admit=lambda e: False))
 
-    settings = {"start_width": 17, "every": 2, "max_perplexity": 9.9}
+    settings = Curriculum(start_width=17, every=2, max_perplexity=9.9)
     state = curriculum.start(settings)
     curriculum.record(state, settings, 1, nll=2.0 * 10, tokens=10)   # ppl e^2 ≈ 7.4
     assert state["width"] == 17

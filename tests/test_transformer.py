@@ -85,8 +85,9 @@ def test_its_own_rules_are_checked_on_the_resolved_block_when_params_are_read(tm
     bad.write_text(text.replace(old, "    transformer: {d_model: 30, layers: 3, ffn: 64}\n"))  # heads: the default 4
     with pytest.raises(ParamsError, match=r"'smoke.models.transformer.d_model' must be a multiple of heads \(4\)"):
         load_params(bad, "demo")
-    with pytest.raises(ValueError, match="'d_model' must be even"):
-        models.build("transformer", VOCAB, d_model=9, heads=1)
+    bad.write_text(text.replace(old, "    transformer: {d_model: 9, heads: 1, layers: 3, ffn: 64}\n"))
+    with pytest.raises(ParamsError, match=r"'smoke.models.transformer.d_model' must be even"):
+        load_params(bad, "demo")
 
 
 def test_the_paper_stage_takes_it_as_a_fifth_model_beyond_the_paper(tmp_path):

@@ -437,3 +437,21 @@ def model_hparams(params: dict, name: str) -> dict:
 def train_settings(params: dict, name: str) -> dict:
     """Shared ``train`` settings with the model's own ``models.<name>.train`` overrides on top."""
     return {**params["train"], **params["models"][name].get("train", {})}
+
+
+def train_config(params: dict, name: str) -> schema.Train:
+    """Model ``name``'s ``train`` settings (``train_settings``) as the typed ``schema.Train``, made by
+    the schema's own check: the one declaration of those settings, from ``params.yaml`` to the training
+    loop. Settings read by ``load_params`` were checked already; a ``params`` changed since (a test's,
+    a stage's ``--seed``) is held to the same rules, each problem naming its key path. The run's seed
+    (``train.seed``: the first of ``seeds``, or ``--seed``) is not a ``train`` key of the file: the
+    caller reads it from ``params["train"]["seed"]``."""
+    settings = {k: v for k, v in train_settings(params, name).items() if k != "seed"}
+    overridden = "train" in params["models"][name]
+    where = (params["scale"], "models", name, "train") if overridden else (params["scale"], "train")
+    problems: schema.Problems = []
+    train = schema.check(schema.Train, settings, where, problems)
+    if problems:
+        raise ParamsError("\n".join(f"{params.get('path', 'params.yaml')}: '{'.'.join(parts)}' {text}"
+                                    for parts, text in problems))
+    return train

@@ -359,8 +359,9 @@ class Control:
 
 SECTIONS = ("data", "prepare", "train", "models", "evaluate")  # of every scale block
 
-# The models' Config fields carry no ranges: dropout is a probability, sizes are counts; every other
-# number must be >= 0 (as models.make_config insists).
+# The models' Config fields carry no ranges; these are their ranges, the only check of a model's sizes (models.build
+# takes them as given). Dropout is a probability, an integer is a count of at least 1, every other number
+# is >= 0.
 MODEL_RANGES = {"dropout": {"low": 0, "below": 1}}
 
 

@@ -49,7 +49,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, NamedTuple, Union
 
-from activemem.models.configs import ActiveMemoryConfig, GRUAttentionConfig, make_config
+from activemem.models.configs import ActiveMemoryConfig, GRUAttentionConfig
 
 if TYPE_CHECKING:
     from activemem.models.base import TranslationModel
@@ -132,8 +132,12 @@ def model_class(name: str) -> type[TranslationModel]:
 
 
 def build(name: str, vocab_size: int, **hparams) -> TranslationModel:
-    """Build registry model ``name``; unknown, wrongly typed or inconsistent ``hparams`` raise ``ValueError``."""
-    return model_class(name)(vocab_size, make_config(config_class(name), hparams, name))
+    """Build registry model ``name`` at the sizes ``hparams`` (the ``Config``'s defaults for the rest).
+
+    They are taken as given: the schema (``schema.check_scale``, when ``params.yaml`` is read) is the one
+    check of a model's sizes, naming the key path of each bad one; a checkpoint's sizes were checked so
+    when it was trained. A name the ``Config`` lacks is a ``TypeError``."""
+    return model_class(name)(vocab_size, config_class(name)(**hparams))
 
 
 # The display names of the models the paper's Table 1 has rows for (registry order).

@@ -1,4 +1,4 @@
-"""The paper's four models' hyper-parameters, and the check that builds any model's: no torch.
+"""The paper's four models' hyper-parameters: no torch.
 
 Kept apart from the models so that reading and checking ``params.yaml`` (which every engine does
 when it builds the DAG, and every stage when it starts) does not import torch: on a 2-core machine
@@ -9,7 +9,8 @@ package (see ``models/__init__.py``).
 What every Config offers besides its fields (all optional but ``TINY``, which the tests use):
 
 - ``problems()``: ``(key path, message)`` for every combination of values the model cannot take,
-  checked on the resolved block (defaults filled in) when ``params.yaml`` is read and on every build;
+  checked on the resolved block (defaults filled in) when ``params.yaml`` is read (``schema.py``, the one
+  check of a model's sizes: their types, their ranges in ``schema.MODEL_RANGES`` and these rules);
 - ``TINY``: hyper-parameters small enough for a test step in milliseconds;
 - ``at_size(maps, height)``: hyper-parameters of about the size of an active memory of ``maps`` maps
   and ``height`` rows (``benchmarks/models.py`` compares the models at one such size).
@@ -17,10 +18,9 @@ What every Config offers besides its fields (all optional but ``TINY``, which th
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 
 @dataclass
@@ -74,28 +74,3 @@ class GRUAttentionConfig:
         # embeddings as deep as the memory, a decoder state twice as deep
         return {"embedding_dim": maps, "hidden": 2 * maps, "attention_dim": 2 * maps}
 
-
-def make_config(config_cls: type, hparams: dict[str, Any], model_name: str):
-    """Build a model config, rejecting unknown keys, wrongly typed values and the combinations its
-    ``problems()`` names, by name."""
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(hparams) - set(fields))
-    if unknown:
-        raise ValueError(f"{model_name}: unknown hyper-parameter(s) {unknown}; "
-                         f"known: {sorted(fields)}")
-    for key, value in hparams.items():
-        default = getattr(config_cls, key, None)
-        expected = type(default)
-        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if default is not None and not ok:
-            raise ValueError(f"{model_name}: hyper-parameter {key!r} must be {expected.__name__}, "
-                             f"got {value!r}")
-    config = config_cls(**hparams)
-    for key, value in dataclasses.asdict(config).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-            raise ValueError(f"{model_name}: hyper-parameter {key!r} must be >= 0, got {value!r}")
-    for path, message in getattr(config, "problems", lambda: ())():
-        raise ValueError(f"{model_name}: hyper-parameter {'.'.join(path)!r} {message}")
-    return config

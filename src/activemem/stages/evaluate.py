@@ -86,7 +86,7 @@ import torch
 
 from activemem import engines, lineage
 from activemem.atomic import write_json
-from activemem.config import ParamsError, train_settings
+from activemem.config import ParamsError, train_config
 from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
 from activemem.data.vocab import SubwordVocab
@@ -140,7 +140,7 @@ class Trained:
 
     @property
     def settings(self) -> dict:
-        """The training settings the model was trained with (``TrainConfig``, its own overrides included)."""
+        """The training settings the model was trained with (``loop.identity_settings``: its own overrides included)."""
         return self.checkpoint["train_config"]
 
 
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     require_folder(args.data, "prepare", "--data")
     # the one GPU the evaluate rule asks Snakemake for: its own, not a training job's
     gpus = min(params["train"]["gpus"], 1)
-    if implied_device(train_settings(params, args.model)["device"], gpus) != "cpu":
+    if implied_device(train_config(params, args.model).device, gpus) != "cpu":
         claim_gpus(args, gpus, f"evaluating {args.model}")
     try:
         with torch.no_grad():

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from activemem import engines, lineage
 from activemem.atomic import write_json
-from activemem.config import preset_comparison, train_settings
+from activemem.config import preset_comparison, train_config
 from activemem.data.store import verify_files
 from activemem.paper import algorithmic
 from activemem.paper.claims import display_verdict
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
                                                  "floor_bleu", "min_bucket_sentences")}
     evaluate = {k: params["evaluate"][k] for k in ("bootstrap_resamples", "seed", "width")}
     # the evaluations after its best that make a run converged (paper/convergence.py)
-    patience = {n: train_settings(params, n)["patience"] for n in params["model_names"]}
+    patience = {n: train_config(params, n).patience for n in params["model_names"]}
     try:
         made_from = verified_inputs(Path(args.results), Path(args.data), params["model_names"], params["seeds"])
         if params["data"]["source"] == "algorithmic":

@@ -27,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from activemem.config import ParamsError, train_settings
+from activemem.config import ParamsError, train_config
 from activemem.evaluate.dev_bleu import greedy_dev_bleu
 from activemem.locking import Busy
 from activemem.stages._common import claim_gpus, missing_input, params_or_exit, parser, require_folder, run_stage
@@ -35,11 +35,10 @@ from activemem.train.device import implied_device, pick_device, require_gpus
 from activemem.train.loop import NonFiniteLoss, train
 
 
-def launch(args, params: dict, gpus: int, argv: list[str] | None) -> None:
+def launch(args, params: dict, device: str, gpus: int, argv: list[str] | None) -> None:
     """Before any training: the job's own GPUs of the machine, then whether CUDA works with them (one
     line if not, before any rank starts); with more than one GPU, hand over to torchrun, which starts
     and watches one process per GPU (this process becomes it: the GPU locks stay with it)."""
-    device = train_settings(params, args.model)["device"]
     if implied_device(device, gpus) != "cpu":  # (a CPU rehearsal of several ranks takes no GPU)
         claim_gpus(args, gpus, f"training {args.model} seed {params['train']['seed']}")
     setting = f"{params['scale']}.train"
@@ -72,12 +71,13 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"error: --seed must be >= 0, got {args.seed}")
         params["train"]["seed"] = args.seed
     require_folder(args.data, "prepare", "--data")
-    gpus = params["train"]["gpus"]
+    settings = train_config(params, args.model)  # typed, the model's own train overrides on top
+    gpus = params["train"]["gpus"]  # the job's GPUs, as the pipeline's train rule reserves them
     if "LOCAL_RANK" not in os.environ:  # the job's launcher, not one of torchrun's ranks
-        launch(args, params, gpus, argv)
+        launch(args, params, settings.device, gpus, argv)
     try:
-        # dev BLEU for the learning curves, where the scale asks for it (decoding is the evaluate package's)
-        scorer = greedy_dev_bleu(Path(args.data), params["evaluate"]) if params["train"]["dev_bleu"]["every"] else None
+        # dev BLEU for the learning curves, where the model's settings ask for it (decoding: the evaluate package's)
+        scorer = greedy_dev_bleu(Path(args.data), params["evaluate"]) if settings.dev_bleu.every else None
         summary = train(args.model, params, Path(args.data), Path(args.out), args.work,
                         progress=not args.no_progress, dev_scorer=scorer)
     except FileNotFoundError as err:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 
+from activemem.schema import Curriculum
 
-def start(settings: dict | None) -> dict:
+
+def start(settings: Curriculum | None) -> dict:
     """The curriculum's part of the training state (``{}`` when the curriculum is off)."""
     if not settings:
         return {}
-    return {"width": settings["start_width"], "nll": 0.0, "tokens": 0}
+    return {"width": settings.start_width, "nll": 0.0, "tokens": 0}
 
 
 def admits(state: dict, edge: int, smallest_edge: int) -> bool:
@@ -25,13 +27,13 @@ def admits(state: dict, edge: int, smallest_edge: int) -> bool:
     return not state or edge <= max(state["width"], smallest_edge)
 
 
-def record(state: dict, settings: dict | None, step: int, nll: float, tokens: int) -> None:
+def record(state: dict, settings: Curriculum | None, step: int, nll: float, tokens: int) -> None:
     """Add one step's training NLL; every ``every`` steps widen by one if perplexity is low enough."""
     if not state:
         return
     state["nll"] += nll
     state["tokens"] += tokens
-    if step % settings["every"] == 0:
-        if math.exp(state["nll"] / max(state["tokens"], 1)) < settings["max_perplexity"]:
+    if step % settings.every == 0:
+        if math.exp(state["nll"] / max(state["tokens"], 1)) < settings.max_perplexity:
             state["width"] += 1
         state["nll"], state["tokens"] = 0.0, 0

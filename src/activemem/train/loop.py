@@ -60,9 +60,9 @@ from typing import Callable, Iterator
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from activemem import disk, lineage, models
+from activemem import disk, lineage, models, schema
 from activemem.atomic import copy_file, open_atomic, open_named, write_json
-from activemem.config import dev_bleu_decoding, model_hparams, train_settings
+from activemem.config import dev_bleu_decoding, model_hparams, train_config
 from activemem.data.batching import Batch, BucketBatcher
 from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
 from activemem.locking import exclusive
@@ -91,52 +91,24 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
-@dataclass
-class TrainConfig:
-    """The settings one training run's numbers depend on: the scale's ``train`` section with the model's
-    own ``models.<m>.train`` overrides, as ``schema.Train`` checked them when params.yaml was loaded
-    (types and ranges live there only), plus the seed. What only places a job (``gpus``, ``mem_mb``,
-    ``runtime_min``) is left out: it is not part of the run's identity."""
+# What only places a job (the cluster's GPUs, memory and time) is no part of a run's identity: a run whose
+# job got more memory resumes its checkpoint. Every other ``train`` setting is, and the seed.
+PLACEMENT = ("gpus", "mem_mb", "runtime_min")
 
-    seed: int
-    threads: int
-    device: str
-    bf16: bool
-    compile: bool
-    deterministic: bool
-    cpu_kernels: str          # avx2 (pinned before torch loaded: kernels.py) or native
-    buckets: list
-    batch_tokens: int
-    max_steps: int
-    max_minutes: float
-    lr: float
-    adam_eps: float
-    clip_norm: float
-    label_smoothing: float
-    lr_decay: float
-    plateau_window: int
-    patience: int
-    min_improvement: float
-    select: str               # "best": evaluation scores the weights of the best dev perplexity; "last"
-    eval_every: int
-    eval_batch_size: int
-    checkpoint_every: int
-    log_every: int
-    sampling: dict
-    dev_bleu: dict
-    curriculum: dict | None   # the authors' length curriculum (train/curriculum.py); None = off
 
-    @classmethod
-    def from_params(cls, params: dict, model_name: str) -> "TrainConfig":
-        merged = train_settings(params, model_name)  # params["train"]["seed"]: --seed or the first of seeds
-        # `auto` with GPUs asked for is CUDA (device.implied_device): the checkpoint then says so, and its
-        # evaluation, like its training, refuses to run on a CPU in its place
-        merged["device"] = implied_device(merged["device"], merged["gpus"])
-        return cls(**{f.name: merged[f.name] for f in dataclasses.fields(cls)})
+def run_config(params: dict, model_name: str) -> schema.Train:
+    """The ``train`` settings this run trains with: the scale's ``train`` section with the model's own
+    ``models.<m>.train`` overrides, typed by ``schema.Train`` (``config.train_config``), with ``device``
+    as the run takes it: ``auto`` with GPUs asked for is CUDA (``device.implied_device``), so the
+    checkpoint says so, and its evaluation, like its training, refuses to run on a CPU in its place."""
+    cfg = train_config(params, model_name)
+    return dataclasses.replace(cfg, device=implied_device(cfg.device, cfg.gpus))
 
-    def lr_now(self, state: dict) -> float:
-        """The learning rate at this point of the run: ``lr`` times the decay applied so far on plateaus."""
-        return self.lr * state["lr_scale"]
+
+def identity_settings(cfg: schema.Train, seed: int) -> dict:
+    """The settings one run's numbers depend on, as its fingerprint and checkpoint (``train_config``)
+    record them: the seed, then ``cfg`` without ``PLACEMENT``."""
+    return {"seed": seed, **{k: v for k, v in dataclasses.asdict(cfg).items() if k not in PLACEMENT}}
 
 
 def _rewrite_log(path: Path, fields: list[str], upto_step: int) -> None:
@@ -168,7 +140,8 @@ class Run:
     """One training run: what ``_start`` builds, and what the named steps below read and update."""
 
     model_name: str
-    cfg: TrainConfig
+    cfg: schema.Train         # the settings it trains with (run_config), threads: the count used
+    seed: int                 # params.yaml train.seed: the first of seeds, or the stage's --seed
     manifest: dict
     data_dir: Path            # the prepare stage's output: its manifest.json is what this run was made from
     work_dir: Path
@@ -189,6 +162,10 @@ class Run:
     @property
     def autocast(self) -> bool:
         return uses_bf16(self.cfg.bf16, self.device)
+
+    def lr_now(self) -> float:
+        """The learning rate at this point of the run: ``lr`` times the decay applied so far on plateaus."""
+        return self.cfg.lr * self.state["lr_scale"]
 
     @property
     def checkpoint_path(self) -> Path:
@@ -251,38 +228,38 @@ def _train(model_name: str, params: dict, data_dir: Path, out_dir: Path, work_di
 
 def _start(model_name: str, params: dict, data_dir: Path, work_dir: Path) -> Run:
     """Check the settings and the data, set up the device, build the model and optimiser: a fresh run."""
-    cfg = TrainConfig.from_params(params, model_name)
+    cfg = run_config(params, model_name)
+    seed = params["train"]["seed"]
     hparams = model_hparams(params, model_name)
     manifest = json.loads((data_dir / "manifest.json").read_text())
     # the data this run reads must be the data the fingerprint names
     verify_files(data_dir, manifest["files"], encoded_files("train") + encoded_files("dev"))
-    gpus = train_settings(params, model_name)["gpus"]
-    device, dist, threads = _use_device(cfg, params["scale"], gpus)
+    device, dist, threads = _use_device(cfg, params["scale"])
     cfg = dataclasses.replace(cfg, threads=threads)  # the count used: part of the run's identity on a CPU
-    if gpus and device.type == "cpu" and dist.main:
+    if cfg.gpus and device.type == "cpu" and dist.main:
         # only where asked for (train.device: cpu): `auto` with GPUs is CUDA or an error
-        print(f"warning: the {params['scale']} scale is sized for {gpus} GPU(s) (train.gpus) but train.device "
+        print(f"warning: the {params['scale']} scale is sized for {cfg.gpus} GPU(s) (train.gpus) but train.device "
               f"is cpu: training on the CPU, {threads} thread(s) per process; one step of its models takes "
               f"seconds to minutes there (`python benchmarks/models.py --preset {params['scale']}` measures it)",
               file=sys.stderr)
     train_split = EncodedSplit(data_dir, "train")
     dev_split = EncodedSplit(data_dir, "dev")
 
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     model = models.build(model_name, manifest["vocab_size"], **hparams).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
-    torch.manual_seed(cfg.seed + dist.rank)  # same initial weights everywhere, own dropout per rank
+    torch.manual_seed(seed + dist.rank)  # same initial weights everywhere, own dropout per rank
     # the dev BLEU's decoding settings (evaluate.*) shape the learning curves: part of what the run is
-    settings = {**dataclasses.asdict(cfg), "dev_bleu_decoding": dev_bleu_decoding(params, model_name)}
+    settings = {**identity_settings(cfg, seed), "dev_bleu_decoding": dev_bleu_decoding(params, model_name)}
     identity = run_identity(model_name, dataclasses.asdict(model.config), settings, manifest["files"])
-    return Run(model_name, cfg, manifest, data_dir, work_dir, device, dist, train_split, dev_split, model, optimizer,
-               identity, _fresh_state(cfg), flop_meter=FlopMeter(model), min_free_mb=params.get("min_free_mb", 0))
+    return Run(model_name, cfg, seed, manifest, data_dir, work_dir, device, dist, train_split, dev_split, model,
+               optimizer, identity, _fresh_state(cfg), flop_meter=FlopMeter(model), min_free_mb=params.get("min_free_mb", 0))
 
 
-def _use_device(cfg: TrainConfig, scale: str, gpus: int) -> tuple[torch.device, distributed.Dist, int]:
+def _use_device(cfg: schema.Train, scale: str) -> tuple[torch.device, distributed.Dist, int]:
     """The device of this process (under torchrun: its own GPU), with the preset's threads (at most the
     cores given: the count used is returned) and kernels."""
-    device = pick_device(cfg.device, gpus, f"{scale}.train")
+    device = pick_device(cfg.device, cfg.gpus, f"{scale}.train")
     threads = use_threads(cfg.threads, f"{scale}.train.threads")
     use_deterministic_kernels(cfg.deterministic)
     dist = distributed.init(device.type)
@@ -293,7 +270,7 @@ def _use_device(cfg: TrainConfig, scale: str, gpus: int) -> tuple[torch.device, 
     return device, dist, threads
 
 
-def _fresh_state(cfg: TrainConfig) -> dict:
+def _fresh_state(cfg: schema.Train) -> dict:
     return {"step": 0, "epoch": 0, "position": 0, "lr_scale": 1.0, "dev_history": [], "last_eval_step": -1,
             "best_dev_perplexity": math.inf, "best": None, "last": None, "evals_without_improvement": 0, "seconds": 0.0,
             "measuring_seconds": 0.0, "flops": 0, "stop_reason": None, "curriculum": curriculum.start(cfg.curriculum)}
@@ -360,7 +337,7 @@ def _forward_module(run: Run) -> torch.nn.Module:
 def _batches(run: Run) -> Iterator[tuple[int, int, Batch]]:
     """This rank's training batches from the run's data position on, as the length curriculum admits them."""
     cfg = run.cfg
-    batcher = BucketBatcher(run.train_split, cfg.buckets, cfg.batch_tokens, cfg.seed,
+    batcher = BucketBatcher(run.train_split, cfg.buckets, cfg.batch_tokens, run.seed,
                             rank=run.dist.rank, world=run.dist.world)
     narrowest = min(edge for edge, members in zip(batcher.edges, batcher.members) if len(members))
     return batcher.iterate(run.state["epoch"], run.state["position"],
@@ -407,12 +384,11 @@ def _optimisation_step(run: Run, epoch: int, position: int, batch: Batch) -> Ste
     """One step: this step's sampling rate and learning rate, teacher-forced forward, label-smoothed
     loss, backward, global-norm clipping, Adam."""
     cfg, state, dist, model = run.cfg, run.state, run.dist, run.model
-    rate = sampling_rate(state["step"], cfg.sampling["start_rate"], cfg.sampling["max_rate"],
-                         cfg.sampling["double_every"])
+    rate = sampling_rate(state["step"], cfg.sampling.start_rate, cfg.sampling.max_rate, cfg.sampling.double_every)
     if hasattr(model, "sampling_probability"):
         model.sampling_probability = rate
     for group in run.optimizer.param_groups:
-        group["lr"] = cfg.lr_now(state)
+        group["lr"] = run.lr_now()
     local_tokens = batch.target_tokens
     counting = time.perf_counter()
     local_flops = run.flop_meter.step(batch.src.size(0), batch.src.size(1), batch.tgt_in.size(1), rate)
@@ -460,7 +436,7 @@ def _log_step(run: Run, step: StepResult, epoch: int, window_tokens: float, wind
     now = time.perf_counter()
     row = {"step": state["step"], "epoch": epoch, "loss": loss_sum / step.global_tokens,
            "perplexity": math.exp(min(nll_sum / step.global_tokens, 50.0)),  # no overflow early on
-           "lr": cfg.lr_now(state), "grad_norm": float(step.grad_norm),
+           "lr": run.lr_now(), "grad_norm": float(step.grad_norm),
            "tokens_per_s": window_tokens / max(now - window_start, 1e-9), "sampling": step.sampling_rate,
            "seconds": state["seconds"]}
     bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
@@ -469,7 +445,7 @@ def _log_step(run: Run, step: StepResult, epoch: int, window_tokens: float, wind
     return now
 
 
-def dev_decision(state: dict, ppl: float, cfg: TrainConfig) -> dict:
+def dev_decision(state: dict, ppl: float, cfg: schema.Train) -> dict:
     """What one dev perplexity decides, given the run's state before it: the learning-rate decay on a
     plateau, whether these are the best weights so far, and patience (its count, and whether to stop).
     Under DDP rank 0 decides from its own perplexity and every rank applies the same decision."""
@@ -515,7 +491,7 @@ def _evaluate_dev(run: Run) -> bool:
     if run.dist.main:
         bleu = decision["dev_bleu"]
         _append(run.dev_log_path, DEV_FIELDS, {**point, "dev_perplexity": ppl, "dev_bleu": "" if bleu is None else bleu,
-                                               "lr": cfg.lr_now(state)})
+                                               "lr": run.lr_now()})
     state["measuring_seconds"] += time.perf_counter() - began
     return decision["stop"]
 
@@ -524,12 +500,12 @@ def _dev_bleu(run: Run, evaluation: int) -> float | None:
     """Greedy BLEU on the first dev sentences at every ``dev_bleu.every``-th dev evaluation (``evaluation``
     counts from 1; None elsewhere). The random number generators are forked, so the run's numbers do not
     depend on whether it is measured."""
-    every = run.cfg.dev_bleu["every"]
+    every = run.cfg.dev_bleu.every
     if not (every and run.dev_scorer and evaluation % every == 0):
         return None
     was_training = run.model.training
     with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
-        bleu = run.dev_scorer(run.model, run.device, run.cfg.dev_bleu["sentences"])
+        bleu = run.dev_scorer(run.model, run.device, run.cfg.dev_bleu.sentences)
     run.model.train(was_training)
     return bleu
 
@@ -545,7 +521,7 @@ def _save_checkpoint(run: Run) -> None:
         rng["cuda"] = torch.cuda.get_rng_state()
     checkpoint.save(run.checkpoint_path, {
         "model_name": run.model_name, "vocab_size": run.manifest["vocab_size"], "identity": run.identity,
-        "model_config": dataclasses.asdict(run.model.config), "train_config": dataclasses.asdict(run.cfg),
+        "model_config": dataclasses.asdict(run.model.config), "train_config": identity_settings(run.cfg, run.seed),
         "model": run.model.state_dict(), "best_model": run.best_model, "optimizer": run.optimizer.state_dict(),
         "state": run.state, "rng": rng})
 
@@ -571,7 +547,7 @@ def _finish(run: Run, params: dict, out_dir: Path) -> dict:
                "best_dev_perplexity": state["best_dev_perplexity"],
                "final_dev_perplexity": state["dev_history"][-1], "parameters": run.model.num_parameters(),
                "world_size": dist.world, "device": run.device.type,
-               "provenance": provenance(params, run.device.type, cfg.threads, cfg.seed)}
+               "provenance": provenance(params, run.device.type, cfg.threads, run.seed)}
     if dist.main:
         # what evaluation checks before scoring the checkpoint, and what the workflow checks at load
         summary["checkpoint"] = file_digest(run.checkpoint_path)
