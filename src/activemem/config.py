@@ -36,14 +36,12 @@ from typing import Any
 import yaml
 
 from activemem import schema
+from activemem.data import sources
+from activemem.data.sources.fields import ParamsError  # defined a layer down: a source's download raises it too
 
 TOP_LEVEL = ("scale", "models", "seeds", "min_free_mb", "defaults", "report", "control")
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeds; a larger one overflows deep inside them  # every other top-level mapping is a scale
 SECTIONS = schema.SECTIONS
-
-
-class ParamsError(ValueError):
-    pass
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -352,10 +350,10 @@ def stage_settings(params: dict) -> dict[str, Any]:
     ev = params["evaluate"]
     out: dict[str, Any] = {"download": params["data"], "prepare": without_scheduling(params["prepare"])}
     # An evaluation decodes with the checkpoint's own device, threads and kernels (its train key has them)
-    # and leaves the bootstrap to the paper stage; the algorithmic scores carry their Wilson intervals.
+    # and leaves the bootstrap to the paper stage; a source scored its own way adds the report keys it reads
+    # (the algorithmic tasks' Wilson intervals: report.significance_level).
     evaluation: list[Any] = [{k: v for k, v in ev.items() if k not in PAPER_ONLY_EVALUATE}]
-    if params["data"].get("source") == "algorithmic":
-        evaluation.append(params["report"]["significance_level"])
+    evaluation += [params["report"][k] for k in sources.entry(params["data"]["source"]).evaluate_reads]
     for name in params["model_names"]:
         out[f"train@{name}"] = [without_scheduling(params["train"]), params["models"][name],
                                 params["prepare"]["max_width"], dev_bleu_decoding(params, name)]
@@ -404,10 +402,11 @@ def _model_settings(params: dict, name: str) -> dict:
 def preset_comparison(params: dict) -> dict | None:
     """For a WMT'14 scale: its corpora and every setting that differs from the ``paper`` scale
     (``differences``: ``[key, value, preset value]``; ``job_differences``: keys of ``JOB_KEYS``);
-    ``preset`` is None where params.yaml has no ``paper`` scale. None for the demo corpus, whose
-    report says once that it is not the paper's data."""
+    ``preset`` is None where params.yaml has no ``paper`` scale. None for a source that is not the
+    paper's data (its registry entry's ``paper_data``: the demo corpus, whose report says once that it
+    is not the paper's data)."""
     data = params["data"]
-    if data.get("source") != "wmt14":
+    if not sources.entry(data["source"]).paper_data:
         return None
     corpora = {"train": list(data["train"]), "dev": data["dev"], "test": data["test"]}
     path = params.get("path")
