@@ -116,6 +116,15 @@ def test_unknown_sources_are_refused_by_name():
     assert "wmt15" not in schema.DATA_SOURCES and ["demo"] not in schema.DATA_SOURCES  # a YAML list: no crash
 
 
+def test_a_data_block_that_is_no_mapping_is_refused_naming_the_sources(tmp_path):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["smoke"]["data"] = 5
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    with pytest.raises(ParamsError, match=r"'smoke\.data' must be a mapping with a source \(demo, wmt14, "
+                                          r"algorithmic\) and its keys, got 5"):
+        load_params(tmp_path / "params.yaml", "smoke")
+
+
 # ---- a new source: its package, its entry, params.yaml ---------------------------------------------
 TOY_DATA = '''"""A toy source for tests/test_sources.py: numbered sentences, English and French."""
 

@@ -1,8 +1,9 @@
 """The schema of ``params.yaml``: every key of a scale, its type, its allowed values and what it is.
 
 One dataclass per section of a scale (``data``, ``prepare``, ``train``, ``evaluate``) and one for
-the top-level ``report``. ``data`` has one per data source, kept with the source (its ``Data`` in
-``data/sources/<name>/``, named by the source registry), so that a new source is its own package. A field is one key::
+the top-level ``report``; ``data`` has one per data source, kept with the source (its ``Data`` in
+``data/sources/<name>/``, named by the source registry), so that a new source is its own package.
+A field is one key::
 
     lr: float = key("Adam learning rate", above=0)
 
