@@ -20,6 +20,7 @@ import yaml
 from activemem.config import ParamsError, load_params
 from activemem.data.download import Expected
 from activemem.data.manifest import load_manifest
+from activemem.data.sources.wmt14 import download as wmt14_download
 from activemem.stages import download, prepare
 
 from conftest import REPO
@@ -60,7 +61,7 @@ def publish(monkeypatch, files: dict[str, bytes], keep_real: tuple[str, ...] = (
     checksums = {name: Expected(sha256=sha(data), md5=hashlib.md5(data).hexdigest(), size=len(data),
                                 **source) for name, data in files.items()}
     checksums.update({name: real[name] for name in keep_real})
-    monkeypatch.setattr(download, "load_manifest", lambda *a, **k: (corpora, checksums))
+    monkeypatch.setattr(wmt14_download, "load_manifest", lambda *a, **k: (corpora, checksums))
 
 
 def write_params(root: Path, **data) -> Path:

@@ -73,14 +73,18 @@ def relative(paths) -> set[str]:
 
 
 def test_a_stages_code_is_its_import_closure():
-    train = relative(closure("activemem.stages.train", entries=True))
+    train = set(dag.BY_NAME["train"].code())
     # imported by name through the model registry, and inside functions
     assert {"src/activemem/models/neural_gpu.py", "src/activemem/models/transformer/model.py",
             "src/activemem/train/loop.py", "src/activemem/stages/_common.py"} <= train
-    download = relative(closure("activemem.stages.download"))
-    assert "src/activemem/data/download.py" in download
+    download = set(dag.BY_NAME["download"].code())
+    assert {"src/activemem/data/download.py", "src/activemem/data/sources/wmt14/download.py",
+            "src/activemem/data/sources/demo/download.py"} <= download  # through the source registry
     assert "src/activemem/models/neural_gpu.py" not in download  # only the registry's names and sizes
-    assert not any(p.startswith("src/activemem/train/") for p in download)
+    assert not any(p.startswith(("src/activemem/train/", "src/activemem/evaluate/")) for p in download)
+    assert "src/activemem/evaluate/algorithmic.py" in dag.BY_NAME["evaluate"].code()
+    assert "src/activemem/paper/algorithmic.py" in dag.BY_NAME["paper"].code()
+    assert relative(closure("activemem.stages.download")) <= download
     for stage in dag.STAGES:
         assert f"src/activemem/stages/{stage.name}.py" in stage.code()
 

@@ -23,6 +23,7 @@ from activemem.data.extract import (ArchiveBombError, BrokenArchiveError, Unsafe
                                     extract_members)
 from activemem.data.archives import ArchiveStore
 from activemem.data.manifest import Corpus, ManifestError, load_manifest
+from activemem.data.sources.wmt14 import download as wmt14_download
 from activemem.stages import download as download_stage
 
 from conftest import REPO
@@ -52,7 +53,7 @@ def without_published_checksums(monkeypatch) -> None:
     """Let the download stage accept archives built by a test under the real WMT'14 file names
     (the shipped manifest's published checksums would refuse them, as they should)."""
     corpora, _ = load_manifest()
-    monkeypatch.setattr(download_stage, "load_manifest", lambda: (corpora, {}))
+    monkeypatch.setattr(wmt14_download, "load_manifest", lambda: (corpora, {}))
 
 
 def recording_sleep():
@@ -355,7 +356,7 @@ def test_an_archive_other_than_the_published_one_is_refused_by_the_stage(tmp_pat
     archive = make_tgz({"training/news-commentary-v9.fr-en.en": b"hello\n",
                         "training/news-commentary-v9.fr-en.fr": b"bonjour\n"})
     corpora, real = load_manifest()
-    monkeypatch.setattr(download_stage, "load_manifest",  # only News Commentary keeps its published values
+    monkeypatch.setattr(wmt14_download, "load_manifest",  # only News Commentary keeps its published values
                         lambda: (corpora, {"training-parallel-nc-v9.tgz": real["training-parallel-nc-v9.tgz"]}))
     others = {"/m/dev.tgz": make_tgz({"dev/newstest2013.en": b"a\n", "dev/newstest2013.fr": b"b\n"}),
               "/m/test-full.tgz": make_tgz({"test-full/newstest2014-fren-src.en.sgm": b"x\n",

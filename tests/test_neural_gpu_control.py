@@ -13,7 +13,7 @@ import yaml
 
 from activemem import config
 from activemem.data import algorithmic
-from activemem.stages.download import generate_algorithmic
+from activemem.data.sources.algorithmic.download import generate as generate_algorithmic
 from activemem.train import length_curriculum, lr_decay
 
 from conftest import REPO

@@ -16,6 +16,7 @@ import pytest
 
 from activemem import dag, lineage
 from activemem.config import load_params, preset_comparison, read
+from activemem.data import sources
 from activemem.data.store import file_digest
 from activemem.data.lines import write_lines
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores
@@ -27,7 +28,7 @@ from activemem.paper.figures import bleu_by_length_figure
 from activemem.paper.provenance import summary
 from activemem.paper.published import load_published, parse_cell
 from activemem.paper.report import build
-from activemem.paper.run_data import DEMO_NOTE, scale_note
+from activemem.paper.run_data import scale_note
 from activemem.stages import paper as paper_stage
 
 from conftest import REPO
@@ -689,7 +690,7 @@ def test_a_wmt_scale_note_names_its_corpora_pairs_and_every_setting_off_the_pape
                          "train.runtime_min, train.checkpoint_every, "
                          "train.log_every, models.neural_gpu.checkpoint_steps, models.markovian_neural_gpu."
                          "checkpoint_steps, models.extended_neural_gpu.checkpoint_steps.")
-    assert scale_note("demo", None, data, "demo") == DEMO_NOTE  # the demo grammar keeps its note
+    assert scale_note("demo", None, data, "demo") == sources.entry("demo").note  # the demo grammar keeps its note
 
 
 def test_the_paper_stage_reruns_when_the_wmt_note_would_change():

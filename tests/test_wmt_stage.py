@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from activemem.data.manifest import load_manifest
+from activemem.data.sources.wmt14 import download as wmt14_download
 from activemem.stages import download, prepare
 
 from conftest import REPO
@@ -47,7 +48,7 @@ def test_news_scale_downloads_through_a_mirror_and_prepares(tmp_path, monkeypatc
     # cannot match them: this test drops those (test_download.py checks that they are enforced) and
     # keeps the lock file's first-download record.
     corpora, _ = load_manifest()
-    monkeypatch.setattr(download, "load_manifest", lambda *args, **kwargs: (corpora, {}))
+    monkeypatch.setattr(wmt14_download, "load_manifest", lambda *args, **kwargs: (corpora, {}))
     with LoopbackServer(archives) as server:
         monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/m")
         download.main(["--params", str(params_file), "--scale", "news", "--out", str(tmp_path / "raw")])
@@ -94,7 +95,7 @@ def test_the_wmt_path_runs_end_to_end_through_the_paper_stage(tmp_path, monkeypa
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(tmp_path)
     corpora, _ = load_manifest()
-    monkeypatch.setattr(download, "load_manifest", lambda *args, **kwargs: (corpora, {}))
+    monkeypatch.setattr(wmt14_download, "load_manifest", lambda *args, **kwargs: (corpora, {}))
     common = ["--params", "params.yaml", "--scale", "news"]
     with LoopbackServer(archives) as server:
         monkeypatch.setenv("ACTIVEMEM_MIRROR", f"{server.url}/m")

@@ -37,14 +37,12 @@ import yaml
 
 from activemem import schema
 from activemem.dag import DEV_BLEU_DECODING, missing_keys
+from activemem.data import sources
+from activemem.data.sources.fields import ParamsError  # defined a layer down: a source's download raises it too
 
 TOP_LEVEL = ("scale", "models", "seeds", "min_free_mb", "defaults", "report", "control")
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeds; a larger one overflows deep inside them  # every other top-level mapping is a scale
 SECTIONS = schema.SECTIONS
-
-
-class ParamsError(ValueError):
-    pass
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -389,10 +387,11 @@ def _model_settings(params: dict, name: str) -> dict:
 def preset_comparison(params: dict) -> dict | None:
     """For a WMT'14 scale: its corpora and every setting that differs from the ``paper`` scale
     (``differences``: ``[key, value, preset value]``; ``job_differences``: keys of ``JOB_KEYS``);
-    ``preset`` is None where params.yaml has no ``paper`` scale. None for the demo corpus, whose
-    report says once that it is not the paper's data."""
+    ``preset`` is None where params.yaml has no ``paper`` scale. None for a source that is not the
+    paper's data (its registry entry's ``paper_data``: the demo corpus, whose report says once that it
+    is not the paper's data)."""
     data = params["data"]
-    if data.get("source") != "wmt14":
+    if not sources.entry(data["source"]).paper_data:
         return None
     corpora = {"train": list(data["train"]), "dev": data["dev"], "test": data["test"]}
     path = params.get("path")

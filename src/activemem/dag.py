@@ -69,7 +69,10 @@ class Stage:
     metrics: tuple[str, ...] = ()   # uncached outputs DVC tabulates (dvc metrics show/diff)
     settings: tuple[str, ...] = ()  # params.yaml key paths it reads
     per_run: bool = False           # one job per (model, seed) of params.yaml `models` and `seeds`
-    builds_models: bool = False     # imports the model classes the registry names by string
+    # registry parts it calls, which the registries name by "module:name" and import on first use, so no
+    # import statement shows them: "models.model" (every model's class), "sources.<hook>" (every data
+    # source's hook of that name, activemem/data/sources)
+    hooks: tuple[str, ...] = ()
     always_changed: bool = False    # runs on every `dvc repro` (see its `about`)
 
     @property
@@ -77,10 +80,19 @@ class Stage:
         return f"python -m activemem.stages.{self.name} --params params.yaml --scale {{scale}} {self.args}"
 
     def code(self) -> list[str]:
-        """The package files it runs, relative to the checkout: the import closure of its entry module,
-        and the corpus list every stage's params check reads."""
-        files = closure(f"activemem.stages.{self.name}", entries=self.builds_models)
+        """The package files it runs, relative to the checkout: the import closure of its entry module
+        and of the registry parts it calls, and the corpus list every stage's params check reads."""
+        files = closure(f"activemem.stages.{self.name}", *(module for hook in self.hooks for module in hook_modules(hook)))
         return sorted({str(p.relative_to(PACKAGE.parent.parent)) for p in files} | {"src/activemem/data/wmt14.yaml"})
+
+
+def hook_modules(hook: str) -> list[str]:
+    """The modules a registry part names (``models.model``, ``sources.download``), in every entry."""
+    from activemem import models
+    from activemem.data import sources
+    registry, _, part = hook.partition(".")
+    entries = {"models": models.REGISTRY, "sources": sources.REGISTRY}[registry].values()
+    return sorted({getattr(e, part).partition(":")[0] for e in entries if getattr(e, part)})
 
 
 RUN = "results/{scale}/{model}/seed{seed}"
@@ -92,20 +104,20 @@ STAGES: tuple[Stage, ...] = (
           "`dvc repro` (digests are remembered by file status) and rewrites its file only when an archive\n"
           "changed, which then reruns the download. Snakemake checks the same when it loads.",
           "--out data/{scale}/archives.json", uncached=("data/{scale}/archives.json",),
-          settings=("{scale}.data",), always_changed=True),
+          settings=("{scale}.data",), hooks=("sources.archives",), always_changed=True),
     Stage("download", "The raw corpus: the embedded demo or generated tasks, or the WMT'14 archives.",
           "--out data/{scale}/raw", deps=("data/{scale}/archives.json",), outs=("data/{scale}/raw",),
-          settings=("{scale}.data",)),
+          settings=("{scale}.data",), hooks=("sources.download", "sources.archives")),
     Stage("prepare", "Cleaned, tokenized into sub-words, encoded.",
           "--raw data/{scale}/raw --out " + PREPARED, deps=("data/{scale}/raw",), outs=(PREPARED,),
-          settings=section_keys("prepare", schema.Prepare, leave_out=SCHEDULING)),
+          settings=section_keys("prepare", schema.Prepare, leave_out=SCHEDULING), hooks=("sources.prepare",)),
     Stage("train", "One training per (model, seed).",
           "--model {model} --seed {seed} --data " + PREPARED + f" --out {RUN}/train "
           "--work checkpoints/{scale}/{model}/seed{seed}",
           deps=(PREPARED,), outs=(f"{RUN}/train",),
           settings=(*section_keys("train", schema.Train, leave_out=SCHEDULING), "{scale}.models.{model}",
                     "{scale}.prepare.max_width", *section_keys("evaluate", schema.Evaluate, only=DEV_BLEU_DECODING)),
-          per_run=True, builds_models=True),
+          per_run=True, hooks=("models.model",)),
     Stage("evaluate", "One evaluation per (model, seed): test perplexity, BLEU, BLEU by length.",
           "--model {model} --data " + PREPARED + f" --checkpoint {RUN}/train/checkpoint.pt --out {RUN}",
           deps=(f"{RUN}/train", PREPARED),
@@ -115,7 +127,7 @@ STAGES: tuple[Stage, ...] = (
           # the algorithmic tasks' scores carry their Wilson intervals at the report's level
           settings=(*section_keys("evaluate", schema.Evaluate, leave_out=PAPER_ONLY_EVALUATE),
                     "report.significance_level"),
-          per_run=True, builds_models=True),
+          per_run=True, hooks=("models.model", "sources.evaluate")),
     Stage("paper", "Table 1, Figure 6, the claims and the report.",
           "--results results/{scale} --data " + PREPARED + " --paper paper --out paper/build/{scale}",
           # the committed snapshots the report compares its numbers with: the whole folder, since a scale
@@ -126,7 +138,7 @@ STAGES: tuple[Stage, ...] = (
           # The report states the scale's settings: a WMT scale's, every one that differs from the paper
           # preset (config.preset_comparison), job keys included. So the whole scale, its defaults and the
           # preset: an edit anywhere in them reruns this stage, the cheapest, and nothing else.
-          settings=("models", "seeds", "report", "defaults", "{scale}", "paper")),
+          settings=("models", "seeds", "report", "defaults", "{scale}", "paper"), hooks=("sources.report",)),
 )
 BY_NAME = {stage.name: stage for stage in STAGES}
 

@@ -9,7 +9,6 @@ layer test (``tests/test_layers.py``) reads imports the same way.
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent  # src/activemem
@@ -58,15 +57,6 @@ def imported_modules(path: Path, package: Path = PACKAGE) -> list[tuple[int, str
     return [(line, module) for line, module in found if module.split(".")[0] == "activemem"]
 
 
-def named_entries(path: Path) -> list[str]:
-    """Modules a registry names in ``"activemem.a.b:Class"`` strings, imported when the entry is used
-    (``activemem/models/__init__.py``): code the stage runs although no import statement says so."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    return [node.value.partition(":")[0] for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and re.fullmatch(r"activemem(\.\w+)+:\w+", node.value)]
-
-
 def module_file(module: str) -> Path | None:
     """The source file of ``activemem.a.b``, or None for a name that is not a module (``from x import y``
     where y is a function is recorded by imported_modules as the module x itself)."""
@@ -77,17 +67,15 @@ def module_file(module: str) -> Path | None:
     return None
 
 
-def closure(module: str, entries: bool = False) -> list[Path]:
-    """Every package file importing ``module`` runs, sorted (absolute paths); with ``entries``, also the
-    modules registries name by string (for a stage that builds models: the model classes it imports by
-    name; other stages only check the registry's names and sizes)."""
+def closure(*modules: str) -> list[Path]:
+    """Every package file importing ``modules`` runs, sorted (absolute paths)."""
     seen: set[Path] = set()
-    todo = [module]
+    todo = list(modules)
     while todo:
         parts = todo.pop().split(".")
         for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ first
             path = module_file(".".join(parts[:i]))
             if path is not None and path not in seen:
                 seen.add(path)
-                todo += [m for _, m in imported_modules(path)] + (named_entries(path) if entries else [])
+                todo += [m for _, m in imported_modules(path)]
     return sorted(seen)

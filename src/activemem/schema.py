@@ -1,7 +1,9 @@
 """The schema of ``params.yaml``: every key of a scale, its type, its allowed values and what it is.
 
 One dataclass per section of a scale (``data``, ``prepare``, ``train``, ``evaluate``) and one for
-the top-level ``report``. A field is one key::
+the top-level ``report``; ``data`` has one per data source, kept with the source (its ``Data`` in
+``data/sources/<name>/``, named by the source registry), so that a new source is its own package.
+A field is one key::
 
     lr: float = key("Adam learning rate", above=0)
 
@@ -26,140 +28,23 @@ import difflib
 import functools
 import math
 import operator
-import reprlib
 import types
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Union, get_args, get_origin, get_type_hints
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal, Union, get_args, get_origin, get_type_hints
+
+from activemem.data import sources
+# one key of params.yaml, and a value as a message quotes it: defined a layer down, where each data source
+# types its own `data` block with them (data/sources/fields.py)
+from activemem.data.sources.fields import SHOWN_CHARS, key, shown  # noqa: F401
 
 Path = tuple[str, ...]           # a key path, e.g. ("demo", "train", "lr")
 Problems = list[tuple[Path, str]]
 INVALID = object()               # a value that failed its check (its problem is already recorded)
 LARGEST_INT = 2 ** 63 - 1        # what torch, numpy and the pipeline's files can hold
-# A message shows at most this much of the value it refuses: a wrong value may be a huge list (a YAML
-# alias expanded, a pasted array), and formatting all of it would hang the check and flood the terminal.
-SHOWN_CHARS = 120
-
-
-def _repr_limits() -> reprlib.Repr:
-    limits = reprlib.Repr()
-    limits.maxlevel, limits.maxlist, limits.maxtuple, limits.maxdict = 3, 8, 8, 6
-    limits.maxstring = limits.maxother = limits.maxlong = SHOWN_CHARS
-    return limits
-
-
-_REPR = _repr_limits()
-
-
-def shown(value: Any) -> str:
-    """``repr(value)`` in at most ``SHOWN_CHARS`` characters (``...`` marks what is left out); it visits
-    only the first few items of each level, so it takes no time whatever the value's size."""
-    text = _REPR.repr(value)
-    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
-
-
-def key(doc: str, *, low: float | None = None, high: float | None = None, above: float | None = None,
-        below: float | None = None, choices: Callable[[], list[str]] | None = None) -> Any:
-    """One key of ``params.yaml``: ``doc`` says what it is; numbers must be ``>= low``, ``<= high``,
-    ``> above`` and ``< below``; ``choices`` lists the allowed strings where they live elsewhere."""
-    return field(metadata={"doc": doc, "low": low, "high": high, "above": above, "below": below,
-                           "choices": choices})
-
-
-@functools.cache
-def wmt14_corpora() -> list[str]:
-    """The corpus names of ``data/wmt14.yaml`` (read only when a wmt14 scale is checked)."""
-    from activemem.data.manifest import load_manifest
-    return sorted(load_manifest()[0])
-
-
 # ---- the sections of a scale ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class DemoData:
-    """``<scale>.data`` with ``source: demo``: the embedded English→French grammar."""
-
-    source: Literal["demo"] = key("where the corpus comes from: the embedded demo grammar")
-    seed: int = key("seed of the corpus generator", low=0)
-    sizes: dict[str, int] = key("sentence pairs per split (train, dev, test; more splits are optional)", low=1)
-    clauses: dict[str, list[int]] = key("[fewest, most] clauses per sentence, per split of sizes", low=1)
-    max_depth: int = key("nesting of 'of …' phrases and relative clauses", low=0)
-    references: int = key("reference streams of the evaluation splits (sacreBLEU nrefs)", low=1)
-
-    def problems(self) -> Iterator[tuple[Path, str]]:
-        for split in ("train", "dev", "test"):
-            if split not in self.sizes:
-                yield ("sizes", split), "is missing"
-        for split in self.sizes:
-            if split not in self.clauses:
-                yield ("clauses", split), "is missing"
-        for split, value in self.clauses.items():
-            if split not in self.sizes:
-                yield ("clauses", split), f"names no split of data.sizes ({', '.join(self.sizes)})"
-            elif len(value) != 2 or value[0] > value[1]:
-                yield ("clauses", split), f"must be [fewest, most] clauses with 1 <= fewest <= most, got {shown(value)}"
-
-
-@dataclass(frozen=True)
-class Wmt14Data:
-    """``<scale>.data`` with ``source: wmt14``: WMT'14 En-Fr corpora, downloaded and checksummed."""
-
-    source: Literal["wmt14"] = key("where the corpus comes from: WMT'14 archives (data/wmt14.yaml)")
-    train: list[str] = key("training corpora", choices=wmt14_corpora)
-    dev: str = key("development corpus (dev perplexity, lr decay)", choices=wmt14_corpora)
-    test: str = key("test corpus (Table 1, Figure 6)", choices=wmt14_corpora)
-    downloads: str = key("archive cache folder, shared by scales")
-    archives: str | None = key("folder of archives you already have, used in place after the same "
-                               "checks as a download (null: download them)")
-    lock: str = key("checksum lock file, written on the first download")
-    vouched: str = key("committed file of archive copies that differ from the published ones, "
-                       "each with who vouches for it")
-    mirror: str | None = key("base URL (http://, https:// or file:///) to download from instead "
-                             "(ACTIVEMEM_MIRROR overrides it)")
-    retries: int = key("retries of a dropped or short download", low=0)
-    backoff_seconds: float = key("wait before the first retry, doubled for each next one", low=0)
-
-    def problems(self) -> Iterator[tuple[Path, str]]:
-        if not self.train:
-            yield ("train",), "must name at least one corpus"
-        if self.mirror is not None:
-            from activemem.data.download import url_problem  # only when a wmt14 scale is checked
-            problem = url_problem(self.mirror)
-            if problem:
-                yield ("mirror",), f"is not a usable mirror URL: {problem}"
-
-
-@dataclass(frozen=True)
-class AlgorithmicData:
-    """``<scale>.data`` with ``source: algorithmic``: the Neural GPU's tasks, generated from a seed
-    (``data/algorithmic.py``); one model learns every task of ``tasks``, each input led by its marker."""
-
-    source: Literal["algorithmic"] = key("where the pairs come from: the algorithmic task generators")
-    seed: int = key("seed of the generators", low=0)
-    tasks: list[str] = key("tasks, trained together (copy, reverse, sort, add, mul)", choices=lambda: list(_tasks()))
-    sizes: dict[str, int] = key("pairs of train and dev, and of each test split (one per task and length)", low=1)
-    train_length: int = key("longest training (and dev) input, symbols without the task marker", low=3)
-    test_lengths: list[int] = key("input length of each test split (symbols), increasing", low=3)
-    held_out_share: float = key("test inputs are distinct and never in train or dev; at most this share of a "
-                                "length's distinct inputs is held out (short lengths have few)", above=0, below=1)
-
-    def problems(self) -> Iterator[tuple[Path, str]]:
-        if not self.tasks or len(set(self.tasks)) < len(self.tasks):
-            yield ("tasks",), f"must name at least one task, each once, got {shown(self.tasks)}"
-        for split in ("train", "dev", "test"):
-            if split not in self.sizes:
-                yield ("sizes", split), "is missing"
-        for split in self.sizes:
-            if split not in ("train", "dev", "test"):
-                yield ("sizes", split), "is not a split of the algorithmic source (train, dev, test)"
-        if not self.test_lengths or self.test_lengths != sorted(set(self.test_lengths)):
-            yield ("test_lengths",), f"must be at least one increasing length, got {shown(self.test_lengths)}"
-
-
-def _tasks() -> tuple[str, ...]:
-    from activemem.data.algorithmic import TASKS  # torch-free
-    return TASKS
-
-
-DATA_SOURCES = {"demo": DemoData, "wmt14": Wmt14Data, "algorithmic": AlgorithmicData}
+# ``<scale>.data``: its keys depend on its ``source``; each source's dataclass lives with the source
+# (``data/sources/<name>/__init__.py``), imported on first use. A view of the registry, not a copy.
+DATA_SOURCES = sources.DataClasses()
 
 
 @dataclass(frozen=True)
@@ -285,6 +170,11 @@ class Report:
 
 
 # ---- the positive control (top-level ``control``; benchmarks/neural_gpu_control.py) -----------------
+def _tasks() -> tuple[str, ...]:
+    from activemem.data.algorithmic import TASKS  # torch-free
+    return TASKS
+
+
 @dataclass(frozen=True)
 class ControlCurriculum:
     """``control.train.curriculum``: the 2015 length curriculum on sequence error (``train/length_curriculum.py``)."""
@@ -374,7 +264,7 @@ class Scale:
     """One scale block, defaults merged: ``models`` holds each model's block as written (its
     hyper-parameters and optional ``train`` overrides), checked against the model's ``Config``."""
 
-    data: DemoData | Wmt14Data | AlgorithmicData
+    data: Any                    # its source's dataclass (DATA_SOURCES)
     prepare: Prepare
     train: Train
     models: dict[str, dict[str, Any]]
@@ -517,8 +407,12 @@ def check_scale(block: Any, path: Path, model_names: list[str], problems: Proble
             problems.append(((*path, name), "is missing"))
     if len(problems) > before:
         return INVALID
-    source = block["data"].get("source") if isinstance(block["data"], dict) else "demo"
-    if source not in DATA_SOURCES:  # the source decides which keys the data section has
+    source = block["data"].get("source") if isinstance(block["data"], dict) else None
+    if not isinstance(block["data"], dict):
+        problems.append(((*path, "data"), f"must be a mapping with a source ({', '.join(DATA_SOURCES)}) and its "
+                                          f"keys, got {shown(block['data'])}"))
+        data = INVALID
+    elif source not in DATA_SOURCES:  # the source decides which keys the data section has
         problems.append(((*path, "data", "source"), f"must be one of {', '.join(DATA_SOURCES)}, got {shown(source)}"))
         data = INVALID
     else:

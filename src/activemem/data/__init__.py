@@ -1,5 +1,7 @@
 """Data: where the parallel text comes from and how it becomes training batches.
 
+- ``sources/``           the data-source registry (``data.source``): each source's ``data``
+                           schema, its download, and the steps it takes its own way
 - ``manifest.py``          the WMT'14 manifest (``wmt14.yaml``) and the mirror setting
 - ``wmt14.yaml``           the WMT'14 En-Fr sources: URLs, archive members, checksums
 - ``archives.py``          where each archive comes from (own folder, cache, download) and whether a

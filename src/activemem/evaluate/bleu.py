@@ -5,7 +5,7 @@ comparable with other WMT'14 En→Fr results computed the same way; the signatur
 to every score says exactly how it was computed.
 
 Several references: the demo's test split has one reference stream per valid French translation
-(``test.fr`` and ``test.fr.ref2`` … , see ``stages/download.py``); :func:`corpus_scores` takes them
+(``test.fr`` and ``test.fr.ref2`` … , see ``data/sources/demo/download.py``); :func:`corpus_scores` takes them
 all and the signature then says ``nrefs:N``. A stream may repeat the first reference where a
 sentence has fewer valid ones: sacreBLEU clips n-gram counts by their maximum over the references
 and takes the closest reference length, so a repeated reference changes nothing.

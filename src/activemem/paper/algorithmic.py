@@ -79,7 +79,7 @@ def task_table(task: str, scores: dict[str, dict[int, dict]], train_length: int,
 
 def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, seeds: list[int],
           patience: dict[str, int] | None = None) -> dict:
-    """Every output of the stage (see the module docstring); returns ``{claims, warnings, snapshot}``.
+    """Every output of the stage (see the module docstring); returns ``{claims, warnings, snapshot, beside}``.
     ``patience``: each model's ``train.patience`` (``convergence.py``)."""
     out.mkdir(parents=True, exist_ok=True)
     runs = load_runs(results, names, sorted(seeds), patience)
@@ -110,4 +110,5 @@ def build(scale: str, names: list[str], results: Path, paper: Path, out: Path, s
     write_text(out / "report.md", md.get_template("algorithmic.md.j2").render(**context))
     html = environment(paper / "templates", autoescape=True).get_template("algorithmic.html.j2")
     write_text(out / "report.html", html.render(**context, figure_png=png(out / f"{FIGURE}.png")))
-    return {"claims": claims, "warnings": warnings, "snapshot": against}
+    return {"claims": claims, "warnings": warnings, "snapshot": against,
+            "beside": "report.md, tables.md, the figure, claims.json"}  # what the stage names beside report.html

@@ -1,9 +1,11 @@
 """What the report says about the run's data: the scale note that opens it, and what the test split
 offers the claims.
 
-The smoke scale keeps its fixed one-line note, and every scale on the demo grammar (``data.source:
-demo``: demo, converged) the demo's; ``data_name`` names what a run trained on, for Table 1's heading
-and note. A WMT'14 scale's note says what a reader diffing Table 1 against the published numbers must know: which corpora were trained on
+The smoke scale keeps its fixed one-line note, and every other scale on a source that has one (its
+registry entry's ``note``, ``activemem/data/sources``: the demo grammar's, at demo and converged) that
+note; ``data_name`` names what a run trained on (the entry's ``name``), for Table 1's heading and note.
+A scale on the paper's own data (WMT'14: the entry's ``paper_data``) is compared with the paper preset,
+and its note says what a reader diffing Table 1 against the published numbers must know: which corpora were trained on
 (``data.train``), how many pairs the prepare stage kept (``manifest.json`` ``pairs``,
 ``report.json``), and every setting that differs from the ``paper`` preset (``config.preset_comparison``,
 the same entry both engines track for the paper stage). The paper preset is the yardstick because
@@ -16,15 +18,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from activemem.data import sources
 from activemem.evaluate.references import reference_names
 from activemem.paper.claims import AvailableData
 
 SCALE_NOTES = {
     "smoke": "Tiny smoke-test scale: numbers are meaningless; it checks that the pipeline runs.",
 }
-# every scale on the demo grammar (demo, converged, …): data.source demo
-DEMO_NOTE = ("Embedded demo corpus (a small English→French grammar) and CPU-sized models: this shows the pipeline "
-             "and the models' qualitative behaviour, not the paper's WMT'14 numbers.")
 GENERIC_NOTE = "Data source not recorded (data.source): the report cannot say what this run was trained on."
 # how a reader knows the WMT'14 training corpora (data.train keys: data/wmt14.yaml)
 CORPUS_NAMES = {"europarl_v7": "Europarl v7", "commoncrawl": "Common Crawl", "un": "UN corpus",
@@ -87,15 +87,24 @@ def wmt_note(scale: str, comparison: dict, data: Path) -> str:
     return text
 
 
+UNNAMED = "data this report cannot name (data.source not given)"
+
+
+def _entry(source: str | None) -> sources.Entry | None:
+    """The registry entry of ``source``; None for a run that names no (or no known) source."""
+    return sources.REGISTRY.get(source) if isinstance(source, str) else None
+
+
 def scale_note(scale: str, comparison: dict | None, data: Path, source: str | None = None) -> str:
     """The report's opening note (``comparison``: ``config.preset_comparison`` of the run's params;
-    ``source``: its ``data.source``). Every scale on the demo grammar gets the demo's note, whatever
-    its name: the converged scale is the demo grammar, not WMT'14."""
+    ``source``: its ``data.source``). Every scale on a source with a note gets it, whatever its name:
+    the converged scale is the demo grammar, not WMT'14."""
     if scale in SCALE_NOTES:
         return SCALE_NOTES[scale]
     if comparison:
         return wmt_note(scale, comparison, data)
-    return DEMO_NOTE if source == "demo" else GENERIC_NOTE
+    entry = _entry(source)
+    return entry.note if entry and entry.note else GENERIC_NOTE
 
 
 def data_name(source: str | None, comparison: dict | None) -> str:
@@ -110,11 +119,8 @@ def data_name(source: str | None, comparison: dict | None) -> str:
         if preset and not preset_train:
             return f"full WMT'14 English→French, tested on {corpora['test']}"
         return f"WMT'14 English→French ({names}), tested on {corpora['test']}"
-    if source == "demo":
-        return "the demo grammar (an embedded synthetic English→French corpus), not WMT'14"
-    if source == "algorithmic":
-        return "the algorithmic tasks (generated symbol sequences)"
-    return "data this report cannot name (data.source not given)"
+    entry = _entry(source)
+    return entry.name if entry else UNNAMED
 
 
 def data_note(source: str | None, comparison: dict | None, data: Path) -> str:

@@ -70,8 +70,10 @@ Resuming: each decoded batch and each perplexity is saved as it is computed in `
 unfinished is computed again, and ends with the numbers of an uninterrupted run. The folder is removed
 once the outputs are written. Every phase (decoding, test and dev perplexity) shows its progress.
 
-The algorithmic tasks (``data.source: algorithmic``) are scored by sequence accuracy and per-symbol
-errors per (task, length) split instead: ``evaluate/algorithmic.py`` describes those outputs.
+A source whose registry entry names an ``evaluate`` of its own (``activemem/data/sources``) is scored
+by it instead: the algorithmic tasks by sequence accuracy and per-symbol errors per (task, length)
+split, ``evaluate/algorithmic.py`` describes those outputs. ``word_classes`` (the demo grammar, which
+knows every word's class) adds the scores by word class.
 """
 
 from __future__ import annotations
@@ -87,11 +89,11 @@ import torch
 from activemem import engines, lineage
 from activemem.atomic import write_json
 from activemem.config import ParamsError, train_config
+from activemem.data import sources
 from activemem.data.lines import DataError, read_lines
 from activemem.data.store import EncodedSplit, encoded_files, file_digest, verify_files
 from activemem.data.vocab import SubwordVocab
 from activemem.data.batching import pair_widths
-from activemem.evaluate.algorithmic import evaluate_algorithmic
 from activemem.evaluate.by_word_class import by_word_class
 from activemem.evaluate.bleu import bleu_by_length, corpus_scores, length_ratio_within, subset_bleu
 from activemem.evaluate.references import EXTRAPOLATION_SPLIT, load_split, multi_reference_scores, split_files
@@ -240,9 +242,10 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
     ev = params["evaluate"]  # checked by schema.py when params.yaml was loaded
     # what this evaluation is made from: the paper stage and the workflow check it before trusting it
     made_from = {checkpoint.as_posix(): written_by_training(checkpoint), **lineage.made_from(data / "manifest.json")}
-    if params["data"]["source"] == "algorithmic":
-        return evaluate_algorithmic(load_trained(model_name, checkpoint, params["scale"]), model_name, params,
-                                    data, out, progress, made_from)
+    own = sources.hook(params["data"]["source"], "evaluate")
+    if own:  # a source scored its own way (the algorithmic tasks: sequence accuracy)
+        return own(load_trained(model_name, checkpoint, params["scale"]), model_name, params, data, out, progress,
+                   made_from)
     manifest = checked_inputs(data)
     run = load_trained(model_name, checkpoint, params["scale"])
     # what a killed evaluation already decoded, reused only by the very same evaluation (evaluate/resume.py)
@@ -278,7 +281,7 @@ def evaluate(model_name: str, params: dict, data: Path, checkpoint: Path, out: P
               f"translations are empty (evaluation.json extrapolation.empty_hypotheses)", file=sys.stderr)
     # where the gap is (the demo grammar knows every word's class; WMT's text does not)
     classes = (by_word_class(run.model, test.encoded, vocab, run.device, ev["batch_size"])
-               if params["data"]["source"] == "demo" else None)
+               if sources.entry(params["data"]["source"]).word_classes else None)
     state = run.checkpoint["state"]
     evaluation = {
         "model": model_name, "scale": params["scale"],

@@ -27,8 +27,9 @@ open the report. A WMT'14 scale's report opens with its corpora, the pairs kept 
 that differs from the ``paper`` preset (``config.preset_comparison``; the stage tracks the scale, its
 defaults and the preset in ``activemem/dag.py``, so both engines rerun it when the note would change).
 
-The algorithmic scale (``data.source: algorithmic``) has no Table 1 and no BLEU: a table per task,
-accuracy against length and its own claims (``<paper>/claims.algorithmic.yaml``), see
+A source whose registry entry names a ``report`` of its own (``activemem/data/sources``) gets that
+report instead: the algorithmic tasks have no Table 1 and no BLEU but a table per task, accuracy
+against length and their own claims (``<paper>/claims.algorithmic.yaml``), see
 ``activemem/paper/algorithmic.py``.
 """
 
@@ -41,8 +42,8 @@ from pathlib import Path
 from activemem import engines, lineage
 from activemem.atomic import write_json
 from activemem.config import preset_comparison, train_config
+from activemem.data import sources
 from activemem.data.store import verify_files
-from activemem.paper import algorithmic
 from activemem.paper.claims import display_verdict
 from activemem.paper.report import build, load_metrics
 from activemem.paper.seeds import run_folder
@@ -90,9 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     patience = {n: train_config(params, n).patience for n in params["model_names"]}
     try:
         made_from = verified_inputs(Path(args.results), Path(args.data), params["model_names"], params["seeds"])
-        if params["data"]["source"] == "algorithmic":
-            result = algorithmic.build(params["scale"], params["model_names"], Path(args.results), Path(args.paper),
-                                       Path(args.out), params["seeds"], patience)
+        own = sources.hook(params["data"]["source"], "report")
+        if own:  # a source with a report of its own (the algorithmic tasks: a table per task, no BLEU)
+            result = own(params["scale"], params["model_names"], Path(args.results), Path(args.paper),
+                         Path(args.out), params["seeds"], patience)
         else:
             result = build(params["scale"], params["model_names"], Path(args.results), Path(args.data),
                            Path(args.paper), Path(args.out), settings, evaluate, params["seeds"],
@@ -109,11 +111,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"against the committed snapshot: {result['snapshot'].text()}")
     for claim in result["claims"]:
         print(f"[{display_verdict(claim)}] {claim['statement']} — {claim['evidence']} ({claim['budget']})")
-    if params["data"]["source"] == "algorithmic":
-        print(f"report: {Path(args.out) / 'report.html'} (and report.md, tables.md, the figure, claims.json beside it)")
-        return
     # the last line of the run under DVC, whose own output ends with its lock file
-    print(f"report: {Path(args.out) / 'report.html'} (and report.md, Table 1, figures, claims.json beside it)")
+    beside = result.get("beside", "report.md, Table 1, figures, claims.json")  # a source's own report says its own
+    print(f"report: {Path(args.out) / 'report.html'} (and {beside} beside it)")
 
 
 if __name__ == "__main__":

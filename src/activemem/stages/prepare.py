@@ -41,7 +41,8 @@ the text came from and what vouched for it, from ``sources.json``); ``files`` (s
 of every output); and ``made_from`` (size and SHA-256 of the ``sources.json`` read, ``activemem/lineage.py``:
 the Snakemake workflow removes prepared data whose listing is gone or changed, as after a refused download).
 
-The algorithmic tasks (``sources.json`` ``source: algorithmic``) take another path: no cleaning, no
+A source whose registry entry names a ``prepare`` of its own (``activemem/data/sources``; the
+``source`` of ``sources.json``) takes that path instead: the algorithmic tasks have no cleaning, no
 sub-word model, every split encoded with the fixed symbol vocabulary (``data/symbols.py``, which
 describes that manifest).
 """
@@ -60,6 +61,7 @@ from activemem import lineage
 from activemem.atomic import open_atomic, write_json
 from activemem.config import ParamsError
 from activemem.cores import capped_threads
+from activemem.data import sources
 from activemem.data.clean import SplitReport, clean_pairs
 from activemem.data.encode import encode_chunk, text_chunks
 from activemem.data.lines import LineWriter, numbered_lines, read_lines
@@ -67,7 +69,6 @@ from activemem.data.overlap import overlap_with_train
 from activemem.data.phases import Phases
 from activemem.data.readers import DataError, read_parallel
 from activemem.data.store import SplitWriter, encoded_files, file_digest, verify_files
-from activemem.data.symbols import prepare_algorithmic
 from activemem.data.vocab import SubwordVocab, train_vocab
 from activemem.entry import one_line
 from activemem.progress import progress_bar
@@ -85,6 +86,15 @@ def load_listing(raw: Path) -> dict:
         raise DataError(f"{path} does not exist: run the download stage first") from None
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: not valid JSON ({err.msg}): rerun the download stage") from None
+
+
+def listing_source(listing: dict, raw: Path) -> str:
+    """The data source the download stage made ``listing`` for (its ``source``: a registry name)."""
+    source = listing.get("source")
+    if not isinstance(source, str) or source not in sources.REGISTRY:
+        raise DataError(f"{raw / 'sources.json'} names no known data source ({', '.join(sources.REGISTRY)}), "
+                        f"got {source!r}: rerun the download stage")
+    return source
 
 
 def source_files(listing: dict, raw: Path, split: str) -> list[tuple[Path, Path]]:
@@ -205,8 +215,9 @@ def prepare(params: dict, raw: Path, out: Path, phases: Phases | None = None) ->
     settings = params["prepare"]  # checked by schema.py when params.yaml was loaded
     threads = capped_threads(settings["threads"], f"{params['scale']}.prepare.threads")
     listing = load_listing(raw)
-    if listing.get("source") == "algorithmic":
-        return prepare_algorithmic(params, listing, raw, out)
+    own = sources.hook(listing_source(listing, raw), "prepare")
+    if own:  # a source whose pairs are not sentences to clean and sub-word (the algorithmic tasks)
+        return own(params, listing, raw, out)
     splits = list(SPLITS) + [s for s in listing["splits"] if s not in SPLITS]
     reports = {split: SplitReport() for split in splits}
     staging = out / STAGING
