@@ -22,9 +22,10 @@ from typing import Literal, get_args, get_origin, get_type_hints
 import pytest
 import yaml
 
-from activemem import schema, schema_export
-from activemem.config import ParamsError, load_params, preset_comparison, stage_settings
+from activemem import dag, schema, schema_export
+from activemem.config import ParamsError, load_params, preset_comparison, read
 from activemem.data import sources
+from activemem.imports import closure
 from activemem.paper import run_data
 from activemem.stages import download, prepare
 
@@ -92,22 +93,18 @@ def test_each_entry_types_its_own_data_block_and_its_hooks_resolve(name):
 
 
 def test_each_hook_is_code_its_stage_reruns_on():
-    """The stages reach a source's hooks through the registry, which tests/test_stage_deps.py cannot
-    follow: each hook's module, and what it imports, must be among its stage's dvc.yaml deps."""
-    pytest.importorskip("dvc")
-    from test_pipeline import dvc_stages
-    from test_stage_deps import closure, covered
-    stages = dvc_stages(REPO, settings=True)
+    """The stages reach a source's hooks through the registry, which no import statement shows: each
+    hook's module, and what it imports, must be among its stage's code (activemem/dag.py, dvc.yaml)."""
     missing = []
     for name, entry in sources.REGISTRY.items():
         for part in sources.HOOKS:
             path = getattr(entry, part)
             if path is None:
                 continue
-            stage = next(n for n in stages if n == HOOK_STAGES[part] or n.startswith(f"{HOOK_STAGES[part]}@"))
-            missing += [f"{stage}: {p} ({name}.{part})" for p in sorted(closure(path.partition(":")[0]), key=str)
-                        if not covered(p, stages[stage]["deps"])]
-    assert not missing, "dvc.yaml stages (and the Snakemake rules) lack these dependencies:\n" + "\n".join(missing)
+            stage = dag.BY_NAME[HOOK_STAGES[part]]
+            missing += [f"{stage.name}: {p} ({name}.{part})" for p in closure(path.partition(":")[0])
+                        if str(p.relative_to(REPO)) not in stage.code()]
+    assert not missing, "the stage table lacks these dependencies:\n" + "\n".join(missing)
 
 
 def test_unknown_sources_are_refused_by_name():
@@ -174,7 +171,9 @@ def toy_params(tmp_path: Path, **toy) -> Path:
     scale's settings on the toy corpus); nothing else changed."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["defaults"]["data"]["toy"] = {"offset": 3}
-    raw["toy"] = {**copy.deepcopy(raw["smoke"]), "data": {"source": "toy", "pairs": 120, **toy}}
+    # the scale's data holds its source's defaults, as `<<: *data_toy` would write them: both engines track
+    # `toy.data` as written (activemem/dag.py)
+    raw["toy"] = {**copy.deepcopy(raw["smoke"]), "data": {"source": "toy", "pairs": 120, "offset": 3, **toy}}
     raw["toy"]["prepare"] = {**raw["toy"]["prepare"], "vocab_size": 300}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
@@ -197,7 +196,7 @@ def test_a_new_source_takes_its_package_its_entry_and_params(toy_source):
     root = toy_source
     params_file = toy_params(root)
     params = load_params(params_file, "toy")
-    assert params["data"] == {"source": "toy", "pairs": 120, "offset": 3}  # defaults.data.toy merged in
+    assert params["data"] == {"source": "toy", "pairs": 120, "offset": 3}
     # its own schema: its keys, its ranges and its own rules, each named by its key path
     with pytest.raises(ParamsError, match=r"'toy\.data\.pairs' must be even, got 121"):
         load_params(toy_params(root, pairs=121), "toy")
@@ -205,7 +204,8 @@ def test_a_new_source_takes_its_package_its_entry_and_params(toy_source):
         load_params(toy_params(root, seed=1), "toy")
     params_file = toy_params(root)
     # the settings both engines track, the report's words, the JSON schema: all from the entry
-    assert stage_settings(params)["download"] == params["data"] and preset_comparison(params) is None
+    assert dag.settings_values(read(params_file), "download", "toy") == {"toy.data": params["data"]}
+    assert preset_comparison(params) is None
     assert run_data.data_name("toy", None) == "the toy corpus (numbers spelled out)"
     assert "ToyData" in json.dumps(schema_export.params_schema())
     assert download.current_archives(params) == {}  # it downloads nothing

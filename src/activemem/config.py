@@ -216,11 +216,18 @@ def _get(node: Any, parts: tuple[str, ...]) -> Any:
     return node
 
 
+def _anchor(raw: dict, section: tuple[str, ...]) -> str:
+    """The anchor params.yaml gives the defaults of a scale's section (``train``; ``data_demo`` by source)."""
+    return f"data_{_source(raw[section[0]])}" if section[1:] == ("data",) else section[-1]
+
+
 def _where(raw: dict, parts: tuple[str, ...]) -> str:
     """The key path as written in the file: a resolved value that came from ``defaults``, or through a
     YAML merge key from another block (``<<: *train``, ``<<: *demo``), is named where it is written.
     A merged value is the very object of the block it came from (the YAML loader builds each node once),
-    so the first block in the file holding that object is where it is written."""
+    so the first block in the file holding that object is where it is written. Python shares some
+    objects whatever their node (small integers, booleans, None, one-character strings): such a value
+    is named in ``defaults`` when that holds an equal one, else where the scale has it."""
     scale, rest = parts[0], parts[1:]
     if scale in TOP_LEVEL or not rest:
         return ".".join(parts)
@@ -228,6 +235,9 @@ def _where(raw: dict, parts: tuple[str, ...]) -> str:
     if not _has(raw[scale], rest):  # filled in by merge(): a sub-mapping's key the scale leaves out
         return ".".join(default if _has(raw, default) else parts)
     value = _get(raw[scale], rest)
+    if value is None or isinstance(value, bool) or (isinstance(value, int) and -5 <= value <= 256) \
+            or (isinstance(value, str) and len(value) < 2):
+        return ".".join(default if _has(raw, default) and _get(raw, default) == value else parts)
     for candidate in (default, *((name, *rest) for name in scale_names(raw))):
         if _has(raw, candidate) and _get(raw, candidate) is value:
             return ".".join(candidate)
@@ -309,11 +319,17 @@ def check(raw: dict, path: str | Path) -> Settings:
                 found = lacking.setdefault(tuple(section), {"keys": set(), "stages": set()})
                 found["keys"].add(leaf)
                 found["stages"].add(stage)
+            # the download tracks `<scale>.data` whole: it must hold its source's defaults (`<<: *data_demo`)
+            data, default = raw[name].get("data"), resolve(raw, name).get("data")
+            if isinstance(data, dict) and isinstance(default, dict) and set(default) - set(data):
+                found = lacking.setdefault((name, "data"), {"keys": set(), "stages": set()})
+                found["keys"] |= set(default) - set(data)
+                found["stages"] |= {"archives", "download"}
             for section, found in lacking.items():
                 problems.append((section, f"lacks {', '.join(sorted(found['keys']))}, which the "
                                  f"{', '.join(sorted(found['stages']))} stage{'s' if len(found['stages']) > 1 else ''} "
                                  f"read: both engines track a stage's settings by their key paths as written in the "
-                                 f"file (activemem/dag.py), so begin it with `<<: *{section[-1]}` to take the "
+                                 f"file (activemem/dag.py), so begin it with `<<: *{_anchor(raw, section)}` to take the "
                                  f"defaults, or set them there"))
     if problems:
         lines = []

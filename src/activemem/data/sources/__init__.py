@@ -21,17 +21,17 @@ the archive, extraction and progress-bar machinery the download needs.
 
 What each stage asks of a source is its entry below:
 
-- ``download`` writes or fetches the raw files into the stage's folder and returns ``sources.json``'s
+* ``download`` writes or fetches the raw files into the stage's folder and returns ``sources.json``'s
   keys after ``source``: at least ``splits`` (for each of train, dev and test, aligned
   ``[english_file, french_file]`` pairs); bad input raises one of ``ERRORS`` (one line, no traceback);
-- ``archives`` (sources that download): the SHA-256 of each archive a download would use now, by file
+* ``archives`` (sources that download): the SHA-256 of each archive a download would use now, by file
   name, so that both engines see a replaced archive (``stages/download.py`` ``changed_archives``);
-- ``prepare``, ``evaluate``, ``report``: a source whose pairs are not sentences to clean, sub-word and
+* ``prepare``, ``evaluate``, ``report``: a source whose pairs are not sentences to clean, sub-word and
   score with BLEU names its own stage steps; None takes the translation path every other source shares
   (``stages/prepare.py``, ``stages/evaluate.py``, ``paper/report.py``). Their signatures are below.
-- ``name`` and ``note``: what the report says the run trained on (Table 1's heading and note, the
+* ``name`` and ``note``: what the report says the run trained on (Table 1's heading and note, the
   report's opening note: ``paper/run_data.py``);
-- ``word_classes``, ``paper_data``, ``evaluate_reads``: facts a stage reads (below).
+* ``word_classes``, ``paper_data``, ``evaluate_reads``: facts a stage reads (below).
 
 Hooks are named by ``"module:function"``, imported on first use: a hook of the evaluate or paper
 layer is imported only by the stage that runs it (``stages/``), never by this data-layer package, and

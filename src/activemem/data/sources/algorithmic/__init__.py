@@ -5,6 +5,8 @@ writes the splits. The pairs are symbol sequences, not sentences, so its registr
 (``data/sources/__init__.py``) names steps of its own: the prepare stage encodes them with the fixed
 symbol vocabulary (``data/symbols.py``), the evaluate stage scores sequence accuracy
 (``evaluate/algorithmic.py``) and the paper stage writes a table per task (``paper/algorithmic.py``).
+
+- ``download.py``  writes each task's splits from the data seed
 """
 
 from __future__ import annotations

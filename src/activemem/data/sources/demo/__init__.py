@@ -3,6 +3,8 @@
 ``DemoData`` is the schema of ``<scale>.data`` with ``source: demo``; ``download.py`` writes the corpus.
 Its registry entry (``data/sources/__init__.py``) says what the report calls it, and that every test
 word's class is known (the evaluation scores by word class).
+
+- ``download.py``  writes the corpus from the grammar and the data seed
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 ``Wmt14Data`` is the schema of ``<scale>.data`` with ``source: wmt14``; ``download.py`` obtains, judges
 and extracts the archives. Its registry entry (``data/sources/__init__.py``) marks it as the paper's
 own data: a scale on it is compared with the ``paper`` preset (``config.preset_comparison``).
+
+- ``download.py``  obtains, judges and extracts the archives
 """
 
 from __future__ import annotations
