@@ -19,7 +19,8 @@ Why each engine needs telling (measured on the smoke scale, docs/engines.md "Sha
   invisible to it (``snakemake -n``: nothing to be done). ``snakemake --touch --forceall`` marks every job
   as done now and records its parameters, code and inputs (``dvc.yaml``'s last stage, ``sync``, runs
   it: DVC has no hook of its own after a run). The logs and benchmarks in ``logs/`` of the jobs DVC made
-  again describe an earlier run: they are removed first.
+  again describe an earlier run: the benchmarks are removed, and each log says instead that DVC made the
+  job's outputs (DVC keeps no log of its own: a stage's output went to the terminal of ``dvc repro``).
 
 Snakemake's ``--touch`` marks a ``directory()`` output's time with a file inside it,
 ``.snakemake_timestamp``; ``.dvcignore`` keeps it out of DVC's hashes.
@@ -33,9 +34,11 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from activemem import engines, locking
+from activemem.atomic import write_text
 from activemem.config import ParamsError, read
 
 # DVC's stages that Snakemake has no rule for, run by ``dvc repro`` before ``dvc commit`` (the stages they
@@ -114,17 +117,19 @@ def after_dvc(scale: str) -> str | None:
         summary = _run("snakemake", "--detailed-summary", *config)
         if summary.returncode != 0:
             return f"warning: Snakemake not told of DVC's results (`snakemake --detailed-summary`: {_last_line(summary)})"
-        removed = 0
-        for log in _pending_logs(summary.stdout):
-            for path in (log, _benchmark_of(log)):
-                if path.is_file():
-                    path.unlink()
-                    removed += 1
+        replaced = _pending_logs(summary.stdout)
+        for path in replaced + [_benchmark_of(log) for log in replaced]:
+            path.unlink(missing_ok=True)
         touched = _run("snakemake", "--touch", "--forceall", "--cores", "1", *config)
         if touched.returncode != 0:
             return (f"warning: Snakemake not told of DVC's results (`snakemake --touch --forceall`: "
                     f"{_last_line(touched)}): `snakemake -n` may plan jobs DVC has done")
-    logs = f"; removed {removed} files from logs/ that described an earlier run" if removed else ""
+    when = time.strftime("%Y-%m-%d %H:%M:%S")
+    for log in replaced:  # Snakemake's --touch leaves an empty log: say whose outputs these are
+        log.parent.mkdir(parents=True, exist_ok=True)
+        write_text(log, f"{when}: this job's outputs were made by `dvc repro` (stage {SYNC_STAGE} then marked "
+                        f"the job done here); DVC keeps no log: the stage's output went to its terminal\n")
+    logs = f"; {len(replaced)} logs in logs/ now say that DVC made their jobs' outputs" if replaced else ""
     return (f"snakemake: every job marked done with DVC's results (snakemake --touch --forceall): "
             f"`snakemake -n` after it has nothing to do{logs}")
 
