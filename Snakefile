@@ -9,6 +9,7 @@ min_version("8.0")
 # Snakemake's own error for a params.yaml it cannot parse names no line: read it ourselves first, for
 # the one-line message the stages (and DVC) give, with file and line.
 from activemem.config import ParamsError, read
+from activemem import engines_sync
 
 try:
     read("params.yaml")
@@ -38,6 +39,10 @@ rule all:
 
 
 onsuccess:
+    # Tell DVC what this run made (dvc commit), so that `dvc repro` after it plans nothing (engines_sync.py)
+    _shared = engines_sync.after_snakemake(SCALE, globals().get("_WORKSPACE_LOCKS"), touch=workflow.touch)
+    if _shared:
+        print(_shared)
     # The paper stage prints where the report is, but Snakemake's own lines follow it: say it last.
     # Only when this run's scale has one (a run asked for a single output may not have built it).
     if Path(f"paper/build/{SCALE}/report.html").is_file():

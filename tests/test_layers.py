@@ -37,6 +37,7 @@ LAYER_OF = {
     "dag": "settings",  # the stage table: the settings each stage reads are schema key paths
     "data": "data", "models": "models", "train": "train", "evaluate": "evaluate", "paper": "paper",
     "stages": "top", "cli": "top", "entry": "top", "__main__": "top",
+    "engines_sync": "top",  # dvc.yaml's last stage and the Snakefile's onsuccess: runs both engines
 }
 
 # Known imports from a layer above, each waiting for its fix. Keys are (importing module, imported

@@ -86,7 +86,8 @@ def snakemake_jobs(root: Path, *args: str) -> dict[str, dict]:
 
 def dvc_stages(root: Path, archives: bool = False) -> dict[str, dict]:
     """DVC's stages. Its ``archives`` stage, the archives' digests (the Snakemake workflow compares them
-    when it loads), is left out with the deps on its file unless asked."""
+    when it loads), is left out with the deps on its file unless asked; so is its last stage, ``sync``,
+    which tells Snakemake what DVC made (activemem/engines_sync.py)."""
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
     stages = {}
@@ -97,6 +98,7 @@ def dvc_stages(root: Path, archives: bool = False) -> dict[str, dict]:
                                   "params": [p for d in stage.deps if isinstance(d, ParamsDependency) for p in d.params],
                                   "outs": {o.def_path for o in stage.outs}}
     if not archives:
+        stages.pop("sync")
         records = stages.pop("archives")["outs"]
         for stage in stages.values():
             stage["deps"] = {d for d in stage["deps"] if d not in records}
@@ -197,8 +199,9 @@ def engines_own_views(snake_root: Path, dvc_root: Path) -> None:
     assert "bleu" in lines[0] and "dev_ppl" in lines[0]
     dry = subprocess.run([sys.executable, "-m", "dvc", "repro", "--dry"], cwd=dvc_root, env=engine_env(),
                          capture_output=True, text=True)
-    # only the archives' check, which runs on every `dvc repro` (a second, reading no archive)
-    assert dry.returncode == 0 and re.findall(r"Running stage '([^']+)'", dry.stdout) == ["archives"], \
+    # only the archives' check, which runs on every `dvc repro` (a second, reading no archive), and the
+    # stage that tells Snakemake what DVC made
+    assert dry.returncode == 0 and re.findall(r"Running stage '([^']+)'", dry.stdout) == ["archives", "sync"], \
         dry.stdout[-2000:] + dry.stderr[-2000:]
 
 
@@ -210,7 +213,7 @@ def test_a_fresh_clone_plans_every_stage_with_dvc_dry_run(tmp_path):
                          capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
     planned = re.findall(r"Running stage '([^']+)'", dry.stdout)
-    assert set(planned) == {"archives", "download", "prepare", "paper"} | {
+    assert set(planned) == {"archives", "download", "prepare", "paper", "sync"} | {
         f"{stage}@{model}-1" for stage in ("train", "evaluate")
         for model in load_params(root / "params.yaml", "smoke")["model_names"]}
     assert not (root / "data").exists()  # nothing ran
@@ -256,7 +259,8 @@ def test_end_to_end_with_both_engines_then_nothing_to_do(smoke_repo, tmp_path):
     assert "Nothing to be done" in snakemake(smoke_repo, "--dry-run")
     status = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=dvc_root, env=engine_env(),
                             capture_output=True, text=True)
-    assert json.loads(status.stdout) == {"archives": ["always changed"]}, status.stdout  # the archives' check only
+    # the archives' check and the stage that tells Snakemake what DVC made, only
+    assert json.loads(status.stdout) == {"archives": ["always changed"], "sync": ["always changed"]}, status.stdout
     # Changing one model's params reruns that model's train/evaluate and the paper stage only.
     for root in (smoke_repo, dvc_root):
         params = root / "params.yaml"

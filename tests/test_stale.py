@@ -341,5 +341,7 @@ def test_dvc_names_the_command_that_repairs_a_file_changed_in_place(tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert spm_model.read_bytes() == original
     assert (run_folder(root, MODEL) / "evaluation.json").exists()
-    # up to date but for the archives stage, which always runs (issue 32: a replaced archive is noticed)
-    assert json.loads(dvc(root, "status", "--json").stdout) in ({}, {"archives": ["always changed"]})
+    # up to date but for the archives stage, which always runs (issue 32: a replaced archive is noticed),
+    # and the stage that tells Snakemake what DVC made (activemem/engines_sync.py)
+    status = json.loads(dvc(root, "status", "--json").stdout)
+    assert {k: v for k, v in status.items() if v != ["always changed"]} == {}, status

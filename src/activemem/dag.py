@@ -74,15 +74,22 @@ class Stage:
     # source's hook of that name, activemem/data/sources)
     hooks: tuple[str, ...] = ()
     always_changed: bool = False    # runs on every `dvc repro` (see its `about`)
+    module: str = ""                # what it runs, when not activemem.stages.<name> (a DVC-only step)
+
+    @property
+    def entry(self) -> str:
+        return self.module or f"activemem.stages.{self.name}"
 
     @property
     def command(self) -> str:
-        return f"python -m activemem.stages.{self.name} --params params.yaml --scale {{scale}} {self.args}"
+        if self.module:
+            return f"python -m {self.module} {self.args}"
+        return f"python -m {self.entry} --params params.yaml --scale {{scale}} {self.args}"
 
     def code(self) -> list[str]:
         """The package files it runs, relative to the checkout: the import closure of its entry module
         and of the registry parts it calls, and the corpus list every stage's params check reads."""
-        files = closure(f"activemem.stages.{self.name}", *(module for hook in self.hooks for module in hook_modules(hook)))
+        files = closure(self.entry, *(module for hook in self.hooks for module in hook_modules(hook)))
         return sorted({str(p.relative_to(PACKAGE.parent.parent)) for p in files} | {"src/activemem/data/wmt14.yaml"})
 
 
@@ -139,7 +146,17 @@ STAGES: tuple[Stage, ...] = (
           # preset (config.preset_comparison), job keys included. So the whole scale, its defaults and the
           # preset: an edit anywhere in them reruns this stage, the cheapest, and nothing else.
           settings=("models", "seeds", "report", "defaults", "{scale}", "paper"), hooks=("sources.report",)),
+    # DVC only, last: what DVC made, told to Snakemake (the Snakefile's onsuccess tells DVC in turn)
+    Stage("sync",
+          "Tells Snakemake what this run made (activemem/engines_sync.py): `snakemake --touch --forceall`, so that\n"
+          "`snakemake -n` after `dvc repro` plans nothing and a later change reruns under Snakemake what it reruns\n"
+          "here. Last (it depends on the paper stage's output) and on every `dvc repro`, as DVC has no hook after a\n"
+          "run; the Snakefile's onsuccess tells DVC in turn (dvc commit).",
+          "--scale {scale}", deps=("paper/build/{scale}",), module="activemem.engines_sync", always_changed=True),
 )
+# Stages only dvc.yaml runs: Snakemake checks the archives when it loads (pipeline/rules/stale.smk) and
+# needs no sync with itself
+DVC_ONLY = ("archives", "sync")
 BY_NAME = {stage.name: stage for stage in STAGES}
 
 
@@ -226,8 +243,9 @@ def dvc_yaml() -> str:
         lines.append(f"    cmd: {_dvc(stage.command)}")
         if stage.always_changed:
             lines.append("    always_changed: true")
-        lines.append("    params:")
-        lines += [f"      - {_dvc(key)}" for key in stage.settings]
+        if stage.settings:
+            lines.append("    params:")
+            lines += [f"      - {_dvc(key)}" for key in stage.settings]
         lines.append("    deps:")
         lines += [f"      - {_dvc(dep)}" for dep in (*stage.deps, *stage.code())]
         if stage.outs or stage.uncached:
