@@ -28,6 +28,7 @@ Modules, lowest layer first (``tests/test_layers.py``):
 - ``schema.py``        the schema of ``params.yaml``: every key's type, allowed values and meaning
 - ``schema_export.py`` ``params.yaml``'s JSON Schema, generated from ``schema.py``
 - ``dag.py``           the DAG declared once: each stage's command, files, settings read and code; dvc.yaml
+- ``engines_sync.py``  either engine after the other: DVC told what Snakemake made, and Snakemake what DVC made
 - ``cli.py``           the ``activemem`` command: a sub-command per stage, ``models``, ``check-params``
 - ``entry.py``         what every command-line entry point shares: readable help, a quiet end on a closed pipe
 - ``__main__.py``      ``python -m activemem``: the ``activemem`` command
