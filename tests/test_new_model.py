@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -74,12 +75,12 @@ def test_a_new_model_takes_three_touches_and_a_subset_run_works(tmp_path, monkey
     text = registry.read_text()
     assert text.count("\n}\nNAMES: tuple") == 1
     registry.write_text(text.replace("\n}\nNAMES: tuple", "\n" + ENTRY + "}\nNAMES: tuple"))
-    # 3. one params entry: its sizes in `defaults` (so every scale has them), and its name in the models
+    # 3. params.yaml: its sizes in every scale's `models` (`converged` merges the demo's), its name in `models`
     params = root / "params.yaml"
     text = re.sub(r"(?m)^models: \[[^\]]*\]", "models: [gru_attention, echo_attention]", params.read_text())
-    assert text.count("\ndefaults:\n") == 1
-    sizes = "  models:\n    echo_attention: {embedding_dim: 8, hidden: 6, attention_dim: 8}\n"
-    params.write_text(text.replace("\ndefaults:\n", "\ndefaults:\n" + sizes))
+    assert text.count("\n  models:\n") == 5
+    sizes = "    echo_attention: {embedding_dim: 8, hidden: 6, attention_dim: 8}\n"
+    params.write_text(text.replace("\n  models:\n", "\n  models:\n" + sizes))
     touched = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, check=True,
                              capture_output=True, text=True).stdout.split("\n")
     assert sorted(line[3:] for line in touched if line) == [
@@ -87,11 +88,15 @@ def test_a_new_model_takes_three_touches_and_a_subset_run_works(tmp_path, monkey
         "src/activemem/models/echo_attention/model.py"]
 
     env = {**engine_env(), "PYTHONPATH": str(root / "src")}  # the copy's package, with the new model
+    # dvc.yaml needs no regeneration: train and evaluate depend on the registry's whole folder
+    generated = subprocess.run([sys.executable, "-m", "activemem.dag"], cwd=root, env=env, check=True,
+                               capture_output=True, text=True).stdout
+    assert generated == (root / "dvc.yaml").read_text()
     monkeypatch.setattr("test_pipeline.engine_env", lambda: env)
     # the new Config's own rule, on the resolved block, when the DAG loads
     params.write_text(params.read_text().replace("hidden: 6,", "hidden: 7,"))
     refused = snakemake(root, "--dry-run", ok=False)
-    assert "'defaults.models.echo_attention.hidden' must be even, got 7" in refused, refused[-2000:]
+    assert "'smoke.models.echo_attention.hidden' must be even, got 7" in refused, refused[-2000:]
     params.write_text(params.read_text().replace("hidden: 7,", "hidden: 6,"))
 
     out = snakemake(root, cores="2")

@@ -88,9 +88,17 @@ class Stage:
 
     def code(self) -> list[str]:
         """The package files it runs, relative to the checkout: the import closure of its entry module
-        and of the registry parts it calls, and the corpus list every stage's params check reads."""
+        and of the registry parts it calls, and the corpus list every stage's params check reads. Where
+        it calls a registry, the registry's whole folder instead of its files: a new model or data source
+        (a package of its own there) is then code the stage depends on without regenerating dvc.yaml."""
         files = closure(self.entry, *(module for hook in self.hooks for module in hook_modules(hook)))
-        return sorted({str(p.relative_to(PACKAGE.parent.parent)) for p in files} | {"src/activemem/data/wmt14.yaml"})
+        folders = sorted({REGISTRY_FOLDERS[hook.partition(".")[0]] for hook in self.hooks})
+        names = {str(p.relative_to(PACKAGE.parent.parent)) for p in files} | {"src/activemem/data/wmt14.yaml"}
+        return sorted({n for n in names if not n.startswith(tuple(f + "/" for f in folders))} | set(folders))
+
+
+# where each registry's entries live, a package of their own each
+REGISTRY_FOLDERS = {"models": "src/activemem/models", "sources": "src/activemem/data/sources"}
 
 
 def hook_modules(hook: str) -> list[str]:
@@ -209,9 +217,23 @@ def shell(stage: str) -> str:
 def code_digest(stage: str) -> str:
     """SHA-256 over the stage's code (names and contents): Snakemake's stand-in for DVC's file deps."""
     digest = hashlib.sha256()
-    for name in BY_NAME[stage].code():
+    for name in code_files(stage):
         digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def code_files(stage: str) -> list[str]:
+    """The stage's code file by file (its folders expanded, byte-code caches left out as .dvcignore
+    leaves them out for DVC)."""
+    files = []
+    for name in BY_NAME[stage].code():
+        path = ROOT / name
+        if path.is_dir():
+            files += sorted(str(p.relative_to(ROOT)) for p in path.rglob("*")
+                            if p.is_file() and "__pycache__" not in p.parts)
+        else:
+            files.append(name)
+    return files
 
 
 # ---- dvc.yaml ---------------------------------------------------------------------------------------
