@@ -188,11 +188,21 @@ def test_dvc_set_param_round_trip(tmp_path):
     hydra = pytest.importorskip("dvc.utils.hydra")
     path = tmp_path / "params.yaml"
     path.write_text(TEXT)
-    hydra.apply_overrides(path, ["demo.train.adam_eps=1e-8", "+smoke.train.adam_eps=1e-8", "demo.train.lr=1e-3"])
+    before = {scale: load_params(path, scale) for scale in ("demo", "converged", "smoke", "news", "paper")}
+    # every key of a scale section is there through its merge key: no `+` needed
+    hydra.apply_overrides(path, ["demo.train.adam_eps=1e-8", "smoke.train.adam_eps=1e-8", "demo.train.lr=1e-3"])
     assert "1e-08" in path.read_text()
     demo = load_params(path, "demo")["train"]
     assert (demo["adam_eps"], demo["lr"]) == (1e-8, 1e-3)
     assert load_params(path, "smoke")["train"]["adam_eps"] == 1e-8
+    # Hydra writes out every value the merge keys supplied (docs/engines.md): the same values, so nothing
+    # else moved; converged's block, written out with the demo's values from before the edit, keeps them
+    after = {scale: load_params(path, scale) for scale in before}
+    for scale in before:
+        changed = {k for k in before[scale]["train"] if before[scale]["train"][k] != after[scale]["train"][k]}
+        assert changed == ({"lr"} if scale == "demo" else  # the demo's adam_eps is 1e-8 already
+                           {"adam_eps"} if scale == "smoke" else set()), scale
+        assert {**before[scale], "train": None, "path": None} == {**after[scale], "train": None, "path": None}
 
 
 @pytest.mark.slow

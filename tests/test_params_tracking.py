@@ -27,22 +27,25 @@ MODELS = read(REPO / "params.yaml")["models"]   # the models params.yaml runs
 TRAIN = {f"train@{m}-1" for m in MODELS}          # <model>-<seed>, seeds: [1]
 EVALUATE = {f"evaluate@{m}-1" for m in MODELS}
 
-# (id, old text, new text, Snakemake's jobs, DVC's stale stages)
+# (id, old text, new text, Snakemake's jobs, DVC's stale stages: the paper stage's own params, the scale's whole
+# block and defaults, make it stale at once where Snakemake reruns it after the stages before it)
 EDITS = [
-    ("scale's own lr", "    lr: 0.003\n", "    lr: 0.004\n", TRAIN | EVALUATE | {"paper"}, TRAIN),
+    ("scale's own lr", "    lr: 0.003\n", "    lr: 0.004\n", TRAIN | EVALUATE | {"paper"}, TRAIN | {"paper"}),
     ("a default the paper stage reads", "    width: search ", "    width: fixed ", EVALUATE | {"paper"},
      EVALUATE | {"paper"}),
     # a default reaches the scale through its section's YAML merge key, or key by key in a sub-mapping the
     # scale sets in part (smoke's `sampling`: max_rate comes from defaults)
-    ("a default the scale takes", "    clip_norm: 4.0 ", "    clip_norm: 5.0 ", TRAIN | EVALUATE | {"paper"}, TRAIN),
-    ("a default inside a sub-mapping", "max_rate: 0.1,", "max_rate: 0.2,", TRAIN | EVALUATE | {"paper"}, TRAIN),
+    ("a default the scale takes", "    clip_norm: 4.0 ", "    clip_norm: 5.0 ", TRAIN | EVALUATE | {"paper"},
+     TRAIN | {"paper"}),
+    ("a default inside a sub-mapping", "max_rate: 0.1,", "max_rate: 0.2,", TRAIN | EVALUATE | {"paper"},
+     TRAIN | {"paper"}),
     # the report states the scale's settings and its defaults (a WMT scale's against the paper preset): only
     # the paper stage, the cheapest, reruns for an edit no other stage reads
     ("a default the scale overrides", "    lr: 0.0005 ", "    lr: 0.0007 ", {"paper"}, {"paper"}),
     ("the paper preset", "    max_steps: 1000000\n", "    max_steps: 900000\n", {"paper"}, {"paper"}),
     ("another scale's block", "    lr: 0.005 ", "    lr: 0.006 ", set(), set()),
     ("one model", "    neural_gpu: {maps: 8, height: 2}", "    neural_gpu: {maps: 12, height: 2}",
-     {"train@neural_gpu-1", "evaluate@neural_gpu-1", "paper"}, {"train@neural_gpu-1"}),
+     {"train@neural_gpu-1", "evaluate@neural_gpu-1", "paper"}, {"train@neural_gpu-1", "paper"}),
     ("a comment", "# Training seeds", "# The training seeds", set(), set()),
     # what SLURM is asked for (memory, wall time) changes where a job may run, not what it computes: no
     # training or evaluation reruns
@@ -54,9 +57,9 @@ EDITS = [
     ("the bootstrap's seed", "    seed: 1\n    max_sentences", "    seed: 2\n    max_sentences", {"paper"}, {"paper"}),
     # training decodes its dev BLEU with the evaluation's length limits: the learning curves follow (issue #33)
     ("dev BLEU's decoding", "max_len_offset: 3,", "max_len_offset: 4,", TRAIN | EVALUATE | {"paper"},
-     TRAIN | EVALUATE),
+     TRAIN | EVALUATE | {"paper"}),
     ("the CPU kernels", "    cpu_kernels: avx2\n    buckets: [8, 16", "    cpu_kernels: native\n    buckets: [8, 16",
-     TRAIN | EVALUATE | {"paper"}, TRAIN),
+     TRAIN | EVALUATE | {"paper"}, TRAIN | {"paper"}),
 ]
 
 
