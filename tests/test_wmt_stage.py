@@ -91,7 +91,8 @@ def test_the_wmt_path_runs_end_to_end_through_the_paper_stage(tmp_path, monkeypa
     news["train"].update(device="cpu", threads=2, max_steps=2, eval_every=2, checkpoint_every=2, log_every=1,
                          batch_tokens=256, patience=0)
     news["models"] = {name: dict(models.config_class(name).TINY) for name in models.NAMES}
-    news["evaluate"] = {"beam_size": 2, "batch_size": 16, "max_sentences": 30, "bootstrap_resamples": 50}
+    news["evaluate"] = {**news["evaluate"], "beam_size": 2, "batch_size": 16, "max_sentences": 30,
+                        "bootstrap_resamples": 50}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(tmp_path)
     corpora, _ = load_manifest()
