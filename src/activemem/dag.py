@@ -33,7 +33,8 @@ from activemem.imports import PACKAGE, closure
 ROOT = PACKAGE.parent.parent  # the checkout (src/activemem/../..), where code_digest reads the files
 PLOTS = ROOT / "pipeline" / "dvc_plots.yaml"  # DVC's plots section, appended to the generated file
 
-# What a cluster needs to place a job, not what the job computes: a change reruns nothing.
+# What a cluster needs to place a job, not what the job computes: no stage tracks it but the paper stage,
+# whose report states the whole scale.
 SCHEDULING = ("mem_mb", "runtime_min")
 # `evaluate` settings only the paper stage reads (its paired bootstrap)
 PAPER_ONLY_EVALUATE = ("bootstrap_resamples", "seed")
