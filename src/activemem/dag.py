@@ -3,8 +3,8 @@ reads (as ``params.yaml`` key paths) and the code it runs.
 
 Both engines take it from here. ``dvc.yaml`` is generated (``python -m activemem.dag > dvc.yaml``;
 ``tests/test_dag.py`` fails while the committed file is not current) and lists each stage's settings
-under DVC's own ``params:``, so ``dvc status``, ``dvc repro --dry`` and ``dvc exp run --dry -S …`` name
-the stages an edit reruns. The Snakemake rules (``pipeline/rules/*.smk``) put the values of the same
+under DVC's own ``params:``, so ``dvc status`` and ``dvc repro --dry`` name the stages an edit reruns,
+with the keys that changed. The Snakemake rules (``pipeline/rules/*.smk``) put the values of the same
 key paths, and a digest of the same code, under each rule's ``params:``: Snakemake reruns a job when
 they change. So an edit reruns the same stages under either engine.
 
@@ -244,7 +244,7 @@ HEADER = """\
 # regenerate (tests/test_dag.py fails while this file is not current). The same DAG as the Snakefile.
 #   dvc repro                                  # the default scale (params.yaml: scale)
 #   dvc exp run -S scale=paper                 # another scale
-#   dvc exp run --dry -S demo.train.lr=0.01    # which stages an edit reruns
+#   dvc status                                 # after an edit: the stages it reruns, and the keys
 # Each stage lists the params.yaml settings it reads (params:) and the package files it runs (its
 # import closure, src/activemem/imports.py); ${scale}, ${models} and ${seeds} come from params.yaml.
 """
