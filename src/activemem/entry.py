@@ -61,10 +61,10 @@ def quiet_on_closed_pipe():
         sys.exit(CLOSED_PIPE_STATUS)
 
 
-def one_line(err: OSError) -> str:
-    """``<path>: <reason>`` (``<path> -> <other path>`` for a rename), or the error's own text when it
-    names no file (a message of ours that says it already)."""
-    if err.filename is None:
+def one_line(err: Exception) -> str:
+    """``<path>: <reason>`` for an ``OSError`` (``<path> -> <other path>`` for a rename), or the error's
+    own text when it names no file (a message of ours that says it already)."""
+    if getattr(err, "filename", None) is None:
         return str(err)
     where = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else f"{err.filename}"
     return f"{where}: {err.strerror or err}"

@@ -19,10 +19,7 @@ import sys
 from pathlib import Path
 
 from activemem.atomic import write_text
-from activemem.config import ParamsError
-from activemem.data.download import BadURLError
-from activemem.data.manifest import ManifestError
-from activemem.data.vouched import VouchedError
+from activemem.data import sources
 from activemem.entry import one_line
 from activemem.stages._common import params_or_exit, parser, run_stage
 from activemem.stages.download import current_archives
@@ -45,9 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     params = params_or_exit(args)
     try:
         record = write_archives(params, Path(args.out))
-    except (ParamsError, ManifestError, VouchedError, BadURLError) as err:
-        sys.exit(f"error: {err}")
-    except OSError as err:  # a read-only or full folder: the file and the reason, in one line
+    except sources.ERRORS as err:  # as the download stage: one line naming the file, no traceback
         sys.exit(f"error: {one_line(err)}")
     print(f"{args.out}: {len(record['archives'])} archives", file=sys.stderr)
 

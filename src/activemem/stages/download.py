@@ -19,6 +19,7 @@ from pathlib import Path
 
 from activemem.atomic import write_json
 from activemem.data import sources
+from activemem.entry import one_line
 from activemem.stages._common import params_or_exit, parser, run_stage
 
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     # Bad settings, a server that would not send the whole file (DownloadError is a RuntimeError),
     # a wrong or broken file, a full disk: one line naming the file and what to do, no traceback.
     except sources.ERRORS as err:
-        sys.exit(f"error: {err}")
+        sys.exit(f"error: {one_line(err)}")
     write_json(out / "sources.json", {"source": source, **listing})
 
 

@@ -279,9 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     phases = Phases()
     try:
         report = prepare(params, Path(args.raw), out, phases)
-    except (ParamsError, DataError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    except OSError as err:
+    except (ParamsError, DataError, ValueError, OSError) as err:
         sys.exit(f"error: {one_line(err)}")
     if args.stats:
         write_json(Path(args.stats), phases.table)
