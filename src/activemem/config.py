@@ -295,6 +295,34 @@ def _check_top_level(raw: dict, problems: schema.Problems) -> None:
         problems.append((("report",), "is missing"))
 
 
+def _untracked(raw: dict, models: list) -> schema.Problems:
+    """One problem per scale section lacking keys a stage tracks by key path (``dag.missing_keys``, and
+    the source defaults of ``<scale>.data``, which the download tracks whole): DVC would stop on them, or
+    miss an edit of ``defaults``."""
+    problems: schema.Problems = []
+    for name in scale_names(raw):
+        lacking: dict[tuple[str, ...], tuple[set, set]] = {}  # section: (keys, stages)
+        for key, stage in missing_keys(raw, name, models):
+            if "." not in key:  # a top-level block
+                problems.append(((key,), f"is missing, and the {stage} stage reads it"))
+                continue
+            *section, leaf = key.split(".")
+            keys, stages = lacking.setdefault(tuple(section), (set(), set()))
+            keys.add(leaf)
+            stages.add(stage)
+        data, default = raw[name].get("data"), resolve(raw, name).get("data")
+        if isinstance(data, dict) and isinstance(default, dict) and set(default) - set(data):
+            keys, stages = lacking.setdefault((name, "data"), (set(), set()))
+            keys |= set(default) - set(data)
+            stages |= {"archives", "download"}
+        for section, (keys, stages) in lacking.items():
+            problems.append((section, f"lacks {', '.join(sorted(keys))}, which the {', '.join(sorted(stages))} "
+                             f"stage{'s' if len(stages) > 1 else ''} read: both engines track a stage's settings by "
+                             f"their key paths as written in the file (activemem/dag.py), so begin it with "
+                             f"`<<: *{_anchor(raw, section)}` to take the defaults, or set them there"))
+    return problems
+
+
 def check(raw: dict, path: str | Path) -> Settings:
     """Every scale, ``report`` and the top-level keys of ``raw``; one ``ParamsError`` listing each problem."""
     problems: schema.Problems = []
@@ -309,28 +337,7 @@ def check(raw: dict, path: str | Path) -> Settings:
             schema.check(config_class("neural_gpu"), control.model, ("control", "model"), problems,
                          partial=True, meta=schema.model_range)
     if not problems:  # a key path DVC tracks must be written in the file, not filled in by merge()
-        for name in scale_names(raw):
-            lacking: dict[tuple[str, ...], dict[str, set]] = {}
-            for key, stage in missing_keys(raw, name, models):
-                if "." not in key:  # a top-level block
-                    problems.append(((key,), f"is missing, and the {stage} stage reads it"))
-                    continue
-                *section, leaf = key.split(".")
-                found = lacking.setdefault(tuple(section), {"keys": set(), "stages": set()})
-                found["keys"].add(leaf)
-                found["stages"].add(stage)
-            # the download tracks `<scale>.data` whole: it must hold its source's defaults (`<<: *data_demo`)
-            data, default = raw[name].get("data"), resolve(raw, name).get("data")
-            if isinstance(data, dict) and isinstance(default, dict) and set(default) - set(data):
-                found = lacking.setdefault((name, "data"), {"keys": set(), "stages": set()})
-                found["keys"] |= set(default) - set(data)
-                found["stages"] |= {"archives", "download"}
-            for section, found in lacking.items():
-                problems.append((section, f"lacks {', '.join(sorted(found['keys']))}, which the "
-                                 f"{', '.join(sorted(found['stages']))} stage{'s' if len(found['stages']) > 1 else ''} "
-                                 f"read: both engines track a stage's settings by their key paths as written in the "
-                                 f"file (activemem/dag.py), so begin it with `<<: *{_anchor(raw, section)}` to take the "
-                                 f"defaults, or set them there"))
+        problems += _untracked(raw, models)
     if problems:
         lines = []
         for parts, text in problems:
